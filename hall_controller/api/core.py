@@ -1,0 +1,202 @@
+"""The HTTP contract kiosks, devices and integrators build on (documented in docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..domain.calendar import describe_periods, issuing_open, issuing_periods
+from ..domain.model import OUTCOMES
+from ..service import HallService
+
+router = APIRouter(prefix="/api")
+
+Id = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IssueRequest(Strict):
+    service_id: Id
+    channel: Literal["kiosk", "appointment", "staff", "mobile"] = "kiosk"
+    priority: Id | None = None
+    request_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
+class SignInRequest(Strict):
+    staff_id: Id
+    pin: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class FinishRequest(Strict):
+    outcome: Annotated[str, Field(max_length=32)] | None = None
+
+
+class TransferRequest(Strict):
+    category_id: Id | None = None
+    window_id: Id | None = None
+
+
+class PauseRequest(Strict):
+    reason: Annotated[str, Field(max_length=100)] | None = None
+
+
+def service_of(request: Request) -> HallService:
+    return request.app.state.service
+
+
+def bearer(authorization: str | None) -> str | None:
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
+@router.get("/services")
+def services(request: Request) -> dict[str, Any]:
+    svc = service_of(request)
+    cfg = svc.config
+    now = svc.clock.now()
+    return {
+        "hall": cfg.name,
+        "categories": [{"id": c.id, "name": c.name, "general": c.general} for c in cfg.categories],
+        "services": [
+            {
+                "id": s.id, "name": s.name, "category_id": s.category_id, "prefix": s.prefix,
+                "minutes": s.minutes, "time_limit": s.time_limit, "daily_cap": s.daily_cap,
+                "description": s.description, "pinyin": s.pinyin,
+                "issuing_hours": describe_periods(issuing_periods(s, cfg.hours)),
+                "issuing_open": issuing_open(s, cfg.hours, now),
+                "materials": [{"name": m.name, "required": m.required, "note": m.note} for m in s.materials],
+            }
+            for s in cfg.services
+        ],
+        "priorities": [{"id": p.id, "name": p.name} for p in cfg.queue.priorities],
+        "outcomes": OUTCOMES,
+    }
+
+
+@router.post("/tickets", status_code=201)
+def issue_ticket(request: Request, body: IssueRequest) -> dict[str, Any]:
+    return service_of(request).issue_ticket(body.service_id, body.channel, priority=body.priority,
+                                            request_id=body.request_id)
+
+
+@router.get("/tickets/{ticket_id}")
+def get_ticket(request: Request, ticket_id: Id) -> dict[str, Any]:
+    return service_of(request).ticket(ticket_id)
+
+
+@router.get("/tickets/{ticket_id}/history")
+def ticket_history(request: Request, ticket_id: Id) -> dict[str, Any]:
+    svc = service_of(request)
+    svc.ticket(ticket_id)  # 404 for an unknown ticket
+    return {"ticket_id": ticket_id, "events": svc.ledger.ticket_history(ticket_id)}
+
+
+@router.post("/tickets/{ticket_id}/cancel")
+def cancel_ticket(request: Request, ticket_id: Id, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    svc = service_of(request)
+    svc.authorise_any_staff(bearer(authorization))
+    return svc.cancel(ticket_id)
+
+
+@router.post("/tickets/{ticket_id}/rejoin")
+def rejoin_ticket(request: Request, ticket_id: Id, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    svc = service_of(request)
+    svc.authorise_any_staff(bearer(authorization))
+    return svc.rejoin(ticket_id)
+
+
+@router.post("/windows/{window_id}/sign-in")
+def sign_in(request: Request, window_id: Id, body: SignInRequest) -> dict[str, Any]:
+    return service_of(request).sign_in(window_id, body.staff_id, body.pin)
+
+
+def _window_action(request: Request, window_id: str, authorization: str | None, action: str, **kwargs: Any) -> Any:
+    svc = service_of(request)
+    svc.hall.window_config(window_id)  # 404 before 401 for an unknown window
+    svc.authorise(bearer(authorization), window_id)
+    return svc.window_command(window_id, action, **kwargs)
+
+
+Auth = Annotated[str | None, Header()]
+
+
+@router.post("/windows/{window_id}/sign-out")
+def sign_out(request: Request, window_id: Id, authorization: Auth = None) -> dict[str, Any]:
+    _window_action(request, window_id, authorization, "sign-out")
+    return service_of(request).window_view(window_id)
+
+
+@router.post("/windows/{window_id}/call-next", responses={204: {"description": "nothing waits for this window"}})
+def call_next(request: Request, window_id: Id, authorization: Auth = None) -> Any:
+    t = _window_action(request, window_id, authorization, "call-next")
+    if t is None:
+        return Response(status_code=204)
+    return {"ticket": service_of(request).hall.view(t)}
+
+
+def _ticket_action(action: str):
+    def handler(request: Request, window_id: Id, authorization: Auth = None) -> dict[str, Any]:
+        t = _window_action(request, window_id, authorization, action)
+        return {"ticket": service_of(request).hall.view(t)}
+
+    handler.__name__ = action.replace("-", "_")
+    return handler
+
+
+for _action in ("recall", "start", "skip"):
+    router.post(f"/windows/{{window_id}}/{_action}")(_ticket_action(_action))
+
+
+@router.post("/windows/{window_id}/finish")
+def finish(request: Request, window_id: Id, authorization: Auth = None,
+           body: Annotated[FinishRequest | None, Body()] = None) -> dict[str, Any]:
+    t = _window_action(request, window_id, authorization, "finish", outcome=body.outcome if body else None)
+    return {"ticket": service_of(request).hall.view(t)}
+
+
+@router.post("/windows/{window_id}/transfer")
+def transfer(request: Request, window_id: Id, body: TransferRequest, authorization: Auth = None) -> dict[str, Any]:
+    t = _window_action(request, window_id, authorization, "transfer", category_id=body.category_id,
+                       target_window_id=body.window_id)
+    return {"ticket": service_of(request).hall.view(t)}
+
+
+@router.post("/windows/{window_id}/pause")
+def pause(request: Request, window_id: Id, authorization: Auth = None,
+          body: Annotated[PauseRequest | None, Body()] = None) -> dict[str, Any]:
+    _window_action(request, window_id, authorization, "pause", reason=body.reason if body else None)
+    return service_of(request).window_view(window_id)
+
+
+@router.post("/windows/{window_id}/resume")
+def resume(request: Request, window_id: Id, authorization: Auth = None) -> dict[str, Any]:
+    _window_action(request, window_id, authorization, "resume")
+    return service_of(request).window_view(window_id)
+
+
+@router.get("/windows/{window_id}")
+def get_window(request: Request, window_id: Id) -> dict[str, Any]:
+    svc = service_of(request)
+    svc.hall.window_config(window_id)
+    view = svc.window_view(window_id)
+    view["waiting"] = [svc.hall.view(t) for t in sorted(svc.hall.eligible_waiting(window_id),
+                                                       key=lambda t: (t.queue_at, t.seq))[:50]]
+    return view
+
+
+@router.get("/hall")
+def hall(request: Request) -> dict[str, Any]:
+    return service_of(request).snapshot()
+
+
+@router.get("/events")
+def events(request: Request, since: Annotated[int, Query(ge=0)] = 0,
+           limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict[str, Any]:
+    svc = service_of(request)
+    return {"events": svc.ledger.events_since(since, limit), "last_seq": svc.ledger.last_seq}

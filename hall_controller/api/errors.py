@@ -1,0 +1,69 @@
+"""Every error leaves as JSON `{"error": code, "message": 中文说明}` — never an HTML page or a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..domain.errors import HallError
+
+log = logging.getLogger(__name__)
+
+_HTTP_MESSAGES = {
+    400: ("bad_request", "请求格式有误。"),
+    401: ("unauthorised", "请先登录。"),
+    403: ("forbidden", "无权执行此操作。"),
+    404: ("not_found", "请求的地址不存在。"),
+    405: ("method_not_allowed", "不支持该请求方法。"),
+    413: ("payload_too_large", "请求内容过大。"),
+    429: ("too_many_requests", "请求过于频繁，请稍后再试。"),
+}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(HallError)
+    async def hall_error(_: Request, exc: HallError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append(f"{where or '请求体'}：{_explain(err)}")
+        return error_response(422, "invalid_request", "请求参数有误：" + "；".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, message = _HTTP_MESSAGES.get(exc.status_code, ("http_error", "请求无法处理。"))
+        if isinstance(exc.detail, dict) and "error" in exc.detail:
+            code, message = exc.detail["error"], exc.detail.get("message", message)
+        return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", "系统内部错误，请联系管理员。")
+
+
+def _explain(err: dict) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "缺少该字段"
+    if kind == "json_invalid":
+        return "不是有效的 JSON"
+    if kind.startswith("string_too"):
+        return "长度不符合要求"
+    if kind in ("extra_forbidden",):
+        return "不支持该字段"
+    if "type" in kind or kind.endswith("_type") or kind.endswith("_parsing"):
+        return "类型错误"
+    return "取值无效"

@@ -1,0 +1,44 @@
+"""`WS /ws/events?since=SEQ`: the ledger from SEQ onwards, then the live stream, in order, no gap, no duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+router = APIRouter()
+
+BACKLOG_PAGE = 500
+
+
+@router.websocket("/ws/events")
+async def events(ws: WebSocket) -> None:
+    service = ws.app.state.service
+    raw = ws.query_params.get("since")
+    await ws.accept()
+    if raw is not None and not (raw.isdigit() and len(raw) < 19):
+        await ws.close(code=1008, reason="since must be a non-negative integer")
+        return
+    # Subscribe before reading the backlog: whatever commits meanwhile is in the queue, and the seq
+    # check below drops what the backlog already sent.
+    with service.bus.subscribe() as sub:
+        last = int(raw) if raw is not None else service.ledger.last_seq
+        try:
+            while True:
+                page = service.ledger.events_since(last, BACKLOG_PAGE)
+                for event in page:
+                    await ws.send_json(event)
+                    last = event["seq"]
+                if len(page) < BACKLOG_PAGE:
+                    break
+            while True:
+                event = await sub.get()
+                if event is None:  # fell too far behind: the client resumes with since
+                    await ws.close(code=1013, reason="too slow, reconnect with since")
+                    return
+                if event["seq"] <= last:
+                    continue
+                await ws.send_json(event)
+                last = event["seq"]
+        except (WebSocketDisconnect, asyncio.CancelledError, RuntimeError):
+            return

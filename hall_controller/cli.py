@@ -1,0 +1,83 @@
+"""`hall-controller`: serve the hall, check a config, and the tools around them."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .clock import Clock, OffsetClock, SystemClock
+from .config import ConfigError, HallConfig, load_config
+from .domain.calendar import is_working_day
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hall-controller", description="政务服务大厅排队叫号控制器")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the hall (API, pages, devices)")
+    serve.add_argument("--config", default=str(DEFAULT_CONFIG))
+    serve.add_argument("--db", default="var/hall.db")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true",
+                       help="if the hall is closed now, run the hall clock shifted into its opening hours")
+
+    check = sub.add_parser("check-config", help="validate a hall config without starting")
+    check.add_argument("path")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "check-config":
+        return _check_config(args.path)
+    return _serve(args)
+
+
+def _check_config(path: str) -> int:
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        print(f"配置错误 config error: {exc}", file=sys.stderr)
+        return 2
+    print(f"OK: {cfg.name}: {len(cfg.categories)} categories, {len(cfg.services)} services, "
+          f"{len(cfg.windows)} windows, {len(cfg.staff)} staff")
+    return 0
+
+
+def demo_clock(cfg: HallConfig) -> Clock:
+    """Real time if the hall is open now; otherwise real time shifted to 09:00 of the last working day."""
+    clock = SystemClock(cfg.timezone)
+    now = clock.now()
+    if is_working_day(now.date(), cfg.hours) and any(p.contains(now.time()) for p in cfg.hours.sessions):
+        return clock
+    day = now.date()
+    while not is_working_day(day, cfg.hours):
+        day -= timedelta(days=1)
+    start = cfg.hours.sessions[0].start if cfg.hours.sessions else now.time()
+    target = datetime.combine(day, start, now.tzinfo) + timedelta(minutes=30)
+    logging.getLogger(__name__).info("演示模式：大厅时钟从 %s 开始（实际时间 %s）", target, now)
+    return OffsetClock(cfg.timezone, target - now)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .server import build_app
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        print(f"配置错误 config error: {exc}", file=sys.stderr)
+        return 2
+    clock = demo_clock(cfg) if args.demo else SystemClock(cfg.timezone)
+    app = build_app(cfg, args.db, clock, public_url=f"http://{args.host}:{args.port}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

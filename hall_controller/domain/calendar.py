@@ -1,0 +1,45 @@
+"""The hall's calendar: working days (weekends, holidays, 调休 workdays) and issuing hours."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from ..config import Hours, Period, Service
+
+
+def is_working_day(d: date, hours: Hours) -> bool:
+    iso = d.isoformat()
+    if iso in hours.workdays:
+        return True
+    if iso in hours.holidays:
+        return False
+    return d.isoweekday() in hours.weekdays
+
+
+def add_working_days(start: datetime, days: int, hours: Hours) -> datetime:
+    """The moment `days` working days after `start` (the deadline counts whole working days, end of day)."""
+    d = start.date()
+    left = days
+    while left > 0:
+        d += timedelta(days=1)
+        if is_working_day(d, hours):
+            left -= 1
+    return datetime.combine(d, hours.sessions[-1].end if hours.sessions else start.time(), start.tzinfo)
+
+
+def issuing_periods(service: Service, hours: Hours) -> tuple[Period, ...]:
+    periods = service.issuing_hours or hours.sessions
+    if hours.lunch_duty is not None and not service.issuing_hours:
+        periods = periods + (hours.lunch_duty,)
+    return periods
+
+
+def issuing_open(service: Service, hours: Hours, now: datetime) -> bool:
+    if not is_working_day(now.date(), hours):
+        return False
+    t = now.time()
+    return any(p.contains(t) for p in issuing_periods(service, hours))
+
+
+def describe_periods(periods: tuple[Period, ...]) -> str:
+    return "、".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in sorted(periods, key=lambda p: p.start))

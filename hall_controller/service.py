@@ -1,0 +1,192 @@
+"""The one place state changes: decide (pure hall) → commit (ledger) → apply (memory) → publish (bus).
+
+Every entry point — HTTP, keypads, pads, the kiosk — goes through `HallService.execute`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from .clock import Clock
+from .config import HallConfig
+from .domain.errors import HallError
+from .domain.hall import Decision, Hall
+from .domain.model import Ticket, WindowStatus
+from .events import EventBus
+from .passwords import verify_secret
+from .store import Ledger, StorageError, token_hash
+
+log = logging.getLogger(__name__)
+
+SESSION_HOURS = 12  # a window sign-in lasts a working day at most
+
+
+class HallService:
+    def __init__(self, config: HallConfig, ledger: Ledger, clock: Clock, bus: EventBus | None = None):
+        self.config = config
+        self.ledger = ledger
+        self.clock = clock
+        self.bus = bus or EventBus()
+        self.public_url = config.public_url
+        self._lock = threading.RLock()
+        self.day = clock.now().date().isoformat()
+        tickets, windows, counters = ledger.load_state(self.day)
+        self.hall = Hall(config, tickets, windows, counters)
+
+    # ------------------------------------------------------------------ the one write path
+
+    def execute(self, decide: Callable[[datetime], Decision]) -> Any:
+        with self._lock:
+            now = self.clock.now()
+            self._roll_day(now)
+            d = decide(now)
+            if d.empty:
+                return d.result
+            try:
+                events = self.ledger.commit(d, now)
+            except StorageError as exc:
+                log.error("ledger write failed: %s", exc)
+                raise HallError("storage_unavailable", "系统存储暂时不可用，本次操作未生效，请稍后重试或联系管理员。", 503) from exc
+            self.hall.apply(d)
+        self.bus.publish(events)
+        return d.result
+
+    def _roll_day(self, now: datetime) -> None:
+        day = now.date().isoformat()
+        if day != self.day:
+            self.day = day
+            self.hall.forget_before(day)
+
+    # ------------------------------------------------------------------ tickets
+
+    def issue_ticket(self, service_id: str, channel: str, priority: str | None = None,
+                     request_id: str | None = None, **extra: Any) -> dict[str, Any]:
+        token = secrets.token_urlsafe(12)
+        t: Ticket = self.execute(lambda now: self.hall.issue(service_id, channel, now, token, priority=priority,
+                                                             request_id=request_id, **extra))
+        view = self.hall.view(t)
+        view["status_url"] = f"{self.public_url}/t/{t.token}"
+        view["token"] = t.token
+        return view
+
+    def ticket(self, ticket_id: str) -> dict[str, Any]:
+        return self.hall.view(self._find(ticket_id))
+
+    def ticket_by_token(self, token: str) -> dict[str, Any]:
+        t = self.hall.by_token.get(token)
+        if t is not None:
+            return self.hall.view(t)
+        ticket_id = self.ledger.ticket_by_token(token)
+        if ticket_id is None:
+            raise HallError("unknown_ticket", "未找到该号票。", 404)
+        return self.ticket(ticket_id)
+
+    def _find(self, ticket_id: str) -> Ticket:
+        t = self.hall.tickets.get(ticket_id)
+        if t is not None:
+            return t
+        rows = self.ledger.query("SELECT data FROM tickets WHERE id = ?", (ticket_id,))
+        if not rows:
+            raise HallError("unknown_ticket", f"未找到号票：{ticket_id}", 404)
+        return Ticket.from_dict(json.loads(rows[0][0]))
+
+    def cancel(self, ticket_id: str) -> dict[str, Any]:
+        return self.hall.view(self.execute(lambda now: self.hall.cancel(ticket_id, now)))
+
+    def rejoin(self, ticket_id: str) -> dict[str, Any]:
+        return self.hall.view(self.execute(lambda now: self.hall.rejoin(ticket_id, now)))
+
+    # ------------------------------------------------------------------ windows
+
+    def sign_in(self, window_id: str, staff_id: str, pin: str) -> dict[str, Any]:
+        staff = self.config.staff_member(staff_id)
+        if staff is None or not verify_secret(pin, staff.pin_hash):
+            raise HallError("bad_credentials", "工号或密码错误。", 401)
+        token = secrets.token_urlsafe(24)
+
+        def decide(now: datetime) -> Decision:
+            d = self.hall.sign_in(window_id, staff_id, now)
+            ws: WindowStatus = d.result
+            d.rows.append(("sessions", {
+                "token_hash": token_hash(token), "kind": "staff", "subject": staff_id, "window_id": window_id,
+                "signed_in_at": ws.signed_in_at.isoformat() if ws.signed_in_at else None,
+                "expires_at": (now + timedelta(hours=SESSION_HOURS)).isoformat(),
+            }))
+            return d
+
+        ws = self.execute(decide)
+        return {"token": token, "window": self.window_view(ws.id), "expires_in_s": SESSION_HOURS * 3600}
+
+    def authorise(self, token: str | None, window_id: str) -> str:
+        """The staff id a bearer token speaks for at this window; 401/403 otherwise."""
+        if not token:
+            raise HallError("unauthorised", "请先在窗口签到。", 401)
+        s = self.ledger.session(token)
+        if s is None or s["kind"] != "staff":
+            raise HallError("unauthorised", "登录凭证无效，请重新签到。", 401)
+        if s["expires_at"] < self.clock.now().isoformat():
+            raise HallError("session_expired", "登录已过期，请重新签到。", 401)
+        if s["window_id"] != window_id:
+            raise HallError("forbidden", "该凭证不属于此窗口。", 403)
+        ws = self.hall.windows.get(window_id)
+        signed_in_at = ws.signed_in_at.isoformat() if ws and ws.signed_in_at else None
+        if ws is None or ws.staff_id != s["subject"] or signed_in_at != s["signed_in_at"]:
+            raise HallError("unauthorised", "您已签离或被替岗，请重新签到。", 401)
+        return s["subject"]
+
+    def authorise_any_staff(self, token: str | None) -> str:
+        """Desk actions (cancel, late re-join) need a signed-in staff member at any window."""
+        s = self.ledger.session(token) if token else None
+        if s is None or s["kind"] != "staff":
+            raise HallError("unauthorised", "请工作人员签到后操作。", 401)
+        return self.authorise(token, s["window_id"])
+
+    def window_view(self, window_id: str) -> dict[str, Any]:
+        w = self.hall.window_config(window_id)
+        ws = self.hall.windows[window_id]
+        staff = self.config.staff_member(ws.staff_id) if ws.staff_id else None
+        current = self.hall.tickets.get(ws.ticket_id) if ws.ticket_id else None
+        return {
+            "id": w.id, "number": w.number, "name": w.name, "mode": w.mode, "label": w.label,
+            "state": ws.state.value, "since": ws.since.isoformat() if ws.since else None,
+            "pause_reason": ws.pause_reason,
+            "staff": {"id": staff.id, "name": staff.name, "unit": staff.unit, "photo": staff.photo,
+                      "standin": ws.standin} if staff else None,
+            "categories": self.hall.weights(w.id), "services": list(w.services),
+            "ticket": self.hall.view(current) if current else None,
+        }
+
+    def window_command(self, window_id: str, action: str, **kwargs: Any) -> Any:
+        method = {
+            "call-next": self.hall.call_next, "recall": self.hall.recall, "start": self.hall.start,
+            "skip": self.hall.skip, "finish": self.hall.finish, "transfer": self.hall.transfer,
+            "pause": self.hall.pause, "resume": self.hall.resume, "sign-out": self.hall.sign_out,
+        }[action]
+        return self.execute(lambda now: method(window_id, now, **kwargs))
+
+    # ------------------------------------------------------------------ hall snapshot
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock.now()
+        hall = self.hall
+        queues = []
+        for c in self.config.categories:
+            waiting = list(hall.waiting.get(c.id, {}).values())
+            longest = max(((now - t.queue_at).total_seconds() for t in waiting), default=0)
+            queues.append({"category_id": c.id, "name": c.name, "waiting": len(waiting),
+                           "longest_wait_s": int(longest)})
+        today = [t for t in hall.tickets.values() if t.day == self.day]
+        counts: dict[str, int] = {"issued": len(today)}
+        for t in today:
+            counts[t.status.value] = counts.get(t.status.value, 0) + 1
+        return {
+            "hall": self.config.name, "at": now.isoformat(), "day": self.day, "seq": self.ledger.last_seq,
+            "windows": [self.window_view(w.id) for w in self.config.windows],
+            "queues": queues, "counts": counts,
+        }
