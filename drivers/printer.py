@@ -176,14 +176,15 @@ def _wait_parts(ahead: int, wait_s: int) -> list[str]:
 
 def _material_lines(materials: list[tuple[str, bool]], columns: int) -> list[str]:
     """'□ name … 必交/容缺' rows, the mark right-aligned, long names wrapped under the box."""
+    box, indent = "□ ", " " * text_width("□ ")  # □ is a double-byte character: three columns
+    name_columns = columns - len(indent) - 1 - text_width("必交")
     rows: list[str] = []
-    name_columns = columns - 2 - 1 - 4  # "□ ", a gap, the two-Hanzi mark
     for name, required in materials:
         mark = "必交" if required else "容缺"
         parts = wrap(name, name_columns)
         pad = name_columns - text_width(parts[0])
-        rows.append(f"□ {parts[0]}{' ' * (pad + 1)}{mark}")
-        rows.extend(f"  {part}" for part in parts[1:])
+        rows.append(f"{box}{parts[0]}{' ' * (pad + 1)}{mark}")
+        rows.extend(indent + part for part in parts[1:])
     return rows
 
 
@@ -203,13 +204,10 @@ def render_ticket(t: TicketPrint) -> bytes:
     big = 5 if t.paper_width == 80 else 4
     r.size(big, big)
     r.lines(wrap(t.number, columns // big))
-    r.size(1, 1)
+    r.style(bold=True)
     if t.priority_label:
-        r.style(bold=True)
         r.size(1, 2)
         r.lines(wrap(f"【{t.priority_label}】", columns))
-        r.size(1, 1)
-    r.style(bold=True)
     r.size(2, 2)
     r.lines(wrap(t.service_name, columns // 2))
     r.size(1, 1)
@@ -235,12 +233,34 @@ def render_ticket(t: TicketPrint) -> bytes:
         r.style(bold=False)
         r.lines(_material_lines(t.materials, columns))
         if not all(required for _, required in t.materials):
-            r.lines(wrap("注：标“容缺”的材料可先受理、后补交", columns))
+            r.lines(wrap("注：“容缺”材料可先受理后补交", columns))
 
     r.style(align="center")
     r.lines(rule + ["请留意叫号，过号请至服务台"])
     r.cut()
     return r.output()
+
+
+def demo_ticket(paper_width: Literal[80, 58] = 80) -> TicketPrint:
+    """A realistic sample ticket: the picture in docs/, and a printer test page."""
+    return TicketPrint(
+        hall_name="清河县政务服务中心",
+        number="A012",
+        service_name="户籍迁移",
+        category_name="公安户政",
+        issued_at=datetime(2025, 3, 14, 9, 32),
+        ahead=3,
+        estimated_wait_s=12 * 60,
+        status_url="https://zwfw.qinghe.gov.cn/q/A012?d=20250314",
+        materials=[
+            ("居民身份证", True),
+            ("居民户口簿", True),
+            ("准予迁入证明（准迁证）", True),
+            ("结婚证（夫妻投靠时提供）", False),
+        ],
+        window_hint="请留意 1–6 号综合窗口",
+        paper_width=paper_width,
+    )
 
 
 # --- the printer --------------------------------------------------------------------------------------
@@ -267,6 +287,10 @@ class PrintResult:
 
 
 DLE_EOT = b"\x10\x04"
+
+
+def _reason(e: Exception) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _status_byte(reply: bytes) -> int | None:
@@ -375,7 +399,7 @@ class TicketPrinter:
             self._printer._raw(data)  # python-escpos has no public raw write; _raw is each connection's
         except Exception as e:  # every driver fails differently (OSError, SerialException, USBError…)
             self.close()
-            return PrintResult(False, "write_failed", f"发送打印数据失败：{e}", status)
+            return PrintResult(False, "write_failed", f"发送打印数据失败：{_reason(e)}", status)
         if status.paper == "near_end":
             return PrintResult(True, "ok", "已打印；打印纸即将用完，请准备更换", status)
         return PrintResult(True, "ok", "已打印", status)
@@ -409,6 +433,8 @@ class TicketPrinter:
         if c.kind == "serial":
             return Serial(c.target, baudrate=c.number, timeout=self.status_timeout)
         if c.kind == "usb":
+            if not Usb.is_usable():  # constructing it anyway leaves an object whose __del__ raises
+                raise RuntimeError("USB 打印需要 pyusb 与 libusb-1.0（Debian: libusb-1.0-0）")
             vid, pid = (int(x, 16) for x in c.target.split(":"))
             return Usb(vid, pid, timeout=int(self.write_timeout * 1000))
         if c.kind == "file":
@@ -432,7 +458,7 @@ class TicketPrinter:
         try:
             printer = self._connected()
         except Exception as e:  # missing device, refused connection, USB library absent…
-            return PrinterStatus(False, "unknown", None, f"无法连接打印机（{self.spec}）：{e}")
+            return PrinterStatus(False, "unknown", None, f"无法连接打印机（{self.spec}）：{_reason(e)}")
         if isinstance(printer, (File, Dummy)):
             return PrinterStatus(None, "unknown", None, "该连接方式无法读取打印机状态")
         try:
@@ -445,7 +471,7 @@ class TicketPrinter:
             self.close()
             if retry_stale and not fresh:  # a kept-open connection may have died since the last call
                 return self._query_status(retry_stale=False)
-            return PrinterStatus(None, "unknown", None, f"与打印机的连接中断：{e}")
+            return PrinterStatus(None, "unknown", None, f"与打印机的连接中断：{_reason(e)}")
         return _decode_status(first, cause, paper)
 
     def _ask(self, printer: Escpos, n: int) -> bytes:

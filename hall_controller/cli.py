@@ -7,6 +7,7 @@ import logging
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from .clock import Clock, OffsetClock, SystemClock
 from .config import ConfigError, HallConfig, load_config
@@ -26,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true",
                        help="if the hall is closed now, run the hall clock shifted into its opening hours")
+    serve.add_argument("--clock-start", metavar="ISO_TIME",
+                       help="run the hall clock from this local time (training, simulation, tests)")
 
     check = sub.add_parser("check-config", help="validate a hall config without starting")
     check.add_argument("path")
@@ -73,7 +76,18 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"配置错误 config error: {exc}", file=sys.stderr)
         return 2
-    clock = demo_clock(cfg) if args.demo else SystemClock(cfg.timezone)
+    if args.clock_start:
+        try:
+            start = datetime.fromisoformat(args.clock_start)
+        except ValueError:
+            print(f"--clock-start: not an ISO time: {args.clock_start}", file=sys.stderr)
+            return 2
+        start = start if start.tzinfo else start.replace(tzinfo=ZoneInfo(cfg.timezone))
+        clock: Clock = OffsetClock(cfg.timezone, start - datetime.now(start.tzinfo))
+    elif args.demo:
+        clock = demo_clock(cfg)
+    else:
+        clock = SystemClock(cfg.timezone)
     app = build_app(cfg, args.db, clock, public_url=f"http://{args.host}:{args.port}")
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20)
     return 0

@@ -202,18 +202,21 @@ def _kind(value: object) -> str:
 
 
 class _Table:
-    """One TOML table under a dotted path: rejects unknown keys at once, hands out checked values."""
+    """One TOML table under a dotted path: rejects unknown keys and hands out checked values."""
 
-    def __init__(self, source: str, path: str, data: object, keys: Iterable[str]):
-        self.source, self.path = source, path
+    def __init__(self, source: str, path: str, data: object, keys: Iterable[str], *, check: bool = True):
+        self.source, self.path, self.allowed = source, path, tuple(keys)
         if not isinstance(data, dict):
             raise ConfigError(source, path or "(top level)", f"must be a table, got {_kind(data)}")
         self.data: dict[str, Any] = data
-        allowed = tuple(keys)
-        for key in data:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f'did you mean "{close[0]}"?' if close else f"allowed keys: {', '.join(allowed)}"
+        if check:
+            self.reject_unknown()
+
+    def reject_unknown(self) -> None:
+        for key in self.data:
+            if key not in self.allowed:
+                close = difflib.get_close_matches(str(key), self.allowed, n=1)
+                hint = f'did you mean "{close[0]}"?' if close else f"allowed keys: {', '.join(self.allowed)}"
                 self.fail(key, f'unknown key "{key}"; {hint}')
 
     def at(self, key: str) -> str:
@@ -258,7 +261,9 @@ class _Table:
             self.fail(key, f"must be a number, got {_kind(value)}")
         if (value <= 0 if positive else value < 0) or value > high:
             bound = "greater than 0" if positive else "0 or more"
-            self.fail(key, f"must be {bound}" + (f" and at most {high:g}" if high < math.inf else "") + f", got {value}")
+            if high < math.inf:
+                bound += f" and at most {high:g}"
+            self.fail(key, f"must be {bound}, got {value}")
         return float(value)
 
     def flag(self, key: str, default: bool) -> bool:
@@ -273,16 +278,13 @@ class _Table:
             self.fail(key, f"must be a list [...], got {_kind(value)}")
         return value
 
-    def tables(self, key: str, keys: Iterable[str], *, required: bool = False) -> list[_Table]:
-        """An array of tables ([[key]] or a list of inline tables), each checked for unknown keys."""
+    def tables(self, key: str, keys: Iterable[str], *, required: bool = False, by_id: bool = False) -> list[_Table]:
+        """An array of tables ([[key]] or a list of inline tables). With by_id, unknown keys are
+        reported by _unique_id, so that the message can name the entry by its id."""
         found = self.items(key, _REQUIRED if required else [])
         allowed = tuple(keys)
-        return [_Table(self.source, f"{self.at(key)}[{i}]", item, allowed) for i, item in enumerate(found)]
-
-    def renamed(self, path: str) -> _Table:
-        """The same table, named by id in later messages."""
-        self.path = path
-        return self
+        return [_Table(self.source, f"{self.at(key)}[{i}]", item, allowed, check=not by_id)
+                for i, item in enumerate(found)]
 
 
 def _time(table: _Table, key: str, value: object) -> time:
@@ -346,16 +348,19 @@ def _refs(table: _Table, key: str, known: Mapping[str, object], what: str, defau
 
 
 def _unique_id(table: _Table, seen: dict[str, str], what: str, default: Any = _REQUIRED) -> str:
-    """Read the entry's id, refuse duplicates, and rename the table to `list[id=...]`."""
+    """Read the entry's id, refuse duplicates, rename the table to `list[id=...]`, then check its keys."""
+    if "id" not in table.data and default is _REQUIRED:
+        table.reject_unknown()  # a misspelt "id" is better reported as such than as missing
     value = table.ident(default)
     if value in seen:
         table.fail("id", f'duplicate {what} id "{value}" (first used at {seen[value]})')
     seen[value] = table.path
-    table.renamed(f"{table.path.rsplit('[', 1)[0]}[id={value}]")
+    table.path = f"{table.path.rsplit('[', 1)[0]}[id={value}]"
+    table.reject_unknown()
     return value
 
 
-def _secret(table: _Table, clear_key: str, hash_key: str, clear: re.Pattern[str] | None) -> str:
+def _secret(table: _Table, clear_key: str, hash_key: str, *, keypad: bool) -> str:
     """Exactly one of a clear secret (hashed here) or a ready hash."""
     if (clear_key in table.data) == (hash_key in table.data):
         table.fail(clear_key, f'give exactly one of "{clear_key}" (clear, for demos) or "{hash_key}"')
@@ -367,7 +372,7 @@ def _secret(table: _Table, clear_key: str, hash_key: str, clear: re.Pattern[str]
             table.fail(hash_key, f"is not a valid hash: {e}")
         return hashed
     plain = table.text(clear_key)
-    if clear is not None and not clear.fullmatch(plain):
+    if keypad and not _PIN.fullmatch(plain):
         table.fail(clear_key, "must be 4 to 8 digits in quotes (the counter keypad only has digits)")
     return hash_secret(plain, iterations=CLEAR_SECRET_ITERATIONS)
 
@@ -404,7 +409,7 @@ def _queue(table: _Table) -> QueueRules:
         table.fail("target_wait_minutes", f"({target:g}) must not exceed max_wait_minutes ({max_wait:g})")
     priorities: list[PriorityClass] = []
     seen: dict[str, str] = {}
-    for entry in table.tables("priorities", ("id", "name", "rank")):
+    for entry in table.tables("priorities", ("id", "name", "rank"), by_id=True):
         pid = _unique_id(entry, seen, "priority class")
         priorities.append(PriorityClass(pid, entry.text("name"), entry.integer("rank", low=0, high=99)))
     return QueueRules(
@@ -515,7 +520,7 @@ def config_from_dict(data: object, source: str = "<config>") -> HallConfig:
 
     categories: dict[str, Category] = {}
     seen: dict[str, str] = {}
-    for entry in top.tables("categories", ("id", "name", "general"), required=True):
+    for entry in top.tables("categories", ("id", "name", "general"), required=True, by_id=True):
         cid = _unique_id(entry, seen, "category")
         categories[cid] = Category(cid, entry.text("name"), entry.flag("general", True))
     if not categories:
@@ -525,7 +530,7 @@ def config_from_dict(data: object, source: str = "<config>") -> HallConfig:
     seen = {}
     service_keys = ("id", "name", "category", "prefix", "minutes", "time_limit", "daily_cap",
                     "issuing_hours", "materials", "description", "pinyin")
-    entries = top.tables("services", service_keys, required=True)
+    entries = top.tables("services", service_keys, required=True, by_id=True)
     for entry in entries:
         sid = _unique_id(entry, seen, "service")
         services[sid] = _service(entry, sid, categories)
@@ -535,7 +540,7 @@ def config_from_dict(data: object, source: str = "<config>") -> HallConfig:
     windows: dict[str, Window] = {}
     seen, numbers = {}, {}
     window_keys = ("id", "number", "name", "mode", "weights", "services", "label", "lunch_duty")
-    for entry in top.tables("windows", window_keys, required=True):
+    for entry in top.tables("windows", window_keys, required=True, by_id=True):
         number = entry.integer("number", low=1, high=9999)
         if number in numbers:
             entry.fail("number", f"duplicate window number {number} (first used at {numbers[number]})")
@@ -558,7 +563,7 @@ def config_from_dict(data: object, source: str = "<config>") -> HallConfig:
     staff: list[Staff] = []
     seen = {}
     staff_keys = ("id", "name", "unit", "pin", "pin_hash", "photo", "windows", "standin_windows")
-    for entry in top.tables("staff", staff_keys):
+    for entry in top.tables("staff", staff_keys, by_id=True):
         stid = _unique_id(entry, seen, "staff")
         regular = _refs(entry, "windows", windows, "window")
         standin = _refs(entry, "standin_windows", windows, "window", [])
@@ -569,7 +574,7 @@ def config_from_dict(data: object, source: str = "<config>") -> HallConfig:
             id=stid,
             name=entry.text("name"),
             unit=entry.text("unit"),
-            pin_hash=_secret(entry, "pin", "pin_hash", _PIN),
+            pin_hash=_secret(entry, "pin", "pin_hash", keypad=True),
             photo=entry.text("photo", "", empty=True),
             windows=regular,
             standin_windows=standin,
@@ -577,12 +582,12 @@ def config_from_dict(data: object, source: str = "<config>") -> HallConfig:
 
     managers: list[Manager] = []
     seen = {}
-    for entry in top.tables("managers", ("id", "name", "role", "password", "password_hash")):
+    for entry in top.tables("managers", ("id", "name", "role", "password", "password_hash"), by_id=True):
         mid = _unique_id(entry, seen, "manager")
         role = entry.text("role")
         if role not in _ROLES:
             entry.fail("role", f'must be one of {", ".join(_ROLES)}, got "{role}"')
-        managers.append(Manager(mid, entry.text("name"), role, _secret(entry, "password", "password_hash", None)))
+        managers.append(Manager(mid, entry.text("name"), role, _secret(entry, "password", "password_hash", keypad=False)))
 
     return HallConfig(
         source=source,

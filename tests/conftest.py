@@ -1,0 +1,101 @@
+"""Shared fixtures: an in-process service and app, and a real server process for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from hall_controller.api.app import create_app
+from hall_controller.clock import ManualClock
+from hall_controller.service import HallService
+from hall_controller.store import Ledger
+
+from .factory import MONDAY_10, small_hall
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = ROOT / "config" / "demo-hall.toml"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(MONDAY_10)
+
+
+@pytest.fixture
+def service(tmp_path, clock) -> HallService:
+    svc = HallService(small_hall(), Ledger(tmp_path / "hall.db"), clock)
+    yield svc
+    svc.ledger.close()
+
+
+@pytest.fixture
+def client(service) -> TestClient:
+    with TestClient(create_app(service)) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`hall-controller serve` in its own process, on a free loopback port, with the hall clock pinned."""
+
+    def __init__(self, db: Path, config: Path = DEMO_CONFIG, clock_start: str = "2026-11-23T09:30:00",
+                 extra: list[str] | None = None):
+        self.db, self.config, self.clock_start = db, config, clock_start
+        self.extra = extra or []
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+        self.log = db.with_suffix(".log")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        cmd = [sys.executable, "-m", "hall_controller.cli", "serve", "--config", str(self.config), "--db",
+               str(self.db), "--port", str(self.port), "--clock-start", self.clock_start, *self.extra]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text(errors='replace')[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def server(tmp_path):
+    srv = ServerProcess(tmp_path / "hall.db").start()
+    yield srv
+    srv.stop()

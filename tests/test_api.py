@@ -1,0 +1,180 @@
+"""The HTTP and WebSocket contract, in process, on the small test hall with a manual clock."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def sign_in(client, window="1", staff="S001", pin="1234") -> dict:
+    r = client.post(f"/api/windows/{window}/sign-in", json={"staff_id": staff, "pin": pin})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def issue(client, service="S1", **kw):
+    r = client.post("/api/tickets", json={"service_id": service, "channel": "kiosk", **kw})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_services_lists_materials_and_issuing_state(client):
+    body = client.get("/api/services").json()
+    assert {c["id"] for c in body["categories"]} >= {"social", "business"}
+    s1 = next(s for s in body["services"] if s["id"] == "S1")
+    assert s1["materials"][0]["name"] == "居民身份证" and s1["issuing_open"] is True
+    o1 = next(s for s in body["services"] if s["id"] == "O1")
+    assert o1["issuing_open"] is True and o1["issuing_hours"] == "09:00–11:00"
+
+
+def test_issue_ticket_contract(client):
+    t = issue(client)
+    assert {"id", "number", "service_id", "category_id", "status", "ahead", "estimated_wait_s", "issued_at",
+            "status_url"} <= set(t)
+    assert t["number"] == "A001" and t["status"] == "waiting" and t["ahead"] == 0
+    assert t["status_url"].endswith("/t/" + t["token"])
+    second = issue(client)
+    assert second["ahead"] == 1
+    got = client.get(f"/api/tickets/{t['id']}").json()
+    assert got["number"] == "A001" and "token" not in got  # the token never leaks through the id
+
+
+def test_request_id_double_tap_issues_once(client):
+    a = issue(client, request_id="kiosk1-42")
+    b = issue(client, request_id="kiosk1-42")
+    assert a["id"] == b["id"]
+    assert client.get("/api/hall").json()["counts"]["issued"] == 1
+
+
+@pytest.mark.parametrize("body,status", [
+    ({"service_id": "nope"}, 404),
+    ({"service_id": "S1", "channel": "fax"}, 422),
+    ({"service_id": "S1", "priority": "vip"}, 422),
+    ({"service_id": ""}, 422),
+    ({}, 422),
+    ({"service_id": "S1", "extra": 1}, 422),
+    ({"service_id": 5}, 422),
+])
+def test_bad_issue_requests_are_clear_4xx(client, body, status):
+    r = client.post("/api/tickets", json=body)
+    assert r.status_code == status
+    assert set(r.json()) == {"error", "message"} and r.json()["message"]
+
+
+def test_malformed_json_and_unknown_routes(client):
+    r = client.post("/api/tickets", content=b"{nope", headers={"content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request"
+    assert client.get("/api/nothing").json()["error"] == "not_found"
+    assert client.get("/api/tickets/none").status_code == 404
+    assert client.delete("/api/tickets").status_code == 405
+
+
+def test_closed_hours_message(client, clock):
+    clock.set(clock.now().replace(hour=19))
+    r = client.post("/api/tickets", json={"service_id": "S1"})
+    assert r.status_code == 409 and "取号时间" in r.json()["message"]
+
+
+def test_window_flow(client):
+    t = issue(client)
+    auth = sign_in(client)
+    r = client.post("/api/windows/1/call-next", headers=auth)
+    assert r.status_code == 200 and r.json()["ticket"]["id"] == t["id"]
+    assert r.json()["ticket"]["window_number"] == 1 and r.json()["ticket"]["call_reason"]
+    assert client.post("/api/windows/1/call-next", headers=auth).status_code == 409
+    assert client.post("/api/windows/1/recall", headers=auth).json()["ticket"]["recalls"] == 1
+    assert client.get(f"/api/tickets/{t['id']}").json()["window_id"] == "1"
+    r = client.post("/api/windows/1/finish", headers=auth, json={"outcome": "supplement"})
+    assert r.json()["ticket"]["outcome"] == "supplement"
+    assert client.post("/api/windows/1/finish", headers=auth).status_code == 409
+    assert client.post("/api/windows/1/call-next", headers=auth).status_code == 204
+    assert client.post("/api/windows/1/pause", headers=auth).json()["state"] == "paused"
+    assert client.post("/api/windows/1/resume", headers=auth).json()["state"] == "open"
+    history = client.get(f"/api/tickets/{t['id']}/history").json()["events"]
+    assert [e["type"] for e in history] == ["ticket.issued", "ticket.called", "ticket.recalled", "ticket.finished"]
+    assert client.post("/api/windows/1/sign-out", headers=auth).json()["state"] == "signed_out"
+    assert client.post("/api/windows/1/call-next", headers=auth).status_code == 401
+
+
+def test_finish_without_body_defaults_to_immediate(client):
+    issue(client)
+    auth = sign_in(client)
+    client.post("/api/windows/1/call-next", headers=auth)
+    assert client.post("/api/windows/1/finish", headers=auth).json()["ticket"]["outcome"] == "immediate"
+
+
+def test_transfer_and_skip(client):
+    t = issue(client)
+    auth1, auth4 = sign_in(client), sign_in(client, "4", "S004")
+    client.post("/api/windows/1/call-next", headers=auth1)
+    r = client.post("/api/windows/1/transfer", headers=auth1, json={"category_id": "business"})
+    assert r.json()["ticket"]["status"] == "waiting" and r.json()["ticket"]["category_id"] == "business"
+    assert client.post("/api/windows/4/call-next", headers=auth4).json()["ticket"]["id"] == t["id"]
+    assert client.post("/api/windows/4/skip", headers=auth4).json()["ticket"]["status"] == "no_show"
+    assert client.post("/api/windows/4/transfer", headers=auth4, json={}).status_code == 422
+    assert client.post("/api/windows/4/transfer", headers=auth4, json={"category_id": "social"}).status_code == 409
+    r = client.post(f"/api/tickets/{t['id']}/rejoin", headers=auth4)
+    assert r.status_code == 200 and r.json()["status"] == "waiting"
+    assert client.post(f"/api/tickets/{t['id']}/rejoin").status_code == 401
+
+
+def test_auth_boundaries(client):
+    auth1 = sign_in(client)
+    assert client.post("/api/windows/2/call-next", headers=auth1).status_code == 403
+    assert client.post("/api/windows/1/call-next").status_code == 401
+    assert client.post("/api/windows/1/call-next", headers={"Authorization": "Bearer junk"}).status_code == 401
+    assert client.post("/api/windows/99/call-next", headers=auth1).status_code == 404
+    r = client.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "0000"})
+    assert r.status_code == 401 and r.json()["error"] == "bad_credentials"
+    # a stand-in taking the window over invalidates the regular staff's token
+    sign_in(client, "1", "S003")
+    assert client.post("/api/windows/1/call-next", headers=auth1).status_code == 401
+
+
+def test_session_expiry(client, clock):
+    auth = sign_in(client)
+    clock.advance(hours=13)
+    r = client.post("/api/windows/1/pause", headers=auth)
+    assert r.status_code == 401 and r.json()["error"] == "session_expired"
+
+
+def test_hall_snapshot(client):
+    issue(client), issue(client, "B1")
+    auth = sign_in(client)
+    client.post("/api/windows/1/call-next", headers=auth)
+    snap = client.get("/api/hall").json()
+    w1 = next(w for w in snap["windows"] if w["id"] == "1")
+    assert w1["state"] == "serving" and w1["staff"]["id"] == "S001" and w1["ticket"]["number"] == "A001"
+    q = {q["category_id"]: q for q in snap["queues"]}
+    assert q["business"]["waiting"] == 1 and q["social"]["waiting"] == 0
+    assert snap["counts"] == {"issued": 2, "called": 1, "waiting": 1}
+
+
+def test_websocket_resume_loses_nothing(client):
+    issue(client)
+    with client.websocket_connect("/ws/events?since=0") as ws:
+        first = ws.receive_json()
+        assert first["seq"] == 1 and first["type"] == "ticket.issued" and first["data"]["ticket"]["number"] == "A001"
+    for _ in range(3):
+        issue(client)  # missed while disconnected
+    with client.websocket_connect("/ws/events?since=1") as ws:
+        seen = [ws.receive_json()["seq"] for _ in range(3)]
+        issue(client)  # live, after the backlog
+        seen.append(ws.receive_json()["seq"])
+    assert seen == [2, 3, 4, 5]
+
+
+def test_websocket_bad_since_closes(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with client.websocket_connect("/ws/events?since=-3") as ws:
+        with pytest.raises(WebSocketDisconnect) as e:
+            ws.receive_json()
+    assert e.value.code == 1008
+
+
+def test_events_paging(client):
+    for _ in range(5):
+        issue(client)
+    body = client.get("/api/events?since=2&limit=2").json()
+    assert [e["seq"] for e in body["events"]] == [3, 4] and body["last_seq"] == 5
+    assert client.get("/api/events?since=-1").status_code == 422
