@@ -147,10 +147,13 @@ class _Link(asyncio.Protocol):
         self._stats = stats
         self._transport: asyncio.BaseTransport | None = None
         self._waiting: tuple[int, int, asyncio.Future[Frame]] | None = None
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.ready: asyncio.Future[None] = loop.create_future()  # serial transports connect a loop turn later
+        self.lost: asyncio.Future[None] = loop.create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport
+        self.ready.set_result(None)
 
     def data_received(self, data: bytes) -> None:
         for frame in self._parser.feed(data):
@@ -307,6 +310,7 @@ class BusMaster:
             self.stats.opens += 1
             backoff = self.timing.backoff_min
             try:
+                await link.ready
                 await self._serve(link)
             except _LinkLost:
                 log.warning("bus %s: port lost", self.url)

@@ -80,15 +80,15 @@ class Cut:
 
 Op = Text | LineFeed | Feed | Init | Chinese | Align | Bold | Size | QR | Cut
 
-# Parameter byte counts of fixed-length commands we do not act on, so they are skipped, not printed.
+# Parameter byte counts of fixed-length commands we do not act on, so they are skipped, not printed;
+# any other command is taken to have none.
 _ESC_PARAMS = {
-    b" ": 1, b"-": 1, b"2": 0, b"3": 1, b"<": 0, b"=": 1, b"?": 1, b"G": 1, b"J": 1, b"K": 1, b"L": 0,
-    b"M": 1, b"R": 1, b"S": 0, b"T": 1, b"U": 1, b"V": 1, b"$": 2, b"\\": 2, b"c": 2, b"e": 1,
-    b"i": 0, b"m": 0, b"p": 3, b"r": 1, b"t": 1, b"u": 1, b"v": 0, b"{": 1,
+    b" ": 1, b"-": 1, b"3": 1, b"=": 1, b"?": 1, b"G": 1, b"J": 1, b"K": 1, b"M": 1, b"R": 1, b"T": 1,
+    b"U": 1, b"V": 1, b"$": 2, b"\\": 2, b"c": 2, b"e": 1, b"p": 3, b"r": 1, b"t": 1, b"u": 1, b"{": 1,
 }
 _GS_PARAMS = {
     b"$": 2, b"B": 1, b"H": 1, b"I": 1, b"L": 2, b"P": 2, b"W": 2, b"\\": 2, b"a": 1, b"b": 1,
-    b"f": 1, b"h": 1, b"r": 1, b"w": 1, b"^": 3, b":": 0,
+    b"f": 1, b"h": 1, b"r": 1, b"w": 1, b"^": 3,
 }
 _FS_PARAMS = {b"!": 1, b"-": 1, b"2": 74, b"C": 1, b"S": 2, b"W": 1, b"p": 2, b"^": 2}
 _CUT_ONE_PARAM = {0, 1, 48, 49}
@@ -140,7 +140,8 @@ def parse(data: bytes) -> Iterator[Op]:
             trail = data[r.pos] if r.pos < len(data) else None
             if chinese and 0x81 <= b <= 0xFE and trail is not None and 0x40 <= trail <= 0xFE and trail != 0x7F:
                 r.pos += 1
-                text.append(bytes([b, trail]).decode("gbk", errors="replace"))
+                ch = bytes([b, trail]).decode("gbk", errors="replace")
+                text.append(ch if len(ch) == 1 else "\ufffd")  # an unassigned pair is one glyph
                 wide.append(True)
             else:
                 text.append(bytes([b]).decode("cp437") if not chinese else "\ufffd")

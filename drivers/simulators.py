@@ -101,7 +101,7 @@ class SimDevice:
                 return frame.reply(Cmd.ACK)
             handler = self._commands().get(frame.command)
             if handler is None:
-                known = frame.command in Cmd._value2member_map_
+                known = any(frame.command == c for c in Cmd)
                 reason = NakReason.WRONG_DEVICE if known else NakReason.UNKNOWN_COMMAND
                 return frame.reply(Cmd.NAK, encode_nak(Nak(reason)))
             handler(frame.payload)
@@ -230,11 +230,11 @@ class SimPad(_Reporter):
         self.invite: Invite | None = None
         self._expires = 0.0
 
-    def rate(self, level: int, reason: RatingReason = RatingReason.NONE) -> int:
+    def rate(self, level: int, reason: RatingReason | None = None) -> int:
         """The citizen taps a level (1 非常满意 … 5 非常不满意); returns the event id."""
         if self.invite is None:
             raise RuntimeError(f"pad {self.address} has no invitation to rate")
-        rating = Rating(self.invite.ticket, level, reason)
+        rating = Rating(self.invite.ticket, level, reason or RatingReason.NONE)
         self.invite = None
         return self._report(rating)
 

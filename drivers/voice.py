@@ -40,7 +40,7 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 CHIME_GAP_S = 0.15  # between the chime and the phrase
 REPEAT_GAP_S = 0.6  # before a repeat, which has no chime of its own
-SEGMENT_GAP_S = 0.02  # between concatenated segments: the assembled phrase then lasts about as long as a synthesised one
+SEGMENT_GAP_S = 0.02  # between cached segments: assembled phrases then last about as long as synthesised ones
 
 
 # ---- phrase text -------------------------------------------------------------------------------
@@ -170,39 +170,68 @@ class Synthesizer(Protocol):
     def close(self) -> None: ...
 
 
-# pyttsx3.init() hands every caller the same engine, which is not thread-safe.
-_ENGINE_LOCK = threading.Lock()
+class _Engine:
+    """The process's one pyttsx3 engine, created on first use and kept for the process's life.
+
+    pyttsx3.init() hands every caller the same engine, which is not thread-safe: `lock` serialises all
+    use. It is never dropped and re-created: measured with pyttsx3 2.99, a re-created engine cancels
+    about half of its second utterances (empty WAV, or a late write after runAndWait returned).
+    """
+
+    lock = threading.Lock()
+    engine: Any = None
+    finished: list[bool] = []  # "finished-utterance" flags of the current run; False = cancelled
+
+    @classmethod
+    def get(cls) -> Any:
+        if cls.engine is None:
+            try:
+                import pyttsx3
+
+                engine = pyttsx3.init()
+                import pyttsx3.drivers.espeak as espeak_driver
+            except Exception as e:  # no libespeak-ng: RuntimeError from pyttsx3's import, OSError from ctypes
+                raise SynthesisError(f"espeak-ng unavailable: {e}") from e
+            engine.connect("finished-utterance", lambda name, completed: cls.finished.append(completed))
+            # The driver prints "Audio saved to ..." per file; redirecting sys.stdout would be
+            # process-wide and race other threads, so its print goes to our debug log instead.
+            setattr(espeak_driver, "print", lambda *args, **_: log.debug(" ".join(map(str, args))))
+            cls.engine = engine
+        return cls.engine
 
 
 class Pyttsx3Synthesizer:
-    """espeak-ng through pyttsx3's `save_to_file`, one utterance per `runAndWait`."""
+    """espeak-ng through pyttsx3's `save_to_file`, one utterance per `runAndWait` (a second pending
+    save would replace the first)."""
 
     def __init__(self, voice: str = VOICE) -> None:
         self._voice = voice
-        self._engine: Any = None
         self._dir = tempfile.TemporaryDirectory(prefix="voice-")
         self._path = Path(self._dir.name) / "utterance.wav"
 
     def synthesize(self, text: str) -> bytes:
-        with _ENGINE_LOCK:
+        with _Engine.lock:
+            engine = _Engine.get()
             try:
-                return self._synthesize(text)
+                return self._synthesize(engine, text)
             except SynthesisError:
                 raise
             except Exception as e:
-                # A failed runAndWait leaves pyttsx3 believing its loop still runs: start afresh next time.
-                self._engine = None
+                with contextlib.suppress(RuntimeError):  # a failed runAndWait leaves its loop flagged running
+                    engine.endLoop()
                 raise SynthesisError(f"espeak-ng failed on {text!r}: {e}") from e
 
-    def _synthesize(self, text: str) -> bytes:
-        engine = self._engine_ready()
+    def _synthesize(self, engine: Any, text: str) -> bytes:
         self._path.unlink(missing_ok=True)
+        _Engine.finished.clear()
         engine.setProperty("voice", self._voice)  # the engine is shared process-wide: set it every time
         engine.save_to_file(text, str(self._path))
         engine.runAndWait()
         current = str(engine.getProperty("voice") or "")
         if current.split("/")[-1] != self._voice.lower():
             raise SynthesisError(f"espeak-ng voice {self._voice!r} not installed (have {current!r})")
+        if _Engine.finished != [True]:
+            raise SynthesisError(f"espeak-ng did not complete {text!r} (finished: {_Engine.finished})")
         try:
             with wave.open(str(self._path), "rb") as w:
                 pcm = w.readframes(w.getnframes())
@@ -212,22 +241,7 @@ class Pyttsx3Synthesizer:
             raise SynthesisError(f"espeak-ng produced empty audio for {text!r}")
         return pcm
 
-    def _engine_ready(self) -> Any:
-        if self._engine is None:
-            try:
-                import pyttsx3
-
-                self._engine = pyttsx3.init()
-                import pyttsx3.drivers.espeak as espeak_driver
-            except Exception as e:  # no libespeak-ng: RuntimeError from pyttsx3's import, OSError from ctypes
-                raise SynthesisError(f"espeak-ng unavailable: {e}") from e
-            # The driver prints "Audio saved to ..." per file; redirecting sys.stdout would be
-            # process-wide and race other threads, so shadow its print with our debug log instead.
-            setattr(espeak_driver, "print", lambda *args, **_: log.debug(" ".join(map(str, args))))
-        return self._engine
-
     def close(self) -> None:
-        self._engine = None
         self._dir.cleanup()
 
 
@@ -261,7 +275,8 @@ class AplaySink:
         cmd = ["aplay", "-q", *(["-D", self.device] if self.device else []), "-"]
         done = subprocess.run(cmd, input=wav, capture_output=True, timeout=wav_seconds(wav) + 10)
         if done.returncode:
-            raise RuntimeError(f"aplay exit {done.returncode}: {done.stderr.decode(errors='replace').strip()}")
+            reason = done.stderr.decode(errors="replace").strip()
+            raise RuntimeError(f"aplay exit {done.returncode}: {reason}")
 
 
 class WavDirSink:
@@ -384,6 +399,8 @@ class Announcer:
     async def start(self) -> None:
         """Start the worker; returns once the engine is warm (and segments cached), so calls start fast.
         A missing espeak-ng does not raise: it shows in `stats.last_error` and the log."""
+        if self._thread is not None:
+            raise RuntimeError("announcer already started")
         self._loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = self._loop.create_future()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="voice", daemon=True)
@@ -392,7 +409,8 @@ class Announcer:
 
     def announce(self, number: str, window_number: int, *, key: str | None = None) -> None:
         """Queue a call and return at once. `key` (the ticket id; default `number`) identifies recalls:
-        a call whose key is still queued is updated in place (the window may have changed), not queued twice."""
+        a call whose key is still queued is updated in place (its window may have changed), not queued
+        twice."""
         # Reject bad input here, in the caller, rather than in the worker.
         spell_ticket(number)
         window_numeral(window_number)
@@ -466,8 +484,8 @@ class Announcer:
                     self._segments[piece] = trim_silence(self._synth.synthesize(piece))
             else:
                 self._synth.synthesize(call_phrase("A001", 1, self._template))
-        except SynthesisError as e:
-            self._fail(f"warm-up: {e}")
+        except Exception as e:  # SynthesisError, or a broken stand-in synthesizer: the worker must live on
+            self._report(f"warm-up: {e}")
 
     def _next(self) -> _Call | None:
         with self._cv:
@@ -483,7 +501,7 @@ class Announcer:
         text = call_phrase(call.number, call.window_number, self._template)
         try:
             speech = self._phrase_pcm(call, text)
-        except SynthesisError as e:
+        except Exception as e:  # as in _warm_up
             self._fail(str(e))
             if call.repeat:
                 return  # a repeat is speech only; nothing is left to play
@@ -515,6 +533,10 @@ class Announcer:
     def _fail(self, message: str) -> None:
         with self._cv:
             self._failed += 1
+        self._report(message)
+
+    def _report(self, message: str) -> None:
+        with self._cv:
             repeated = message == self._last_error
             self._last_error = message
         if not repeated:  # one log line per distinct problem, not one per call
@@ -552,13 +574,13 @@ def measure(number: str, window_number: int, runs: int = 20) -> dict[str, float]
             a = time.perf_counter()
             synth.synthesize(text)
             b = time.perf_counter()
-            assembled = assemble(pieces, segments)
+            assemble(pieces, segments)
             c = time.perf_counter()
             full_ms.append((b - a) * 1000)
             seg_ms.append((c - b) * 1000)
     finally:
         synth.close()
-    assert assembled is not None
+    assembled = assemble(pieces, segments) or b""
     return {
         "engine_start_ms": (t1 - t0) * 1000,
         "segment_cache_ms": (t2 - t1) * 1000,
@@ -592,7 +614,11 @@ def main(argv: list[str] | None = None) -> None:
     number, window, out = args.demo[0], int(args.demo[1]), Path(args.demo[2])
     logging.basicConfig(level=logging.INFO)
     print(f"text: {call_phrase(number, window)}")
-    for name, value in measure(number, window).items():
+    try:
+        figures = measure(number, window)
+    except SynthesisError as e:
+        parser.exit(1, f"{e}\n")
+    for name, value in figures.items():
         print(f"{name:>22}: {value:.2f}")
     stats = asyncio.run(_demo(number, window, out, args.segmented))
     print(f"wrote {out} ({wav_seconds(out.read_bytes()):.2f} s); announcer stats: {stats}")

@@ -177,9 +177,10 @@ class HallService:
         hall = self.hall
         queues = []
         for c in self.config.categories:
-            waiting = list(hall.waiting.get(c.id, {}).values())
-            longest = max(((now - t.queue_at).total_seconds() for t in waiting), default=0)
-            queues.append({"category_id": c.id, "name": c.name, "waiting": len(waiting),
+            queue = hall.waiting.get(c.id)
+            oldest = queue.oldest() if queue else None
+            longest = (now - oldest.queue_at).total_seconds() if oldest else 0
+            queues.append({"category_id": c.id, "name": c.name, "waiting": len(queue) if queue else 0,
                            "longest_wait_s": int(longest)})
         today = [t for t in hall.tickets.values() if t.day == self.day]
         counts: dict[str, int] = {"issued": len(today)}

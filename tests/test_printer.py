@@ -83,7 +83,7 @@ def test_ticket_content(width: int) -> None:
         assert expected in text
     assert "?" not in text.replace("?d=", "")
     for name, mark in [("居民身份证", "必交"), ("结婚证（夫妻投靠时提供）", "容缺")]:
-        row = next(line for line in text.splitlines() if name in line)
+        row = next(line for line in text.splitlines() if name in line).removeprefix("[/bold]")
         assert row.startswith("□ ") and row.endswith(mark)
 
 
@@ -164,7 +164,7 @@ def test_render_png_draws_the_ticket(tmp_path: Path, width: int, dots: int) -> N
     render_png(render_ticket(dataclasses.replace(TICKET, paper_width=width)), out, width_dots=dots)
     image = Image.open(out).convert("L")
     assert image.width > dots and image.height > 900
-    dark = sum(1 for v in image.getdata() if v < 100)
+    dark = sum(image.histogram()[:100])
     assert dark > 20_000  # Hanzi, the big number and the QR code, not a blank strip
 
 

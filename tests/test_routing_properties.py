@@ -7,6 +7,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hall_controller.domain import routing
 from hall_controller.domain.errors import HallError
 from hall_controller.domain.hall import Hall
 from hall_controller.domain.model import ACTIVE
@@ -55,7 +56,10 @@ def test_routing_invariants(ops, max_wait, ratio):
                 wid = o[1]
                 wcfg = cfg.window(wid)
                 eligible = hall.eligible_waiting(wid)
+                # the indexed candidate set picks exactly what a scan of every eligible ticket would
+                full = routing.choose(wcfg, hall.weights(wid), hall.windows[wid].priority_streak, eligible, now, cfg)
                 d = hall.call_next(wid, now)
+                assert (full.ticket.id if full else None) == (d.result.id if d.result else None)
                 hall.apply(d)
                 t = d.result
                 if t is None:

@@ -18,6 +18,7 @@ from ..config import HallConfig, Window
 from . import routing
 from .calendar import describe_periods, is_working_day, issuing_open, issuing_periods
 from .errors import HallError, not_found
+from .queues import CategoryQueue
 from .model import ACTIVE, TERMINAL, Channel, Ticket, TicketStatus, WindowState, WindowStatus, parse_outcome
 
 RECENT_SERVICES = 20
@@ -53,7 +54,7 @@ class Hall:
     ):
         self.config = config
         self.tickets: dict[str, Ticket] = {}
-        self.waiting: dict[str, dict[str, Ticket]] = {}  # category_id -> id -> ticket
+        self.waiting: dict[str, CategoryQueue] = {}
         self.by_request: dict[str, str] = {}
         self.by_token: dict[str, Ticket] = {}
         self.counters: dict[tuple[str, str], int] = dict(counters or {})
@@ -85,12 +86,27 @@ class Hall:
 
     def waiting_tickets(self) -> Iterable[Ticket]:
         for queue in self.waiting.values():
-            yield from queue.values()
+            yield from queue
 
     def eligible_waiting(self, window_id: str) -> list[Ticket]:
         w = self.window_config(window_id)
         weights = self.weights(window_id)
         return [t for t in self.waiting_tickets() if routing.may_serve(w, weights, t)]
+
+    def candidates(self, window_id: str) -> list[Ticket]:
+        """The waiting tickets routing could pick for this window (heads of its queues, not the whole hall)."""
+        w = self.window_config(window_id)
+        weights = self.weights(window_id)
+        by_service = {s.category_id for s in self.config.services if s.id in w.services} - set(weights)
+        out: list[Ticket] = []
+        for cat, queue in self.waiting.items():
+            if cat in weights:
+                out.extend(queue.candidates())
+            elif cat in by_service:  # a special window serves some services of this category: look at all
+                out.extend(t for t in queue if routing.may_serve(w, weights, t))
+            else:
+                out.extend(t for t in queue.targeted.values() if t.target_window_id == window_id)
+        return [t for t in out if routing.may_serve(w, weights, t)]
 
     def windows_serving(self, ticket: Ticket) -> list[str]:
         return [
@@ -103,18 +119,21 @@ class Hall:
         """Waiting tickets of the same queue that routing would call before this one."""
         if ticket.status != TicketStatus.WAITING:
             return 0
+        queue = self.waiting.get(ticket.category_id)
+        if queue is None:
+            return 0
+        if ticket.target_window_id is None and ticket.priority is None:
+            return len(queue.priorities) + queue.normals_before(ticket)
         key = _order_key(self.config, ticket)
-        return sum(
-            1
-            for t in self.waiting.get(ticket.category_id, {}).values()
-            if t.id != ticket.id and t.target_window_id == ticket.target_window_id and _order_key(self.config, t) < key
-        )
+        others = queue.targeted.values() if ticket.target_window_id is not None else queue.priorities.values()
+        return sum(1 for t in others if t.id != ticket.id and t.target_window_id == ticket.target_window_id
+                   and _order_key(self.config, t) < key)
 
-    def estimated_wait_s(self, ticket: Ticket) -> int:
+    def estimated_wait_s(self, ticket: Ticket, ahead: int | None = None) -> int:
         """People ahead × mean service time ÷ windows that may serve it (live rate when there is one)."""
         if ticket.status != TicketStatus.WAITING:
             return 0
-        ahead = self.ahead(ticket)
+        ahead = self.ahead(ticket) if ahead is None else ahead
         eligible = self.windows_serving(ticket)
         staffed = [
             w for w in eligible if self.windows[w].state in (WindowState.OPEN, WindowState.SERVING)
@@ -138,7 +157,7 @@ class Hall:
         for private in PRIVATE_FIELDS:
             del d[private]
         d["ahead"] = self.ahead(ticket)
-        d["estimated_wait_s"] = self.estimated_wait_s(ticket)
+        d["estimated_wait_s"] = self.estimated_wait_s(ticket, d["ahead"])
         svc = self.config.service(ticket.service_id)
         d["service_name"] = svc.name if svc else ticket.service_id
         cat = self.config.category(ticket.category_id)
@@ -211,7 +230,8 @@ class Hall:
         if ws.state == WindowState.PAUSED:
             raise HallError("window_paused", "窗口处于暂停服务状态，请先恢复服务。")
         w = self.window_config(window_id)
-        choice = routing.choose(w, self.weights(window_id), ws.priority_streak, self.waiting_tickets(), now, self.config)
+        choice = routing.choose(w, self.weights(window_id), ws.priority_streak, self.candidates(window_id), now,
+                                self.config)
         if choice is None:
             return Decision()
         t = replace(
@@ -317,10 +337,7 @@ class Hall:
             raise HallError("rejoin_used", "该号票已重新排队过一次，请重新取号。")
         if _seconds(now, t.skipped_at) > rules.rejoin_within_minutes * 60:
             raise HallError("rejoin_expired", f"过号已超过{rules.rejoin_within_minutes:g}分钟，请重新取号。")
-        queue = sorted(
-            (x for x in self.waiting.get(t.category_id, {}).values() if x.priority is None and x.target_window_id is None),
-            key=lambda x: (x.queue_at, x.seq),
-        )
+        queue = self.waiting[t.category_id].normals if t.category_id in self.waiting else []
         if len(queue) > rules.rejoin_places:
             anchor, after = queue[rules.rejoin_places - 1].queue_at, queue[rules.rejoin_places].queue_at
             queue_at = anchor + (after - anchor) / 2
@@ -455,13 +472,14 @@ class Hall:
             self.issued_per_service[(t.day, t.service_id)] = self.issued_per_service.get((t.day, t.service_id), 0) + 1
             self.counters[(t.day, t.prefix)] = max(self.counters.get((t.day, t.prefix), 0), t.seq)
         else:
-            self.waiting.get(old.category_id, {}).pop(old.id, None)
+            if old.status == TicketStatus.WAITING:
+                self.waiting[old.category_id].remove(old)
         self.tickets[t.id] = t
         self.by_token[t.token] = t
         if t.request_id is not None:
             self.by_request[t.request_id] = t.id
         if t.status == TicketStatus.WAITING:
-            self.waiting.setdefault(t.category_id, {})[t.id] = t
+            self.waiting.setdefault(t.category_id, CategoryQueue()).add(t)
         if t.status == TicketStatus.FINISHED and (old is None or old.status != TicketStatus.FINISHED):
             if t.started_at and t.finished_at:
                 recent = self.recent_service_s.setdefault(t.category_id, deque(maxlen=RECENT_SERVICES))

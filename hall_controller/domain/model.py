@@ -6,7 +6,7 @@ then does the in-memory state take them (see `hall.Decision`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -95,7 +95,7 @@ class Ticket:
     appointment_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _jsonable(v) for k, v in asdict(self).items()}
+        return {k: _jsonable(getattr(self, k)) for k in _FIELD_NAMES[Ticket]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Ticket:
@@ -116,13 +116,17 @@ class WindowStatus:
     pause_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _jsonable(v) for k, v in asdict(self).items()}
+        d = {k: _jsonable(getattr(self, k)) for k in _FIELD_NAMES[WindowStatus]}
+        if self.weights is not None:
+            d["weights"] = dict(self.weights)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WindowStatus:
         return cls(**_from_jsonable(cls, d))
 
 
+_FIELD_NAMES = {cls: tuple(f.name for f in fields(cls)) for cls in (Ticket, WindowStatus)}
 _DATETIME_FIELDS = {
     cls: {f.name for f in fields(cls) if "datetime" in str(f.type)} for cls in (Ticket, WindowStatus)
 }
@@ -131,6 +135,8 @@ _DATETIME_FIELDS = {
 def _jsonable(v: Any) -> Any:
     if isinstance(v, datetime):
         return v.isoformat()
+    if isinstance(v, StrEnum):
+        return v.value
     return v
 
 

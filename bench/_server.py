@@ -1,0 +1,102 @@
+"""Start `hall-controller serve` on a free loopback port for a benchmark, and read its memory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_CONFIG = ROOT / "config" / "demo-hall.toml"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, extra: list[str] | None = None, clock_start: str = "2026-11-23T08:40:00"):
+        self.dir = tempfile.TemporaryDirectory(prefix="hall-bench-")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "hall_controller.cli", "serve", "--config", str(DEMO_CONFIG),
+               "--db", f"{self.dir.name}/hall.db", "--port", str(self.port), "--clock-start", clock_start,
+               *(extra or [])]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not start")
+
+    def rss_mb(self) -> tuple[float, float]:
+        """Resident memory now and at its peak, in MB."""
+        fields = {}
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            fields[key] = value.strip()
+        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+    def open_fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.dir.cleanup()
+
+
+def demo_staff() -> dict[str, tuple[str, str]]:
+    raw = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
+    out: dict[str, tuple[str, str]] = {}
+    for s in raw["staff"]:
+        for w in s.get("windows", []):
+            out.setdefault(str(w), (s["id"], s["pin"]))
+    return out
+
+
+def sign_in_general_windows(url: str) -> dict[str, dict[str, str]]:
+    """Sign in every comprehensive or categorised window that has a regular staff member."""
+    staff = demo_staff()
+    auth = {}
+    for w in httpx.get(f"{url}/api/hall").json()["windows"]:
+        if w["mode"] == "special" or w["id"] not in staff:
+            continue
+        sid, pin = staff[w["id"]]
+        r = httpx.post(f"{url}/api/windows/{w['id']}/sign-in", json={"staff_id": sid, "pin": pin})
+        r.raise_for_status()
+        auth[w["id"]] = {"Authorization": f"Bearer {r.json()['token']}"}
+    return auth
+
+
+def open_uncapped_services(url: str) -> list[str]:
+    body = httpx.get(f"{url}/api/services").json()
+    general = {c["id"] for c in body["categories"] if c["general"]}
+    return [s["id"] for s in body["services"]
+            if s["issuing_open"] and s["daily_cap"] is None and s["category_id"] in general]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
