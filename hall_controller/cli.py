@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true",
                        help="if the hall is closed now, run the hall clock shifted into its opening hours")
+    serve.add_argument("--devices", choices=("simulated", "config", "none"), default="simulated",
+                       help="simulated devices (demo, default), the ports in the config, or none")
     serve.add_argument("--clock-start", metavar="ISO_TIME",
                        help="run the hall clock from this local time (training, simulation, tests)")
 
@@ -69,7 +71,7 @@ def demo_clock(cfg: HallConfig) -> Clock:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .server import build_app
+    from .server import ServeOptions, build_app
 
     try:
         cfg = load_config(args.config)
@@ -88,7 +90,8 @@ def _serve(args: argparse.Namespace) -> int:
         clock = demo_clock(cfg)
     else:
         clock = SystemClock(cfg.timezone)
-    app = build_app(cfg, args.db, clock, public_url=f"http://{args.host}:{args.port}")
+    app = build_app(cfg, args.db, clock, ServeOptions(public_url=f"http://{args.host}:{args.port}",
+                                                      devices=args.devices, var_dir=Path(args.db).resolve().parent))
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20)
     return 0
 

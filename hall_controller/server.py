@@ -1,6 +1,9 @@
-"""Wires a hall: config + ledger + clock → service → app, with the devices and pages each issue adds."""
+"""Wires a hall: config + ledger + clock → service → app, then each feature installs its routes and tasks."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -11,7 +14,16 @@ from .service import HallService
 from .store import Ledger
 
 
-def build_app(config: HallConfig, db_path: str, clock: Clock, public_url: str = "") -> FastAPI:
+@dataclass(frozen=True)
+class ServeOptions:
+    public_url: str = ""
+    devices: str = "simulated"  # "simulated" | "config" | "none"
+    var_dir: Path = Path("var")  # runtime files: WAVs, device logs
+
+
+def build_app(config: HallConfig, db_path: str, clock: Clock, options: ServeOptions = ServeOptions()) -> FastAPI:
     service = HallService(config, Ledger(db_path), clock)
-    service.public_url = config.public_url or public_url
-    return create_app(service)
+    service.public_url = config.public_url or options.public_url
+    app = create_app(service)
+    app.state.options = options
+    return app

@@ -57,6 +57,10 @@ class HallService:
         self.bus.publish(events)
         return d.result
 
+    def write_rows(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """Rows with no event and no hall state (sessions): still one transaction through the ledger."""
+        self.execute(lambda now: Decision(rows=rows))
+
     def _roll_day(self, now: datetime) -> None:
         day = now.date().isoformat()
         if day != self.day:

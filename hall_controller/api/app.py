@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from ..service import HallService
-from . import core, errors, ws
+from . import auth, core, errors, ws
 
-Startup = Callable[[FastAPI], AsyncIterator[None]]
+# A lifespan hook is an async generator: code before `yield` runs at start-up, after it at shutdown.
+Lifespan = Callable[[FastAPI], AsyncIterator[None]]
+
+COMMON_STATIC = Path(__file__).resolve().parent.parent / "web"
 
 
-def create_app(service: HallService, lifespans: list[Startup] | None = None) -> FastAPI:
-    """`lifespans` are async generators started in order with the server (devices, announcer...)."""
-    hooks = list(lifespans or [])
+def create_app(service: HallService) -> FastAPI:
+    """Features add routers with `app.include_router` and background work to `app.state.lifespans`."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         running = []
         try:
-            for hook in hooks:
+            for hook in app.state.lifespans:
                 gen = hook(app)
                 await gen.__anext__()
                 running.append(gen)
@@ -35,12 +39,15 @@ def create_app(service: HallService, lifespans: list[Startup] | None = None) -> 
 
     app = FastAPI(title="Hall controller 政务服务大厅排队叫号", version="0.1.0", lifespan=lifespan)
     app.state.service = service
+    app.state.lifespans = []
     errors.install(app)
     app.include_router(core.router)
+    app.include_router(auth.router)
     app.include_router(ws.router)
+    app.mount("/static/common", StaticFiles(directory=COMMON_STATIC), name="common-static")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, object]:
+    async def healthz() -> dict[str, object]:
         return {"ok": True, "seq": service.ledger.last_seq}
 
     return app

@@ -1,0 +1,62 @@
+"""Manager and admin sign-in, and the dependency that guards their actions."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..domain.errors import HallError
+from ..passwords import verify_secret
+from ..service import HallService
+from ..store import token_hash
+
+router = APIRouter(prefix="/api/manager")
+
+MANAGER_SESSION_HOURS = 10
+
+
+class ManagerSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    manager_id: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, body: ManagerSignIn) -> dict:
+    service: HallService = request.app.state.service
+    manager = next((m for m in service.config.managers if m.id == body.manager_id), None)
+    if manager is None or not verify_secret(body.password, manager.password_hash):
+        raise HallError("bad_credentials", "账号或密码错误。", 401)
+    token = secrets.token_urlsafe(24)
+    now = service.clock.now()
+    service.write_rows([("sessions", {
+        "token_hash": token_hash(token), "kind": manager.role, "subject": manager.id, "window_id": None,
+        "signed_in_at": now.isoformat(), "expires_at": (now + timedelta(hours=MANAGER_SESSION_HOURS)).isoformat(),
+    })])
+    return {"token": token, "manager": {"id": manager.id, "name": manager.name, "role": manager.role}}
+
+
+def require_manager(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """FastAPI dependency: the manager (or admin) id behind the bearer token; 401/403 otherwise."""
+    service: HallService = request.app.state.service
+    token = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
+    s = service.ledger.session(token) if token else None
+    if s is None:
+        raise HallError("unauthorised", "请以管理人员身份登录。", 401)
+    if s["kind"] not in ("manager", "admin"):
+        raise HallError("forbidden", "仅大厅管理人员可执行此操作。", 403)
+    if s["expires_at"] < service.clock.now().isoformat():
+        raise HallError("session_expired", "登录已过期，请重新登录。", 401)
+    return s["subject"]
+
+
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    subject = require_manager(request, authorization)
+    s = request.app.state.service.ledger.session(authorization[7:].strip())
+    if s["kind"] != "admin":
+        raise HallError("forbidden", "仅系统管理员可执行此操作。", 403)
+    return subject
