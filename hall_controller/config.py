@@ -10,7 +10,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -140,6 +140,11 @@ class HallConfig:
     staff: tuple[Staff, ...]
     managers: tuple[Manager, ...] = ()
     public_url: str = ""  # base for ticket QR links; empty = the server's own address
+    # Feature sections ([devices], [appointments], [ratings]...), each parsed by its feature's own parser.
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Any:
+        return self.sections[name]
 
     def service(self, service_id: str) -> Service | None:
         return self._services.get(service_id)
@@ -498,9 +503,22 @@ def _serves(window: Window, service: Service, category: Category) -> bool:
     return window.mode == "comprehensive" or service.category_id in window.weights
 
 
+# A feature section parser gets the section's table (empty when absent) and the validated core config,
+# and returns the feature's own frozen settings, raising ConfigError via `table.fail` on bad values.
+SectionParser = Callable[["Table", "HallConfig"], Any]
+SECTIONS: dict[str, SectionParser] = {}
+
+
+def register_section(name: str, parser: SectionParser) -> None:
+    SECTIONS[name] = parser
+
+
 def config_from_dict(data: object, source: str = "<config>") -> HallConfig:
     """Validate already-parsed TOML data (a dict) into a HallConfig."""
-    top = _Table(source, "", data, ("hall", "queue", "categories", "services", "windows", "staff", "managers"))
+    from . import sections  # noqa: F401  (importing it registers every feature's section parser)
+
+    top = _Table(source, "", data, ("hall", "queue", "categories", "services", "windows", "staff", "managers",
+                                    *SECTIONS))
 
     hall = _Table(source, "hall", top.raw("hall"), ("name", "timezone", "public_url", "hours"))
     name = hall.text("name")
@@ -589,7 +607,7 @@ def config_from_dict(data: object, source: str = "<config>") -> HallConfig:
             entry.fail("role", f'must be one of {", ".join(_ROLES)}, got "{role}"')
         managers.append(Manager(mid, entry.text("name"), role, _secret(entry, "password", "password_hash", keypad=False)))
 
-    return HallConfig(
+    config = HallConfig(
         source=source,
         name=name,
         timezone=timezone,
@@ -602,6 +620,9 @@ def config_from_dict(data: object, source: str = "<config>") -> HallConfig:
         managers=tuple(managers),
         public_url=public_url,
     )
+    for section, parser in SECTIONS.items():
+        config.sections[section] = parser(_Table(source, section, top.raw(section, {}), (), check=False), config)
+    return config
 
 
 def parse_config(text: str, source: str = "<config>") -> HallConfig:
@@ -632,3 +653,6 @@ def load_config(path: str | os.PathLike[str]) -> HallConfig:
         line = raw[: e.start].count(b"\n") + 1
         raise ConfigError(source, f"line {line}", "is not valid UTF-8; save the file as UTF-8 (not GBK)") from None
     return parse_config(text, source)
+
+
+Table = _Table  # feature section parsers use the same checked accessors

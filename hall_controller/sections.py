@@ -1,0 +1,1 @@
+"""Feature config sections: importing a feature's config module registers its `[section]` parser."""
