@@ -16,16 +16,15 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _http import Pool  # noqa: E402
 from _server import Server, open_uncapped_services, percentile, sign_in_general_windows  # noqa: E402
 
 
 class Hall:
     """Client-side view of the windows: which hold a ticket (so the next action is finish)."""
 
-    def __init__(self, client: httpx.AsyncClient, auth: dict[str, dict[str, str]], services: list[str]):
+    def __init__(self, client: Pool, auth: dict[str, dict[str, str]], services: list[str]):
         self.client, self.auth, self.services = client, auth, services
         self.holding: dict[str, bool] = {w: False for w in auth}
         self.free = asyncio.Queue()
@@ -35,17 +34,17 @@ class Hall:
         self.latency: dict[str, list[float]] = {"issue": [], "call-next": [], "finish": []}
         self.errors = 0
 
-    async def timed(self, kind: str, coro) -> httpx.Response:
+    async def timed(self, kind: str, coro) -> int:
         t0 = time.perf_counter()
-        r = await coro
+        status, _ = await coro
         self.latency[kind].append((time.perf_counter() - t0) * 1000)
-        if r.status_code >= 400:
+        if status >= 400:
             self.errors += 1
-        return r
+        return status
 
     async def issue(self) -> None:
         n = next(self.n)
-        await self.timed("issue", self.client.post("/api/tickets", json={
+        await self.timed("issue", self.client.request("POST", "/api/tickets", {
             "service_id": self.services[n % len(self.services)], "channel": "kiosk", "request_id": f"b{n}"}))
 
     async def window_step(self) -> None:
@@ -53,11 +52,12 @@ class Hall:
         w = await self.free.get()
         try:
             if self.holding[w]:
-                await self.timed("finish", self.client.post(f"/api/windows/{w}/finish", headers=self.auth[w]))
+                await self.timed("finish", self.client.request("POST", f"/api/windows/{w}/finish", headers=self.auth[w]))
                 self.holding[w] = False
             else:
-                r = await self.timed("call-next", self.client.post(f"/api/windows/{w}/call-next", headers=self.auth[w]))
-                self.holding[w] = r.status_code == 200
+                status = await self.timed("call-next", self.client.request("POST", f"/api/windows/{w}/call-next",
+                                                                           headers=self.auth[w]))
+                self.holding[w] = status == 200
         finally:
             self.free.put_nowait(w)
 
@@ -102,7 +102,7 @@ async def simulated_day(hall: Hall, tickets: int, workers: int = 8) -> None:
     while True:
         before = len(hall.latency["call-next"])
         await asyncio.gather(*(hall.window_step() for _ in range(workers * 4)))
-        snap = (await hall.client.get("/api/hall")).json()
+        snap = json.loads((await hall.client.request("GET", "/api/hall"))[1])
         if sum(q["waiting"] for q in snap["queues"]) == 0 and not any(hall.holding.values()):
             return
         if len(hall.latency["call-next"]) == before and not any(hall.holding.values()):
@@ -114,8 +114,8 @@ async def main(args: argparse.Namespace) -> dict:
     try:
         auth = sign_in_general_windows(server.url)
         services = open_uncapped_services(server.url)
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=30) as client:
+        client = Pool("127.0.0.1", server.port, size=64)
+        try:
             hall = Hall(client, auth, services)
             await open_loop(hall, args.rate, 2)  # warm up
             hall.latency = {k: [] for k in hall.latency}
@@ -129,6 +129,8 @@ async def main(args: argparse.Namespace) -> dict:
             day_s = time.perf_counter() - t0
             rss, peak = server.rss_mb()
             errors = hall.errors
+        finally:
+            client.close()
         result = {
             "rate": args.rate, "seconds": args.seconds,
             "issue_p50_ms": lat["issue"][0], "issue_p99_ms": lat["issue"][1],

@@ -43,3 +43,10 @@ def issuing_open(service: Service, hours: Hours, now: datetime) -> bool:
 
 def describe_periods(periods: tuple[Period, ...]) -> str:
     return "、".join(f"{p.start:%H:%M}–{p.end:%H:%M}" for p in sorted(periods, key=lambda p: p.start))
+
+
+def periods_on(service: Service, hours: Hours, d: date) -> tuple[Period, ...]:
+    """The service's issuing periods on day `d`, in time order; empty when the hall is closed that day."""
+    if not is_working_day(d, hours):
+        return ()
+    return tuple(sorted(issuing_periods(service, hours), key=lambda p: p.start))

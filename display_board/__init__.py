@@ -1,0 +1,11 @@
+"""Public and staff screens of the hall: hall board, window displays, counter soft keypad, manager board."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from . import public
+
+
+def install(app: FastAPI) -> None:
+    public.install(app)
