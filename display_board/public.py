@@ -50,7 +50,7 @@ async def board(request: Request) -> HTMLResponse:
 @router.get("/window/{window_id}", response_class=HTMLResponse, include_in_schema=False)
 async def window_display(request: Request, window_id: str) -> HTMLResponse:
     w = _service(request).hall.window_config(window_id)
-    return _page(request, "window.html", window_id=w.id, window_name=w.name)
+    return _page(request, "window.html", window_id=w.id, window_name=w.name, window_number=w.number)
 
 
 @router.get("/counter/{window_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -7,6 +7,11 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+import display_board
+import kiosk_ui
+
+from . import appointments
+from . import devices
 from .api.app import create_app
 from .clock import Clock
 from .config import HallConfig
@@ -26,4 +31,8 @@ def build_app(config: HallConfig, db_path: str, clock: Clock, options: ServeOpti
     service.public_url = config.public_url or options.public_url
     app = create_app(service)
     app.state.options = options
+    appointments.install(app)
+    kiosk_ui.install(app)
+    display_board.install(app)
+    devices.install(app)
     return app

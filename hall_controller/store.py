@@ -10,7 +10,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,11 @@ def register_table(name: str, columns: dict[str, type], pk: str, indexes: list[l
     EXTRA_TABLES[name] = (columns, pk, indexes or [])
 
 
+# Events another system must receive (the platform push) are queued in the `outbox` table in the same
+# transaction as the events themselves; the feature that delivers them registers that table and a selector.
+OUTBOX_SELECTORS: list[Callable[[dict[str, Any]], bool]] = []
+
+
 class StorageError(Exception):
     """The database cannot take writes (disk full, read-only, corrupt): nothing was committed."""
 
@@ -52,6 +57,7 @@ class Ledger:
         self._create_schema()
         self.last_seq: int = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
         self._upserts: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.outbox = "outbox" in EXTRA_TABLES  # a ledger opened before the feature registered has none
 
     def _create_schema(self) -> None:
         db = self.db
@@ -90,6 +96,8 @@ class Ledger:
                         (seq, type_, event["at"], ticket_id, json.dumps(data, ensure_ascii=False)),
                     )
                     events.append(event)
+                    if self.outbox and any(select(event) for select in OUTBOX_SELECTORS):
+                        self.conn.execute("INSERT INTO outbox (seq) VALUES (?)", (seq,))
                 for t in d.tickets:
                     self._upsert("tickets", _ticket_row(t), "id")
                 for ws in d.windows:

@@ -12,7 +12,10 @@ export class HallState {
   constructor(snapshot) {
     this.hall = snapshot.hall;
     this.staff = snapshot.staff || {};
+    // Screens show the hall's clock (which a training or test hall may shift), in the hall's timezone.
     this.clockOffset = Date.parse(snapshot.at) - Date.now();
+    const tz = /([+-])(\d\d):(\d\d)$/.exec(snapshot.at);
+    this.tzMs = tz ? (tz[1] === "-" ? -1 : 1) * (Number(tz[2]) * 60 + Number(tz[3])) * 60000 : 0;
     this.windows = new Map(snapshot.windows.map((w) => [w.id, {
       id: w.id, number: w.number, name: w.name, label: w.label, state: w.state, since: w.since,
       pause_reason: w.pause_reason, staff_id: w.staff ? w.staff.id : null, standin: w.staff ? w.staff.standin : false,
@@ -24,7 +27,11 @@ export class HallState {
     this.seen = new Map(); // ticket id -> {status, category_id}, for tickets this screen saw move
   }
 
-  now() { return new Date(Date.now() + this.clockOffset); }
+  // The hall's wall-clock time: read it with the getUTC* methods.
+  wallClock() { return new Date(Date.now() + this.clockOffset + this.tzMs); }
+
+  // Seconds since an ISO time of the hall.
+  secondsSince(iso) { return Math.max(0, (Date.now() + this.clockOffset - Date.parse(iso)) / 1000); }
 
   // Applies one event; returns what changed so a page can redraw just that (and flash a new call).
   apply(event) {
@@ -102,10 +109,8 @@ export const STATE_LABELS = {
   open: "等待叫号", serving: "正在办理", paused: "暂停服务", closed: "窗口关闭", signed_out: "暂未开放",
 };
 
-export function hhmm(iso) {
-  const d = new Date(iso);
-  return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
-}
+// Event times are the hall's local ISO times: "2026-11-23T09:31:05+08:00" → "09:31".
+export function hhmm(iso) { return iso ? iso.slice(11, 16) : ""; }
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

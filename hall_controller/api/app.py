@@ -50,4 +50,5 @@ def create_app(service: HallService) -> FastAPI:
     async def healthz() -> dict[str, object]:
         return {"ok": True, "seq": service.ledger.last_seq}
 
+    errors.document(app)
     return app

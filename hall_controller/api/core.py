@@ -198,7 +198,7 @@ async def hall(request: Request) -> dict[str, Any]:
 
 
 @router.get("/events")
-async def events(request: Request, since: Annotated[int, Query(ge=0)] = 0,
+async def events(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] = 0,
            limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict[str, Any]:
     svc = service_of(request)
     return {"events": svc.ledger.events_since(since, limit), "last_seq": svc.ledger.last_seq}

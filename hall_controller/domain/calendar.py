@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 
-from ..config import Hours, Period, Service
+from ..config import Hours, Period, Service, Window
 
 
 def is_working_day(d: date, hours: Hours) -> bool:
@@ -50,3 +50,32 @@ def periods_on(service: Service, hours: Hours, d: date) -> tuple[Period, ...]:
     if not is_working_day(d, hours):
         return ()
     return tuple(sorted(issuing_periods(service, hours), key=lambda p: p.start))
+
+
+def opening_time(d: date, hours: Hours, tz: tzinfo | None) -> datetime | None:
+    """When the hall opens on this day (first session start), or None on a non-working day."""
+    if not is_working_day(d, hours) or not hours.sessions:
+        return None
+    return datetime.combine(d, hours.sessions[0].start, tz)
+
+
+def closing_time(d: date, hours: Hours, tz: tzinfo | None) -> datetime | None:
+    """When the hall's last session ends on this day, or None on a non-working day."""
+    if not is_working_day(d, hours) or not hours.sessions:
+        return None
+    return datetime.combine(d, hours.sessions[-1].end, tz)
+
+
+def in_lunch_duty(now: datetime, hours: Hours) -> bool:
+    """Within the 午间值班 period of a working day."""
+    return hours.lunch_duty is not None and is_working_day(now.date(), hours) and hours.lunch_duty.contains(now.time())
+
+
+def calls_allowed(window: Window, hours: Hours, now: datetime) -> bool:
+    """Whether a window may call a new ticket now: at lunch only lunch-duty windows do (午间值班)."""
+    return window.lunch_duty or not in_lunch_duty(now, hours)
+
+
+def working_days(start: date, end: date, hours: Hours) -> list[date]:
+    """Working days in [start, end)."""
+    return [start + timedelta(days=i) for i in range((end - start).days) if is_working_day(start + timedelta(days=i), hours)]

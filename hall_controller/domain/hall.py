@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import HallConfig, Window
 from . import routing
-from .calendar import describe_periods, is_working_day, issuing_open, issuing_periods
+from .calendar import calls_allowed, describe_periods, is_working_day, issuing_open, issuing_periods
 from .errors import HallError, not_found
 from .queues import CategoryQueue
 from .model import ACTIVE, TERMINAL, Channel, Ticket, TicketStatus, WindowState, WindowStatus, parse_outcome
@@ -230,6 +230,9 @@ class Hall:
         if ws.state == WindowState.PAUSED:
             raise HallError("window_paused", "窗口处于暂停服务状态，请先恢复服务。")
         w = self.window_config(window_id)
+        if not calls_allowed(w, self.config.hours, now):
+            raise HallError("lunch_break", f"午间值班时段（{describe_periods((self.config.hours.lunch_duty,))}）仅值班窗口叫号；"
+                                           "本窗口可办完当前业务，请暂停服务或签离。")
         choice = routing.choose(w, self.weights(window_id), ws.priority_streak, self.candidates(window_id), now,
                                 self.config)
         if choice is None:

@@ -1,0 +1,419 @@
+"""Appointments (预约) at the edges: the `[appointments]` section, the table, the HTTP API and the no-show sweep.
+
+The rules are in `domain/appointments.py`; every change goes through `HallService.execute`, and a
+check-in issues its ticket through the normal issue path (`service.issue_ticket`) with a request id
+derived from the appointment, so a repeated check-in returns the same ticket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import asdict, replace
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from . import config as cfg
+from .api.auth import require_manager
+from .domain import appointments as rules
+from .domain.appointments import Appointment, AppointmentSettings, BookingRequest, Late, ServiceSlots, Status
+from .domain.errors import HallError
+from .domain.hall import Decision
+from .service import HallService
+from .store import register_table
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 60.0
+IMPORT_MAX_ROWS = 5000
+CSV_COLUMNS = ("service_id", "date", "slot", "name", "phone", "id_number", "channel")
+
+# ---------------------------------------------------------------- config
+
+_KEYS = ("slot_minutes", "capacity", "days_ahead", "check_in_before_minutes", "grace_minutes", "late",
+         "cancel_before_minutes", "no_show_limit", "no_show_days", "ban_days", "identity_key", "services")
+
+
+def parse(table: cfg.Table, core: cfg.HallConfig) -> AppointmentSettings:
+    t = cfg.Table(table.source, table.path, table.data, _KEYS)
+    d = AppointmentSettings()
+    late = t.text("late", d.late.value)
+    if late not in {x.value for x in Late}:
+        t.fail("late", f'must be "ordinary" (late arrivals get an ordinary ticket) or "refuse", got "{late}"')
+    slot_minutes = t.integer("slot_minutes", d.slot_minutes, low=5, high=480)
+    capacity = t.integer("capacity", d.capacity, low=0, high=1000)
+    services: dict[str, ServiceSlots] = {}
+    for entry in t.tables("services", ("id", "slot_minutes", "capacity")):
+        sid = entry.text("id")
+        if core.service(sid) is None:
+            entry.fail("id", f'unknown service "{sid}"')
+        if sid in services:
+            entry.fail("id", f'service "{sid}" is listed twice')
+        services[sid] = ServiceSlots(entry.integer("slot_minutes", slot_minutes, low=5, high=480),
+                                     entry.integer("capacity", capacity, low=0, high=1000))
+    return AppointmentSettings(
+        slot_minutes=slot_minutes,
+        capacity=capacity,
+        days_ahead=t.integer("days_ahead", d.days_ahead, low=0, high=366),
+        check_in_before_minutes=t.integer("check_in_before_minutes", d.check_in_before_minutes, low=0, high=480),
+        grace_minutes=t.integer("grace_minutes", d.grace_minutes, low=0, high=480),
+        late=Late(late),
+        cancel_before_minutes=t.integer("cancel_before_minutes", d.cancel_before_minutes, low=0, high=10080),
+        no_show_limit=t.integer("no_show_limit", d.no_show_limit, low=1, high=100),
+        no_show_days=t.integer("no_show_days", d.no_show_days, low=1, high=3660),
+        ban_days=t.integer("ban_days", d.ban_days, low=0, high=3660),
+        identity_key=t.text("identity_key", d.identity_key, empty=True),
+        services=services,
+    )
+
+
+cfg.register_section("appointments", parse)
+
+
+def settings_of(config: cfg.HallConfig) -> AppointmentSettings:
+    return config.sections.get("appointments") or AppointmentSettings()
+
+
+# ---------------------------------------------------------------- storage
+
+_FIELDS = tuple(Appointment.__dataclass_fields__)
+register_table("appointments", {name: (int if name == "late" else str) for name in _FIELDS}, "id",
+               [["code"], ["day", "service_id"], ["phone_hash"], ["id_hash"], ["status", "day"]])
+
+
+def _row(a: Appointment) -> dict[str, Any]:
+    row = asdict(a)
+    row["status"] = a.status.value
+    row["late"] = int(a.late)
+    return row
+
+
+def _from_row(values: tuple) -> Appointment:
+    d = dict(zip(_FIELDS, values))
+    d["status"] = Status(d["status"])
+    d["late"] = bool(d["late"])
+    return Appointment(**d)
+
+
+class Appointments:
+    """The hall's appointment book over one `HallService`."""
+
+    def __init__(self, service: HallService):
+        self.service = service
+
+    @property
+    def settings(self) -> AppointmentSettings:
+        return settings_of(self.service.config)
+
+    def hash(self, value: str) -> str:
+        return rules.identity_hash(value, self.settings.identity_key)
+
+    def _select(self, where: str, params: tuple = ()) -> list[Appointment]:
+        cols = ", ".join(f'"{c}"' for c in _FIELDS)
+        rows = self.service.ledger.query(f"SELECT {cols} FROM appointments WHERE {where}", params)
+        return [_from_row(tuple(r)) for r in rows]
+
+    def by_code(self, code: str) -> Appointment:
+        found = self._select("code = ?", (code.strip(),))
+        if not found:
+            raise HallError("unknown_appointment", "未找到该预约码，请核对后重新输入。", 404)
+        return found[0]
+
+    def by_id(self, appointment_id: str) -> Appointment:
+        found = self._select("id = ?", (appointment_id,))
+        if not found:
+            raise HallError("unknown_appointment", "未找到该预约。", 404)
+        return found[0]
+
+    def of_day(self, day: str, service_id: str | None = None) -> list[Appointment]:
+        if service_id:
+            return self._select("day = ? AND service_id = ? ORDER BY slot_start, booked_at", (day, service_id))
+        return self._select("day = ? ORDER BY slot_start, booked_at", (day,))
+
+    # ------------------------------------------------------------ slots and booking
+
+    def slots(self, service_id: str, day: str) -> list[dict[str, Any]]:
+        svc = self.service.config.service(service_id)
+        if svc is None:
+            raise HallError("unknown_service", f"未找到事项：{service_id}", 404)
+        try:
+            d = date.fromisoformat(day)
+        except ValueError:
+            raise HallError("invalid_date", "日期格式应为 YYYY-MM-DD。", 422) from None
+        booked = self.of_day(day, service_id)
+        now = self.service.clock.now()
+        out = []
+        for s in rules.slots(svc, self.service.config, self.settings, d):
+            start = f"{s.start:%H:%M}"
+            used = rules.taken(booked, service_id, day, start)
+            out.append({"start": start, "end": f"{s.end:%H:%M}", "capacity": s.capacity, "booked": used,
+                        "available": max(0, s.capacity - used) if datetime.combine(d, s.start, now.tzinfo) > now else 0})
+        return out
+
+    def book(self, req: BookingRequest) -> Appointment:
+        settings = self.settings
+        phone_hash = self.hash(req.phone) if rules.valid_phone(req.phone) else ""
+        id_hash = self.hash(req.id_number) if req.id_number else ""
+
+        def decide(now: datetime) -> Decision:
+            slot_bookings = self._select("service_id = ? AND day = ?", (req.service_id, req.day))
+            history = self._select("phone_hash = ? OR (id_hash IS NOT NULL AND id_hash = ?)", (phone_hash, id_hash))
+            a = rules.book(req, secrets.token_hex(8), self._new_code(), now, self.service.config, settings,
+                           slot_bookings, history)
+            d = Decision(rows=[("appointments", _row(a))], result=a)
+            d.emit("appointment.booked", {"appointment": a.view(), "by": req.booked_by})
+            return d
+
+        return self.service.execute(decide)
+
+    def _new_code(self) -> str:
+        while True:  # 8 digits: typed on the kiosk's number pad; unique over all bookings ever made
+            code = f"{secrets.randbelow(10**8):08d}"
+            if not self.service.ledger.query("SELECT 1 FROM appointments WHERE code = ?", (code,)):
+                return code
+
+    def cancel(self, code: str, by: str, staff: bool, phone: str | None = None) -> Appointment:
+        settings = self.settings
+
+        def decide(now: datetime) -> Decision:
+            a = self.by_code(code)
+            if not staff and (phone is None or self.hash(phone) != a.phone_hash):
+                raise HallError("forbidden", "取消预约需提供预约时登记的手机号码。", 403)
+            new = rules.cancel(a, now, settings, by, staff)
+            d = Decision(result=new)
+            if new != a:
+                d.rows.append(("appointments", _row(new)))
+                d.emit("appointment.cancelled", {"appointment": new.view(), "by": by})
+            return d
+
+        return self.service.execute(decide)
+
+    # ------------------------------------------------------------ check-in
+
+    def find_for_check_in(self, *, code: str | None = None, phone: str | None = None,
+                          id_number_hash: str | None = None) -> Appointment:
+        if code:
+            return self.by_code(code)
+        today = self.service.clock.now().date().isoformat()
+        if phone:
+            if not rules.valid_phone(phone):
+                raise HallError("invalid_phone", "手机号码格式不正确，请重新输入。", 422)
+            found = self._select("phone_hash = ? AND day = ?", (self.hash(phone), today))
+        elif id_number_hash:
+            found = self._select("id_hash = ? AND day = ?", (id_number_hash, today))
+        else:
+            raise HallError("invalid_request", "请输入预约码或手机号码。", 422)
+        if not found:
+            raise HallError("unknown_appointment", "未找到您今天的预约，请核对后重试，或直接取号。", 404)
+        # Several bookings today: the one open for check-in now, else the next to come.
+        now = self.service.clock.now()
+        order = {rules.Timing.ON_TIME: 0, rules.Timing.LATE: 1, rules.Timing.EARLY: 2, rules.Timing.MISSED: 3}
+        live = [a for a in found if a.status in (Status.BOOKED, Status.CHECKED_IN)] or found
+        return min(live, key=lambda a: (a.status != Status.BOOKED, order[rules.timing(a, now, self.settings)], a.slot_start))
+
+    def check_in(self, a: Appointment, channel: str = "appointment") -> dict[str, Any]:
+        """Issue the appointment's ticket and mark it checked in; a repeat returns the same ticket."""
+        request_id = f"appointment-{a.id}"
+        if a.status == Status.CHECKED_IN:
+            if request_id not in self.service.hall.by_request:
+                raise HallError("already_checked_in", f"该预约已签到，号票为 {a.ticket_id}。")
+            view = self.service.issue_ticket(a.service_id, channel, request_id=request_id)  # the same ticket
+            return {"ticket": view, "appointment": a.view(), "priority": not a.late}
+        now = self.service.clock.now()
+        priority = rules.check_in(a, now, self.settings)
+        view = self.service.issue_ticket(
+            a.service_id, channel if priority else "kiosk", priority="appointment" if priority else None,
+            request_id=request_id, appointment_id=a.id, holder=a.id_hash,
+            check_hours=not priority,  # a booked slot was checked against the calendar when it was booked
+        )
+
+        def decide(now: datetime) -> Decision:
+            current = self.by_id(a.id)
+            if current.status == Status.CHECKED_IN:
+                return Decision(result=current)
+            new = rules.checked_in(current, now, view["id"], priority)
+            d = Decision(rows=[("appointments", _row(new))], result=new)
+            d.emit("appointment.checked_in", {"appointment": new.view(), "ticket_id": view["id"],
+                                              "number": view["number"], "late": new.late})
+            return d
+
+        new = self.service.execute(decide)
+        return {"ticket": view, "appointment": new.view(), "priority": priority}
+
+    # ------------------------------------------------------------ no-shows
+
+    def sweep(self) -> list[Appointment]:
+        """Mark bookings whose slot plus grace has passed without check-in as no-shows."""
+        settings = self.settings
+
+        def decide(now: datetime) -> Decision:
+            booked = self._select("status = ? AND day <= ?", (Status.BOOKED.value, now.date().isoformat()))
+            missed = rules.due_no_shows(booked, now, settings)
+            d = Decision(rows=[("appointments", _row(a)) for a in missed], result=missed)
+            for a in missed:
+                d.emit("appointment.no_show", {"appointment": a.view()})
+            return d
+
+        return self.service.execute(decide)
+
+    # ------------------------------------------------------------ CSV import
+
+    def import_csv(self, raw: bytes, by: str) -> dict[str, Any]:
+        text = _decode_csv(raw)
+        reader = csv.DictReader(io.StringIO(text))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in CSV_COLUMNS if c not in header and c != "id_number"]
+        if missing:
+            raise HallError("invalid_csv", f"CSV 缺少列：{', '.join(missing)}（第一行应为：{','.join(CSV_COLUMNS)}）。", 422)
+        booked: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for line, row in enumerate(reader, start=2):
+            if line - 1 > IMPORT_MAX_ROWS:
+                raise HallError("csv_too_large", f"一次最多导入 {IMPORT_MAX_ROWS} 条预约，请分批导入。", 413)
+            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+            if not any(row.values()):
+                continue
+            try:
+                a = self.book(BookingRequest(
+                    service_id=row.get("service_id", ""), day=row.get("date", ""), slot_start=row.get("slot", ""),
+                    name=row.get("name", ""), phone=row.get("phone", ""), channel=row.get("channel", ""),
+                    booked_by=by, id_number=row.get("id_number") or None,
+                ))
+                booked.append({"line": line, "code": a.code, "appointment": a.view()})
+            except HallError as exc:
+                errors.append({"line": line, "error": exc.code, "message": exc.message})
+        self.service.execute(lambda now: Decision(events=[("appointment.imported", {
+            "by": by, "imported": len(booked), "failed": len(errors)})]))
+        return {"imported": len(booked), "failed": len(errors), "booked": booked, "errors": errors}
+
+
+def _decode_csv(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("gb18030")  # Excel in a Chinese locale saves CSV as GBK
+        except UnicodeDecodeError:
+            raise HallError("invalid_csv", "CSV 文件编码无法识别，请另存为 UTF-8。", 422) from None
+
+
+# ---------------------------------------------------------------- HTTP
+
+router = APIRouter(prefix="/api/appointments")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BookBody(Strict):
+    service_id: Annotated[str, Field(min_length=1, max_length=64)]
+    date: Annotated[str, Field(min_length=10, max_length=10)]
+    slot: Annotated[str, Field(min_length=4, max_length=5)]
+    name: Annotated[str, Field(min_length=1, max_length=30)]
+    phone: Annotated[str, Field(min_length=7, max_length=20)]
+    id_number: Annotated[str, Field(max_length=20)] | None = None
+    channel: Annotated[str, Field(max_length=16)] = "online"
+
+
+class CancelBody(Strict):
+    phone: Annotated[str, Field(max_length=20)] | None = None
+
+
+class CheckInBody(Strict):
+    code: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    phone: Annotated[str, Field(min_length=7, max_length=20)] | None = None
+
+
+def book_of(request: Request) -> Appointments:
+    return request.app.state.appointments
+
+
+def caller(request: Request, authorization: str | None) -> str | None:
+    """The staff or manager id behind an optional bearer token (None without one); 401 for a bad one."""
+    if not authorization:
+        return None
+    service: HallService = request.app.state.service
+    token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    s = service.ledger.session(token) if token else None
+    if s is None:
+        raise HallError("unauthorised", "登录凭证无效，请重新登录。", 401)
+    if s["kind"] == "staff":
+        return service.authorise_any_staff(token)
+    return require_manager(request, authorization)
+
+
+@router.get("/slots")
+async def get_slots(request: Request, service_id: Annotated[str, Query(max_length=64)],
+                    date_: Annotated[str, Query(alias="date", max_length=10)]) -> dict[str, Any]:
+    return {"service_id": service_id, "date": date_, "slots": book_of(request).slots(service_id, date_)}
+
+
+@router.post("", status_code=201)
+async def post_appointment(request: Request, body: BookBody,
+                           authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    by = caller(request, authorization)
+    channel = rules.parse_channel(body.channel)
+    if by is None and channel in ("phone", "in_person"):
+        raise HallError("unauthorised", "电话预约和当面预约须由工作人员登录后登记。", 401)
+    a = book_of(request).book(BookingRequest(body.service_id, body.date, body.slot, body.name, body.phone,
+                                             body.channel, by or "platform", body.id_number))
+    return {"code": a.code, "appointment": a.view()}
+
+
+@router.get("")
+async def list_appointments(request: Request, date_: Annotated[str, Query(alias="date", max_length=10)],
+                            service_id: Annotated[str | None, Query(max_length=64)] = None,
+                            authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    if caller(request, authorization) is None:
+        raise HallError("unauthorised", "请工作人员或管理人员登录后查看。", 401)
+    return {"date": date_, "appointments": [a.view() for a in book_of(request).of_day(date_, service_id)]}
+
+
+@router.post("/check-in")
+async def post_check_in(request: Request, body: CheckInBody) -> dict[str, Any]:
+    book = book_of(request)
+    return book.check_in(book.find_for_check_in(code=body.code, phone=body.phone))
+
+
+@router.post("/import")
+async def post_import(request: Request, by: Annotated[str, Depends(require_manager)]) -> dict[str, Any]:
+    return book_of(request).import_csv(await request.body(), by)
+
+
+@router.post("/{code}/cancel")
+async def post_cancel(request: Request, code: Annotated[str, Path(max_length=16)],
+                      body: CancelBody | None = None,
+                      authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    by = caller(request, authorization)
+    a = book_of(request).cancel(code, by or "citizen", staff=by is not None, phone=body.phone if body else None)
+    return {"appointment": a.view()}
+
+
+async def _sweeper(app: FastAPI) -> AsyncIterator[None]:
+    book: Appointments = app.state.appointments
+
+    async def loop() -> None:
+        while True:
+            try:
+                book.sweep()
+            except HallError as exc:  # storage unavailable: try again next round
+                log.warning("no-show sweep failed: %s", exc.message)
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+
+    task = asyncio.create_task(loop(), name="appointments-no-show-sweep")
+    yield
+    task.cancel()
+
+
+def install(app: FastAPI) -> None:
+    app.state.appointments = Appointments(app.state.service)
+    app.include_router(router)
+    app.state.lifespans.append(_sweeper)

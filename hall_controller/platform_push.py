@@ -1,0 +1,226 @@
+"""Push to the upstream platform (一体化政务服务平台): a durable outbox, delivered with retry and back-off.
+
+The ledger copies every selected event into `outbox` in the transaction that commits it, so nothing is
+lost while the platform is down or the controller restarts. The pusher posts each event once per
+attempt with `Idempotency-Key: {hall_code}-{seq}` (stable across restarts: the receiver de-duplicates)
+and marks it delivered in a transaction after a 2xx. Rating levels and channels are mapped to the
+platform's codes here, at the boundary (docs/ratings.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from . import config
+from .config import HallConfig
+from .domain.hall import Decision
+from .domain.model import OUTCOMES
+from .domain.ratings import CHANNELS, LEVELS
+from .service import HallService
+from .store import OUTBOX_SELECTORS, register_table
+
+log = logging.getLogger(__name__)
+
+PUSHED_TYPES = frozenset({"ticket.issued", "ticket.called", "ticket.finished", "rating.recorded"})
+PUSHED_PREFIXES = ("appointment.", "case.")
+
+# GB/T 39046 评价渠道 codes as several provincial systems use them.
+CHANNEL_CODES: dict[str, int] = {"pad": 4, "mobile": 3, "kiosk": 5}
+CHANNEL_NAMES: dict[int, str] = {1: "PC端", 2: "移动端", 3: "二维码", 4: "政务大厅平板电脑", 5: "其他终端"}
+SCALES = ("gbt39046", "ascending")  # 1 = 非常满意 … 5 = 非常不满意, or the reverse some provinces use
+
+
+def pushed(event: dict[str, Any]) -> bool:
+    return event["type"] in PUSHED_TYPES or event["type"].startswith(PUSHED_PREFIXES)
+
+
+register_table("outbox", {"seq": int, "delivered_at": str}, pk="seq", indexes=[["delivered_at", "seq"]])
+OUTBOX_SELECTORS.append(pushed)
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    enabled: bool = False
+    url: str = ""
+    hall_code: str = "hall"  # 大厅编码 / 行政区划: the prefix of every idempotency key
+    token: str = ""  # sent as a bearer token when set
+    timeout_s: float = 5.0
+    retry_base_s: float = 1.0
+    retry_max_s: float = 300.0
+    batch_size: int = 50
+    scale: str = "gbt39046"
+
+
+_KEYS = ("enabled", "url", "hall_code", "token", "timeout_s", "retry_base_s", "retry_max_s", "batch_size", "scale")
+
+
+def parse(table: config.Table, core: HallConfig) -> PlatformSettings:
+    t = config.Table(table.source, table.path, table.data, _KEYS)
+    enabled = t.flag("enabled", False)
+    url = t.text("url", "", empty=not enabled)
+    if url and not url.startswith(("http://", "https://")):
+        t.fail("url", f'must start with http:// or https://, got "{url}"')
+    scale = t.text("scale", "gbt39046")
+    if scale not in SCALES:
+        t.fail("scale", f'must be one of {", ".join(SCALES)}, got "{scale}"')
+    base = t.number("retry_base_s", 1.0, positive=True, high=3600)
+    top = t.number("retry_max_s", 300.0, positive=True, high=86400)
+    if top < base:
+        t.fail("retry_max_s", f"must be at least retry_base_s ({base:g})")
+    return PlatformSettings(
+        enabled=enabled, url=url, hall_code=t.text("hall_code", "hall"), token=t.text("token", "", empty=True),
+        timeout_s=t.number("timeout_s", 5.0, positive=True, high=300), retry_base_s=base, retry_max_s=top,
+        batch_size=t.integer("batch_size", 50, low=1, high=1000), scale=scale,
+    )
+
+
+config.register_section("platform", parse)
+
+
+def settings(cfg: HallConfig) -> PlatformSettings:
+    return cfg.sections.get("platform") or PlatformSettings()
+
+
+# ---------------------------------------------------------------------- the boundary mapping (pure)
+
+
+def level_code(level: int, scale: str) -> int:
+    return level if scale == "gbt39046" else 6 - level
+
+
+def compact_time(iso: str | None) -> str | None:
+    """GB/T 39046 times are YYYYMMDDThhmmss, local time."""
+    return datetime.fromisoformat(iso).strftime("%Y%m%dT%H%M%S") if iso else None
+
+
+def idempotency_key(hall_code: str, seq: int) -> str:
+    return f"{hall_code}-{seq}"
+
+
+def to_platform(event: dict[str, Any], s: PlatformSettings) -> dict[str, Any]:
+    """The body posted for one event: our event with rating levels and channels in the platform's codes."""
+    data = dict(event["data"])
+    if event["type"] == "rating.recorded":
+        data = {
+            "rating_id": data["id"], "ticket_id": data["ticket_id"], "ticket_number": data["number"],
+            "service_id": data["service_id"], "window_id": data["window_id"], "staff_id": data["staff_id"],
+            "satisfaction": level_code(data["level"], s.scale), "satisfaction_name": LEVELS[data["level"]],
+            "channel": CHANNEL_CODES[data["channel"]], "channel_name": CHANNEL_NAMES[CHANNEL_CODES[data["channel"]]],
+            "rated_at": compact_time(data["at"]), "times": 1, "bad": data["bad"], "reasons": data["reasons"],
+            "comment": data["comment"], "named": data["named"],
+        }
+    elif event["type"].startswith("ticket."):
+        t = data["ticket"]
+        data = {
+            "ticket_id": t["id"], "ticket_number": t["number"], "service_id": t["service_id"],
+            "service_name": t.get("service_name"), "category_id": t["category_id"], "channel": t["channel"],
+            "priority": t.get("priority"), "window_id": t.get("window_id"), "window_number": data.get("window_number"),
+            "staff_id": t.get("staff_id"), "status": t["status"], "issued_at": compact_time(t.get("issued_at")),
+            "called_at": compact_time(t.get("called_at")), "finished_at": compact_time(t.get("finished_at")),
+            "outcome": t.get("outcome"), "outcome_name": OUTCOMES.get(t.get("outcome") or ""),
+            "wait_s": data.get("wait_s"), "service_s": data.get("service_s"),
+        }
+    return {"key": idempotency_key(s.hall_code, event["seq"]), "hall_code": s.hall_code, "seq": event["seq"],
+            "type": event["type"], "at": event["at"], "occurred_at": compact_time(event["at"]), "data": data}
+
+
+def backoff(failures: int, base: float, top: float) -> float:
+    """Seconds to wait after `failures` failed attempts in a row: exponential, capped."""
+    return min(top, base * 2 ** max(0, failures - 1))
+
+
+# ---------------------------------------------------------------------- delivery
+
+
+class Pusher:
+    """Delivers the outbox in sequence order; one attempt per event at a time, backing off on failure."""
+
+    def __init__(self, service: HallService, s: PlatformSettings):
+        self.service, self.s = service, s
+        self.failures = 0
+        self.last_error: str | None = None
+        self.wake = asyncio.Event()
+
+    def pending(self, limit: int) -> list[dict[str, Any]]:
+        rows = self.service.ledger.query(
+            "SELECT e.seq, e.type, e.at, e.data FROM outbox o JOIN events e ON e.seq = o.seq "
+            "WHERE o.delivered_at IS NULL ORDER BY o.seq LIMIT ?", (limit,))
+        return [{"seq": seq, "type": t, "at": at, "data": json.loads(d)} for seq, t, at, d in rows]
+
+    async def push_batch(self, client: httpx.AsyncClient) -> int:
+        """Try the next batch; returns how many were delivered, stops at the first failure."""
+        done = 0
+        for event in self.pending(self.s.batch_size):
+            key = idempotency_key(self.s.hall_code, event["seq"])
+            headers = {"Idempotency-Key": key}
+            if self.s.token:
+                headers["Authorization"] = f"Bearer {self.s.token}"
+            try:
+                r = await client.post(self.s.url, json=to_platform(event, self.s), headers=headers)
+            except httpx.HTTPError as exc:
+                self._failed(f"{type(exc).__name__}: {exc}")
+                return done
+            if not 200 <= r.status_code < 300:
+                self._failed(f"HTTP {r.status_code}")
+                return done
+            seq = event["seq"]
+            self.service.execute(lambda now: Decision(rows=[("outbox", {"seq": seq, "delivered_at": now.isoformat()})]))
+            self.failures, self.last_error = 0, None
+            done += 1
+        return done
+
+    def _failed(self, error: str) -> None:
+        self.failures += 1
+        if error != self.last_error:
+            log.warning("platform push failed (attempt %d): %s", self.failures, error)
+        self.last_error = error
+
+    async def run(self) -> None:
+        async with httpx.AsyncClient(timeout=self.s.timeout_s) as client:
+            while True:
+                self.wake.clear()
+                sent = await self.push_batch(client)
+                if self.failures:
+                    delay = backoff(self.failures, self.s.retry_base_s, self.s.retry_max_s)
+                    await asyncio.sleep(delay * random.uniform(0.8, 1.0))  # jitter: halls do not retry in step
+                elif sent < self.s.batch_size:
+                    try:
+                        await asyncio.wait_for(self.wake.wait(), timeout=30)
+                    except TimeoutError:
+                        pass
+
+    def status(self) -> dict[str, Any]:
+        waiting = self.service.ledger.query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")[0][0]
+        return {"enabled": self.s.enabled, "url": self.s.url, "pending": waiting, "failures": self.failures,
+                "last_error": self.last_error}
+
+
+async def platform_pusher(app: FastAPI) -> AsyncIterator[None]:
+    """Lifespan hook: run the pusher when `[platform] enabled`; a new outbox event wakes it at once."""
+    service: HallService = app.state.service
+    s = settings(service.config)
+    pusher = Pusher(service, s)
+    app.state.platform = pusher
+    if not s.enabled:
+        yield
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_event(event: dict[str, Any]) -> None:
+        if pushed(event):
+            loop.call_soon_threadsafe(pusher.wake.set)
+
+    service.bus.listen(on_event)
+    task = asyncio.create_task(pusher.run())
+    yield
+    task.cancel()
