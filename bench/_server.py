@@ -29,7 +29,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "hall_controller.cli", "serve", "--config", str(DEMO_CONFIG),
-               "--db", f"{self.dir.name}/hall.db", "--port", str(self.port), "--clock-start", clock_start,
+               "--db", f"{self.dir.name}/hall.db", "--port", str(self.port), "--clock-start", clock_start, "--rate-limit", "0",
                *(extra or [])]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -29,16 +29,25 @@ def main(argv: list[str] | None = None) -> int:
                        help="if the hall is closed now, run the hall clock shifted into its opening hours")
     serve.add_argument("--devices", choices=("simulated", "config", "none"), default="simulated",
                        help="simulated devices (demo, default), the ports in the config, or none")
+    serve.add_argument("--rate-limit", type=float, default=50,
+                       help="requests a second allowed per client address, bursts twice that (0 = no limit)")
     serve.add_argument("--clock-start", metavar="ISO_TIME",
                        help="run the hall clock from this local time (training, simulation, tests)")
 
     check = sub.add_parser("check-config", help="validate a hall config without starting")
     check.add_argument("path")
 
+    devices = sub.add_parser("devices", help="press simulated keypads and pads, watch the window displays")
+    devices.add_argument("--url", default="http://127.0.0.1:8000", help="a server run with --devices simulated")
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "check-config":
         return _check_config(args.path)
+    if args.command == "devices":
+        from .devices_cli import run
+
+        return run(args.url)
     return _serve(args)
 
 
@@ -91,7 +100,8 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         clock = SystemClock(cfg.timezone)
     app = build_app(cfg, args.db, clock, ServeOptions(public_url=f"http://{args.host}:{args.port}",
-                                                      devices=args.devices, var_dir=Path(args.db).resolve().parent))
+                                                      devices=args.devices, var_dir=Path(args.db).resolve().parent,
+                                                      rate_limit=args.rate_limit))
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20)
     return 0
 

@@ -17,6 +17,7 @@ from .clock import Clock
 from .config import HallConfig
 from .domain.errors import HallError
 from .domain.hall import Decision, Hall
+from .domain.lockout import Lockout
 from .domain.model import Ticket, WindowStatus
 from .events import EventBus
 from .passwords import verify_secret
@@ -34,6 +35,7 @@ class HallService:
         self.clock = clock
         self.bus = bus or EventBus()
         self.public_url = config.public_url
+        self.lockout = Lockout()
         self._lock = threading.RLock()
         self.day = clock.now().date().isoformat()
         tickets, windows, counters = ledger.load_state(self.day)
@@ -108,10 +110,18 @@ class HallService:
 
     # ------------------------------------------------------------------ windows
 
+    def check_secret(self, key: str, secret: str, hashed: str | None) -> None:
+        """Verify a PIN or password, with the slow-down and lock of repeated wrong tries."""
+        now = self.clock.now()
+        self.lockout.check(key, now)
+        if hashed is None or not verify_secret(secret, hashed):
+            self.lockout.failed(key, now)
+            raise HallError("bad_credentials", "工号或密码错误。", 401)
+        self.lockout.succeeded(key)
+
     def sign_in(self, window_id: str, staff_id: str, pin: str) -> dict[str, Any]:
         staff = self.config.staff_member(staff_id)
-        if staff is None or not verify_secret(pin, staff.pin_hash):
-            raise HallError("bad_credentials", "工号或密码错误。", 401)
+        self.check_secret(f"staff:{staff_id}", pin, staff.pin_hash if staff else None)
         token = secrets.token_urlsafe(24)
 
         def decide(now: datetime) -> Decision:

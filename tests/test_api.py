@@ -178,3 +178,46 @@ def test_events_paging(client):
     body = client.get("/api/events?since=2&limit=2").json()
     assert [e["seq"] for e in body["events"]] == [3, 4] and body["last_seq"] == 5
     assert client.get("/api/events?since=-1").status_code == 422
+
+
+def test_wrong_pins_slow_down_then_lock(client, clock):
+    for _ in range(3):
+        assert client.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "9"}).status_code == 401
+    r = client.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"})
+    assert r.status_code == 429 and "秒后再试" in r.json()["message"]  # even the right PIN must wait
+    for _ in range(3):
+        clock.advance(seconds=60)
+        client.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "9"})
+    clock.advance(seconds=60)
+    r = client.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"})
+    assert r.status_code == 429 and r.json()["error"] == "locked"
+    clock.advance(minutes=16)
+    assert client.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"}).status_code == 200
+
+
+def test_manager_sign_in(client):
+    r = client.post("/api/manager/sign-in", json={"manager_id": "nobody", "password": "x"})
+    assert r.status_code == 401 and r.json()["error"] == "bad_credentials"
+
+
+def test_oversized_body_is_413(client):
+    r = client.post("/api/tickets", content=b"x" * (3 * 1024 * 1024), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+
+    def chunks():  # no Content-Length: counted as it arrives
+        for _ in range(40):
+            yield b"x" * 65536
+
+    r = client.post("/api/tickets", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_flood_from_one_address_is_limited(service):
+    from fastapi.testclient import TestClient
+
+    from hall_controller.api.app import create_app
+
+    with TestClient(create_app(service, rate_limit=5)) as c:
+        statuses = [c.get("/api/hall").status_code for _ in range(30)]
+    assert statuses[:10] == [200] * 10  # a burst of twice the rate passes
+    assert 429 in statuses

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ..service import HallService
-from . import auth, core, errors, ws
+from . import auth, core, errors, limits, ws
 
 # A lifespan hook is an async generator: code before `yield` runs at start-up, after it at shutdown.
 Lifespan = Callable[[FastAPI], AsyncIterator[None]]
@@ -18,7 +18,7 @@ Lifespan = Callable[[FastAPI], AsyncIterator[None]]
 COMMON_STATIC = Path(__file__).resolve().parent.parent / "web"
 
 
-def create_app(service: HallService) -> FastAPI:
+def create_app(service: HallService, rate_limit: float = 0) -> FastAPI:
     """Features add routers with `app.include_router` and background work to `app.state.lifespans`."""
 
     @asynccontextmanager
@@ -51,4 +51,6 @@ def create_app(service: HallService) -> FastAPI:
         return {"ok": True, "seq": service.ledger.last_seq}
 
     errors.document(app)
+    app.add_middleware(limits.RateLimit, rate=rate_limit)
+    app.add_middleware(limits.BodyLimit)
     return app

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.errors import HallError
-from ..passwords import verify_secret
 from ..service import HallService
 from ..store import token_hash
 
@@ -29,8 +28,7 @@ class ManagerSignIn(BaseModel):
 async def sign_in(request: Request, body: ManagerSignIn) -> dict:
     service: HallService = request.app.state.service
     manager = next((m for m in service.config.managers if m.id == body.manager_id), None)
-    if manager is None or not verify_secret(body.password, manager.password_hash):
-        raise HallError("bad_credentials", "账号或密码错误。", 401)
+    service.check_secret(f"manager:{body.manager_id}", body.password, manager.password_hash if manager else None)
     token = secrets.token_urlsafe(24)
     now = service.clock.now()
     service.write_rows([("sessions", {
