@@ -24,6 +24,8 @@ class Connection:
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionResetError("server closed the connection")
         status = int(status_line.split()[1])
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):

@@ -24,14 +24,17 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, extra: list[str] | None = None, clock_start: str = "2026-11-23T08:40:00"):
+    def __init__(self, extra: list[str] | None = None, clock_start: str = "2026-11-23T08:40:00",
+                 capture_log: bool = False):
         self.dir = tempfile.TemporaryDirectory(prefix="hall-bench-")
+        self.log = Path(self.dir.name) / "server.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "hall_controller.cli", "serve", "--config", str(DEMO_CONFIG),
                "--db", f"{self.dir.name}/hall.db", "--port", str(self.port), "--clock-start", clock_start, "--rate-limit", "0",
                *(extra or [])]
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        out = open(self.log, "wb") if capture_log else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -50,6 +53,13 @@ class Server:
             key, _, value = line.partition(":")
             fields[key] = value.strip()
         return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+    def log_errors(self) -> list[str]:
+        """Lines of the server's log that report an error (needs capture_log=True)."""
+        if not self.log.exists():
+            return []
+        lines = self.log.read_text(errors="replace").splitlines()
+        return [line for line in lines if " ERROR " in line or line.startswith("Traceback") or "CRITICAL" in line]
 
     def open_fds(self) -> int:
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))

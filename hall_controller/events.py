@@ -7,20 +7,28 @@ slowing the hall down; it resumes from the ledger with `since`, so it loses noth
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 Event = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+def encode(event: Event) -> str:
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
 
 
 class Subscription:
     def __init__(self, bus: EventBus, maxsize: int):
         self._bus = bus
-        self.queue: asyncio.Queue[Event | None] = asyncio.Queue(maxsize)
+        # (event, its JSON text): the text is encoded once per event, not once per client.
+        self.queue: asyncio.Queue[tuple[Event, str] | None] = asyncio.Queue(maxsize)
         self.overflowed = False
 
-    async def get(self) -> Event | None:
-        """The next event, or None once the subscription was cut off for falling behind."""
+    async def get(self) -> tuple[Event, str] | None:
+        """The next event with its JSON text, or None once the subscription was cut off for falling behind."""
         return await self.queue.get()
 
     def close(self) -> None:
@@ -50,10 +58,14 @@ class EventBus:
     def publish(self, events: list[Event]) -> None:
         for event in events:
             for fn in self._listeners:
-                fn(event)
+                try:
+                    fn(event)
+                except Exception:  # a broken listener must not stop the others or the stream
+                    log.exception("event listener %r failed on %s", fn, event.get("type"))
+            item = (event, encode(event)) if self._subs else None
             for sub in list(self._subs):
                 try:
-                    sub.queue.put_nowait(event)
+                    sub.queue.put_nowait(item)
                 except asyncio.QueueFull:
                     sub.overflowed = True
                     self._subs.discard(sub)
@@ -64,7 +76,7 @@ class EventBus:
         return len(self._subs)
 
 
-def _drain_and_end(queue: asyncio.Queue[Event | None]) -> None:
+def _drain_and_end(queue: asyncio.Queue[tuple[Event, str] | None]) -> None:
     while not queue.empty():
         queue.get_nowait()
     queue.put_nowait(None)

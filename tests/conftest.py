@@ -106,9 +106,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium driven by Playwright (Playwright's own browser download does not work here)."""
+    """Headless Debian Chromium driven by Playwright (Playwright's own browser download does not work here).
+
+    Module-scoped on purpose: Playwright's sync API holds an asyncio loop in the main thread while it runs,
+    and tests in other modules call asyncio.run()."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
