@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from . import public
+from . import manager, public
 
 
 def install(app: FastAPI) -> None:
     public.install(app)
+    manager.install(app)

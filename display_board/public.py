@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from hall_controller.api.manager import current_notice
 from hall_controller.config import HallConfig, Staff
 from hall_controller.domain.errors import HallError
 from hall_controller.service import HallService
@@ -27,7 +28,6 @@ router = APIRouter()
 
 RECENT_CALLS = 12  # the board lists the last dozen calls; a blip longer than that is rare at one hall
 CALL_EVENTS = ("ticket.called", "ticket.recalled")
-NOTICE_EVENT = "hall.notice"  # broadcast by a manager: {"text", "by"}
 PHOTO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp"}
 # Deep government blues and a red: the placeholder avatars stay in the hall's palette.
 AVATAR_COLOURS = ("#0b3d91", "#1456b8", "#0e5a8a", "#9b1c1c", "#1f4e79", "#7a2430")
@@ -61,7 +61,7 @@ async def counter(request: Request, window_id: str) -> HTMLResponse:
 
 @router.get("/api/board")
 async def board_state(request: Request) -> dict[str, Any]:
-    """`GET /api/hall` plus what a screen needs to start: recent calls, the latest notice, public staff cards.
+    """`GET /api/hall` plus what a screen needs to start: recent calls, the notice in force, public staff cards.
 
     Everything is read at the snapshot's `seq`, so the page resumes the event stream from there.
     """
@@ -69,7 +69,7 @@ async def board_state(request: Request) -> dict[str, Any]:
     snap = svc.snapshot()
     seq, day = snap["seq"], snap["day"]
     snap["recent_calls"] = recent_calls(svc, seq, day)
-    snap["notice"] = latest_notice(svc, seq, day)
+    snap["notice"] = current_notice(svc, svc.clock.now())
     snap["staff"] = {s.id: public_staff(s) for s in svc.config.staff}
     return snap
 
@@ -80,16 +80,6 @@ def recent_calls(svc: HallService, seq: int, day: str) -> list[dict[str, Any]]:
         f"SELECT seq, type, at, data FROM events WHERE type IN ({marks}) AND at >= ? AND seq <= ? "
         "ORDER BY seq DESC LIMIT ?", (*CALL_EVENTS, day, seq, RECENT_CALLS))
     return [{"seq": r[0], "type": r[1], "at": r[2], "data": json.loads(r[3])} for r in reversed(rows)]
-
-
-def latest_notice(svc: HallService, seq: int, day: str) -> dict[str, Any] | None:
-    """Today's latest broadcast; yesterday's notice is stale on a wall screen."""
-    rows = svc.ledger.query("SELECT seq, at, data FROM events WHERE type = ? AND at >= ? AND seq <= ? "
-                            "ORDER BY seq DESC LIMIT 1", (NOTICE_EVENT, day, seq))
-    if not rows:
-        return None
-    data = json.loads(rows[0][2])
-    return {"seq": rows[0][0], "at": rows[0][1], "text": data.get("text", ""), "by": data.get("by")}
 
 
 def public_staff(s: Staff) -> dict[str, str]:

@@ -332,7 +332,9 @@ class BusMaster:
         while True:
             self._wake.clear()
             now = loop.time()
-            dev = next((d for d in self._devices.values() if d.online and self._command_for(d)), None)
+            # window displays first: what the citizen sees must not queue behind LCD texts and invitations
+            dev = min((d for d in self._devices.values() if d.online and self._command_for(d)),
+                      key=lambda d: d.kind is not DeviceType.DISPLAY, default=None)
             if dev is not None:
                 await self._send_command(link, dev)
                 continue

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from urllib.parse import urlparse
 
 from serial_asyncio_fast import open_serial_connection
 
@@ -172,7 +173,7 @@ class IdReader:
         backoff = 0.1
         while True:
             try:
-                reader, writer = await open_serial_connection(url=self.url, baudrate=self.baudrate)
+                reader, writer = await self._open()
             except OSError as e:
                 log.debug("id reader %s: %s", self.url, e)
                 await asyncio.sleep(backoff)
@@ -187,6 +188,12 @@ class IdReader:
             finally:
                 self.connected = False
                 writer.close()
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        url = urlparse(self.url)
+        if url.scheme == "socket":  # plain TCP: pyserial-asyncio-fast's socket:// path breaks under uvloop
+            return await asyncio.open_connection(url.hostname, url.port)
+        return await open_serial_connection(url=self.url, baudrate=self.baudrate)
 
     async def _poll(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         buffer = b""

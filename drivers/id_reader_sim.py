@@ -81,7 +81,7 @@ class IdReaderSimulator:
                         break
                     writer.write(self.reply(body))
                 await writer.drain()
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, asyncio.CancelledError):  # unplugged, or the simulator closing
             pass
         finally:
             self._clients.discard(writer)

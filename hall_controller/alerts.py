@@ -89,13 +89,17 @@ def fold_signals(events: Iterable[dict[str, Any]], into: Signals | None = None) 
     s = into if into is not None else Signals()
     for e in events:
         data, at = e["data"], datetime.fromisoformat(e["at"])
-        device = str(data.get("device_id", ""))
+        device = str(data.get("device_id") or data.get("printer_id") or "")
         if e["type"] == "device.offline":
             if device not in s.offline:  # an episode starts at its first offline report
                 s.offline[device] = (at, data)
         elif e["type"] == "device.online":
             s.offline.pop(device, None)
         elif e["type"] == "printer.status":
+            if data.get("online") is False:  # a printer that stops answering is a device offline
+                s.offline.setdefault(device, (at, {"kind": "printer", "device_id": device, **data}))
+            else:
+                s.offline.pop(device, None)
             paper = data.get("paper")
             if paper in ("near_end", "out"):
                 current = s.paper.get(device)
@@ -164,7 +168,7 @@ def evaluate(hall: Hall, now: datetime, settings: ManagerSettings, signals: Sign
         out = data.get("paper") == "out"
         alerts.append(Alert("paper", f"paper:{device}:{data.get('paper')}", since, "danger" if out else "warning",
                             "打印机缺纸" if out else "打印纸将尽",
-                            f"{_device_name({'kind': 'printer', **data}, config)} "
+                            f"{_device_name({'kind': 'printer', 'device_id': device, **data}, config)} "
                             f"{'已缺纸，无法出票' if out else '纸将用尽，请及时换纸'}", {"device_id": device}))
     for seq, at, data in signals.bad_reviews:
         alert = Alert("bad_review", f"bad_review:{seq}", at, "danger", "新差评", _review_text(data, config),

@@ -13,7 +13,7 @@ import io
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 

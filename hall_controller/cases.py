@@ -18,15 +18,8 @@ from .domain.errors import HallError
 from .domain.hall import Decision
 from .ratings import rules
 from .service import HallService
-from .store import register_table
 
 log = logging.getLogger(__name__)
-
-register_table("complaints", {
-    "id": str, "channel": str, "content": str, "name": str, "phone": str, "service_id": str, "window_id": str,
-    "complex": int, "state": str, "registered_at": str, "due_at": str, "alerted_due": str, "answered_at": str,
-    "answer": str, "by": str,
-}, pk="id", indexes=[["state", "due_at"], ["registered_at"]])
 
 
 def _case(row: dict[str, Any]) -> dict[str, Any]:

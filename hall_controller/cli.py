@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from .clock import Clock, OffsetClock, SystemClock
 from .config import ConfigError, HallConfig, load_config
 from .domain.calendar import is_working_day
+from . import simreport, staffing
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"
 
@@ -39,11 +40,15 @@ def main(argv: list[str] | None = None) -> int:
 
     devices = sub.add_parser("devices", help="press simulated keypads and pads, watch the window displays")
     devices.add_argument("--url", default="http://127.0.0.1:8000", help="a server run with --devices simulated")
+    simreport.add_command(sub, str(DEFAULT_CONFIG))
+    staffing.add_command(sub, str(DEFAULT_CONFIG))
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "check-config":
         return _check_config(args.path)
+    if args.command in ("simulate", "staffing"):
+        return args.run(args)
     if args.command == "devices":
         from .devices_cli import run
 
@@ -102,7 +107,8 @@ def _serve(args: argparse.Namespace) -> int:
     app = build_app(cfg, args.db, clock, ServeOptions(public_url=f"http://{args.host}:{args.port}",
                                                       devices=args.devices, var_dir=Path(args.db).resolve().parent,
                                                       rate_limit=args.rate_limit))
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20)
+    # loop="asyncio": pyserial-asyncio-fast sets attributes on socket:// transports, which uvloop's refuse
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20, loop="asyncio")
     return 0
 
 

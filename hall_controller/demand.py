@@ -53,7 +53,7 @@ def parse(table: config.Table, core: HallConfig) -> SimulationSettings:
     raw_profile = t.raw("profile", {})
     prof = config.Table(t.source, t.at("profile"), raw_profile, tuple(raw_profile) if isinstance(raw_profile, dict) else ())
     for key in prof.data:
-        slot = _slot_key(str(key))
+        slot = parse_slot(str(key))
         if slot is None:
             prof.fail(key, 'must be a half-hour slot start "HH:00" or "HH:30" (e.g. "09:30")')
         profile[slot] = prof.number(key, positive=False)
@@ -94,7 +94,7 @@ def _per_service(t: config.Table, key: str, services: set[str], *, positive: boo
     return {sid: table.number(sid, positive=positive, high=10 if key == "cv" else math.inf) for sid in table.data}
 
 
-def _slot_key(text: str) -> int | None:
+def parse_slot(text: str) -> int | None:
     if len(text) != 5 or text[2] != ":" or not (text[:2].isdigit() and text[3:].isdigit()):
         return None
     h, m = int(text[:2]), int(text[3:])

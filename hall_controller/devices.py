@@ -11,7 +11,6 @@ ports picked free at start-up, and stops them with the server. docs/devices.md d
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import threading
 from collections import OrderedDict
@@ -34,6 +33,8 @@ from drivers.voice import Announcer, AplaySink, Sink, Utterance, WavDirSink, has
 from .devices_config import SIM, BusSpec, DeviceSettings, PrinterSpec, VoiceSettings
 from .domain.errors import HallError
 from .domain.hall import Decision
+from .ratings import record_rating
+from .ratings import rules as rating_rules
 from .service import HallService
 
 log = logging.getLogger(__name__)
@@ -43,13 +44,16 @@ LCD_BYTES = 64  # drivers.protocol.LCD_MAX
 LINE_BYTES = 48  # drivers.protocol.DISPLAY_LINE_MAX
 PAD_NAME_BYTES = 24
 RATING_TIMEOUT_S = 60
-REASONS = {
-    RatingReason.ATTITUDE: "服务态度差", RatingReason.SLOW: "办事效率低", RatingReason.UNSKILLED: "业务不熟练",
-    RatingReason.COMPLEX: "流程繁琐、材料多", RatingReason.REPEATED_VISITS: "多次跑", RatingReason.OTHER: "其他",
+# A pad's reason button -> the hall's 差评 reason code (hall_controller.ratings); a reason with no counterpart
+# (or one the hall's [ratings] list lacks) is left out: the rating itself is never refused for it.
+REASON_CODES = {
+    RatingReason.ATTITUDE: "attitude", RatingReason.SLOW: "slow", RatingReason.UNSKILLED: "unclear",
+    RatingReason.REPEATED_VISITS: "not_once",
 }
-# Keypads poll as often as the line allows: a 9600-baud poll round trip is ~18 ms, so with 4 keypads on a
-# bus each is asked every ~75 ms (bench/devices.py measures what this gives).
-HUB_TIMING = BusTiming(keypad_idle_poll=0.06, keypad_active_poll=0.03)
+# Keypads are polled as often as the line allows (a 9600-baud poll round trip is ~20 ms, so 4 keypads on a
+# bus are each asked every ~80 ms); a pad awaiting a rating can wait half a second, a person is slower.
+# bench/devices.py measures what this gives.
+HUB_TIMING = BusTiming(keypad_idle_poll=0.06, keypad_active_poll=0.03, pad_poll=0.5)
 
 
 def fit(text: str, max_bytes: int) -> str:
@@ -266,13 +270,12 @@ class DeviceHub:
         staff = view["staff"]
         if staff is None or view["state"] in ("signed_out", "closed"):
             return (), False
-        staff_line = f"{staff['name']} 工号 {staff['id']}"
         ticket = view["ticket"]
-        if ticket is not None:
+        if ticket is not None:  # short: every byte is 1 ms on the line between the key and the display
             number = ticket["number"]
-            lines = (number, f"请 {number} 号到 {view['number']} 号窗口", staff_line)
+            lines = (number, f"请{number}号到{view['number']}号窗口", staff["name"])
         else:
-            lines = (view["name"], staff_line)
+            lines = (view["name"], f"{staff['name']} 工号 {staff['id']}")
         return tuple(fit(line, LINE_BYTES) for line in lines), view["state"] == "paused"
 
     def _refresh_display(self, window_id: str) -> None:
@@ -358,18 +361,15 @@ class DeviceHub:
 
     async def store_rating(self, bus: BusCoordinator, address: int, rating: Rating) -> None:
         """Stores a pad's rating; raising leaves it unacknowledged, so the pad reports it again."""
-        from .ratings import record_rating
-
         ticket_id = bus.invited.get(address, OrderedDict()).get(rating.ticket) or self._ticket_by_number(
             rating.ticket, bus.devices[address].window_id)
         if ticket_id is None:
             log.warning("pad %s rated %s, which it was never asked about; ignored", bus.device_id(address), rating.ticket)
             return
-        reasons = [REASONS[rating.reason]] if rating.reason in REASONS else []
+        code = REASON_CODES.get(rating.reason)
+        reasons = [code] if code in rating_rules(self.service.config).reasons else []
         try:
-            result = record_rating(self.service, ticket_id=ticket_id, level=rating.level, channel="pad", reasons=reasons)
-            if inspect.isawaitable(result):
-                await result
+            record_rating(self.service, ticket_id=ticket_id, level=rating.level, channel="pad", reasons=reasons)
         except HallError as e:
             if e.status >= 500:
                 raise  # storage trouble: keep the rating on the pad until it can be stored

@@ -25,7 +25,7 @@ from . import config
 from .config import HallConfig
 from .domain.hall import Decision
 from .domain.model import OUTCOMES
-from .domain.ratings import CHANNELS, LEVELS
+from .domain.ratings import LEVELS
 from .service import HallService
 from .store import OUTBOX_SELECTORS, register_table
 

@@ -18,6 +18,7 @@ from .domain import cases as case_rules
 from .domain.errors import HallError
 from .domain.model import Ticket
 from .domain.ratings import DEFAULT_REASONS, LEVELS, RatingRules, Tally, check_rating, decide_rating, rating_record, tally
+from .retention import register_personal_data
 from .service import HallService
 from .store import register_table
 
@@ -32,6 +33,16 @@ register_table("cases", {
     "staff_id": str, "level": int, "named": int, "state": str, "opened_at": str, "step_at": str, "due_at": str,
     "alerted_due": str, "appeals": int, "valid": int, "closed_at": str, "steps": str,
 }, pk="id", indexes=[["state", "due_at"], ["rating_id"], ["opened_at"]])
+
+register_table("complaints", {
+    "id": str, "channel": str, "content": str, "name": str, "phone": str, "service_id": str, "window_id": str,
+    "complex": int, "state": str, "registered_at": str, "due_at": str, "alerted_due": str, "answered_at": str,
+    "answer": str, "by": str,
+}, pk="id", indexes=[["state", "due_at"], ["registered_at"]])
+
+# 实名 raters and complainants: kept for 回访 and answers, purged after the retention period.
+register_personal_data("ratings", ("rater",), "at")
+register_personal_data("complaints", ("name", "phone"), "registered_at")
 
 _KEYS = ("online_days", "reasons", "comment_max", "verify_days", "appeal_days", "rectify_days", "reply_days",
          "close_days", "complaint_days", "complaint_complex_days", "check_seconds")

@@ -11,7 +11,11 @@ import display_board
 import kiosk_ui
 
 from . import appointments
+from . import day, retention
 from . import devices
+from . import ratings_api
+from .api import reports as reports_api
+from .api import staffing as staffing_api
 from .api.app import create_app
 from .clock import Clock
 from .config import HallConfig
@@ -24,15 +28,21 @@ class ServeOptions:
     public_url: str = ""
     devices: str = "simulated"  # "simulated" | "config" | "none"
     var_dir: Path = Path("var")  # runtime files: WAVs, device logs
+    rate_limit: float = 50  # requests a second per client address (0 = no limit)
 
 
 def build_app(config: HallConfig, db_path: str, clock: Clock, options: ServeOptions = ServeOptions()) -> FastAPI:
     service = HallService(config, Ledger(db_path), clock)
     service.public_url = config.public_url or options.public_url
-    app = create_app(service)
+    app = create_app(service, rate_limit=options.rate_limit)
     app.state.options = options
     appointments.install(app)
     kiosk_ui.install(app)
     display_board.install(app)
     devices.install(app)
+    ratings_api.install(app)
+    day.install(app)
+    retention.install(app)
+    reports_api.install(app)
+    staffing_api.install(app)
     return app

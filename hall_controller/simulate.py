@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import heapq
-import math
 import random
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta

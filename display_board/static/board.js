@@ -41,13 +41,16 @@ function windowTile(state, w) {
     el("div", { class: "no" }, String(w.number), el("small", { text: "号窗口" })),
     el("div", { class: "name", text: `${shortName(w)}${staff ? ` · ${maskName(staff.name)}` : ""}` }),
     el("div", { class: "now" }, el("span", { class: "ticket", text: ticket }),
-      el("span", { class: "state", text: STATE_LABELS[w.state] || w.state })));
+      w.state === "serving" ? null : el("span", { class: "state", text: STATE_LABELS[w.state] || w.state })));
 }
 
 function renderWindows(state, only = null, flashId = null) {
   const grid = $("window-grid");
   const windows = [...state.windows.values()].sort((a, b) => a.number - b.number);
-  if (!only) grid.replaceChildren(...windows.map((w) => windowTile(state, w)));
+  if (!only) {
+    grid.style.setProperty("--cols", windows.length <= 12 ? 2 : windows.length <= 24 ? 3 : 4);
+    grid.replaceChildren(...windows.map((w) => windowTile(state, w)));
+  }
   else for (const id of only) {
     const old = $(`win-${id}`);
     if (old) old.replaceWith(windowTile(state, state.windows.get(id)));
@@ -65,7 +68,8 @@ function renderQueues(state) {
 
 function renderNotice(state) {
   const node = $("notice");
-  const text = (state.notice && state.notice.text) || node.dataset.default;
+  const text = state.noticeText() || node.dataset.default;
+  if (node.textContent === text) return;
   node.textContent = text;
   node.style.setProperty("--marquee-s", `${Math.max(20, [...text].length * 0.35)}s`);
 }
@@ -88,7 +92,7 @@ async function main() {
   renderQueues(state);
   renderNotice(state);
   tickClock(state);
-  setInterval(() => tickClock(state), 1000);
+  setInterval(() => { tickClock(state); renderNotice(state); }, 1000);
 
   // Exposed so tests (and a technician at the console) can drop the connection and watch it resume.
   window.hallEvents = new HallEvents({

@@ -30,9 +30,6 @@ export class HallState {
   // The hall's wall-clock time: read it with the getUTC* methods.
   wallClock() { return new Date(Date.now() + this.clockOffset + this.tzMs); }
 
-  // Seconds since an ISO time of the hall.
-  secondsSince(iso) { return Math.max(0, (Date.now() + this.clockOffset - Date.parse(iso)) / 1000); }
-
   // Applies one event; returns what changed so a page can redraw just that (and flash a new call).
   apply(event) {
     const changed = { windows: new Set(), queues: false, call: null, notice: false };
@@ -47,7 +44,7 @@ export class HallState {
       changed.windows.add(ws.id);
     }
     if (event.type === "hall.notice") {
-      this.notice = { seq: event.seq, at: event.at, text: data.text || "", by: data.by };
+      this.notice = { seq: event.seq, at: event.at, text: data.text || "", by: data.by, until: data.until };
       changed.notice = true;
     }
     return changed;
@@ -87,6 +84,13 @@ export class HallState {
     w.ticket = null;
     if (w.state === "serving") w.state = "open";
     changed.windows.add(windowId);
+  }
+
+  // The manager's notice while it is in force (empty text withdraws it; `until` ends it).
+  noticeText() {
+    const n = this.notice;
+    if (!n || !n.text || (n.until && Date.parse(n.until) <= Date.now() + this.clockOffset)) return "";
+    return n.text;
   }
 
   totalWaiting() { let n = 0; for (const q of this.queues.values()) n += q.waiting; return n; }

@@ -15,10 +15,10 @@ function render(state, fresh) {
   const w = state.windows.get(windowId);
   const display = $("display");
   display.dataset.state = w.state;
-  $("window-name").textContent = w.name;
+  $("window-name").textContent = w.name.replace(/^\s*\d+\s*号\s*/, "") || w.name;
 
   const staff = w.staff_id ? state.staff[w.staff_id] : null;
-  $("staff-card").hidden = !staff;
+  $("staff-card").classList.toggle("vacant", !staff);
   if (staff) {
     if ($("staff-photo").getAttribute("src") !== staff.photo_url) $("staff-photo").src = staff.photo_url;
     $("staff-name").textContent = staff.name;

@@ -27,6 +27,11 @@ def add_working_days(start: datetime, days: int, hours: Hours) -> datetime:
     return datetime.combine(d, hours.sessions[-1].end if hours.sessions else start.time(), start.tzinfo)
 
 
+def working_days_between(start: date, end: date, hours: Hours) -> int:
+    """Working days in (start, end]: how many `add_working_days` steps separate two dates (0 if end <= start)."""
+    return sum(1 for i in range(1, (end - start).days + 1) if is_working_day(start + timedelta(days=i), hours))
+
+
 def issuing_periods(service: Service, hours: Hours) -> tuple[Period, ...]:
     periods = service.issuing_hours or hours.sessions
     if hours.lunch_duty is not None and not service.issuing_hours:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import islice
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -61,6 +62,9 @@ class Hall:
         self.issued_per_service: dict[tuple[str, str], int] = {}
         self.recent_service_s: dict[str, deque[float]] = {}
         self.windows: dict[str, WindowStatus] = {w.id: WindowStatus(id=w.id) for w in config.windows}
+        # Derived from the config and the managers' category overrides only; cleared when an override changes.
+        self._weights: dict[str, dict[str, float]] = {}
+        self._serving: dict[tuple[str, str, str | None], list[str]] = {}
         for w in windows:
             if w.id in self.windows:
                 self.windows[w.id] = w
@@ -82,7 +86,11 @@ class Hall:
         return w
 
     def weights(self, window_id: str) -> dict[str, float]:
-        return routing.window_weights(self.window_config(window_id), self.windows[window_id].weights, self.config)
+        weights = self._weights.get(window_id)
+        if weights is None:
+            weights = routing.window_weights(self.window_config(window_id), self.windows[window_id].weights, self.config)
+            self._weights[window_id] = weights
+        return weights
 
     def waiting_tickets(self) -> Iterable[Ticket]:
         for queue in self.waiting.values():
@@ -102,18 +110,22 @@ class Hall:
         for cat, queue in self.waiting.items():
             if cat in weights:
                 out.extend(queue.candidates())
-            elif cat in by_service:  # a special window serves some services of this category: look at all
-                out.extend(t for t in queue if routing.may_serve(w, weights, t))
+            elif cat in by_service:  # a special window serves some services of this category
+                out.extend(t for t in (*queue.targeted.values(), *queue.priorities.values())
+                           if routing.may_serve(w, weights, t))
+                # Normals are in queue order and weigh alike here, so only the first it may serve can be chosen.
+                out.extend(islice((t for t in queue.normals if routing.may_serve(w, weights, t)), 1))
             else:
                 out.extend(t for t in queue.targeted.values() if t.target_window_id == window_id)
         return [t for t in out if routing.may_serve(w, weights, t)]
 
     def windows_serving(self, ticket: Ticket) -> list[str]:
-        return [
-            w.id
-            for w in self.config.windows
-            if routing.may_serve(w, routing.window_weights(w, self.windows[w.id].weights, self.config), ticket)
-        ]
+        key = (ticket.category_id, ticket.service_id, ticket.target_window_id)
+        serving = self._serving.get(key)
+        if serving is None:
+            serving = [w.id for w in self.config.windows if routing.may_serve(w, self.weights(w.id), ticket)]
+            self._serving[key] = serving
+        return serving
 
     def ahead(self, ticket: Ticket) -> int:
         """Waiting tickets of the same queue that routing would call before this one."""
@@ -467,6 +479,10 @@ class Hall:
         for t in d.tickets:
             self._put(t)
         for ws in d.windows:
+            old = self.windows.get(ws.id)
+            if old is None or old.weights != ws.weights:
+                self._weights.clear()
+                self._serving.clear()
             self.windows[ws.id] = ws
 
     def _put(self, t: Ticket) -> None:

@@ -1,0 +1,232 @@
+// Counter soft keypad (呼叫器): staff sign in with 工号 + PIN, then call, recall, skip, transfer, pause and
+// finish from the counter PC. The token lives in sessionStorage: it ends with the browser tab.
+import { HallEvents, api } from "/static/common/hall-events.js";
+import { el, hhmm } from "/static/board/hall-state.js";
+
+const $ = (id) => document.getElementById(id);
+const windowId = $("app").dataset.window;
+const TOKEN_KEY = `hall.counter.${windowId}`;
+const KEYS = { F1: "call-next", F2: "recall", F3: "skip", F4: "finish", F5: "pause", F6: "transfer", F7: "start" };
+const STATE_TEXT = { open: "空闲", serving: "办理中", paused: "暂停服务", closed: "窗口关闭", signed_out: "未签到" };
+const CHANNELS = { kiosk: "自助取号", appointment: "预约", staff: "窗口代取", mobile: "手机取号" };
+const PAUSE_REASONS = ["临时离开", "午间休息", "业务培训", "设备故障"];
+
+let token = sessionStorage.getItem(TOKEN_KEY);
+let catalogue = null; // GET /api/services
+let hall = null; // GET /api/board (window list for transfers, clock)
+let view = null; // GET /api/windows/{id}
+let clockOffset = 0;
+let checkedFor = null; // the ticket whose material checklist is on screen
+let dialogKeys = null; // digit key -> choice while a dialog is open
+
+function toast(message, kind = "ok") {
+  const t = $("toast");
+  t.textContent = message;
+  t.dataset.kind = kind;
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, kind === "error" ? 6000 : 2500);
+}
+
+function minutesSince(iso) { return Math.max(0, Math.round((Date.now() + clockOffset - Date.parse(iso)) / 60000)); }
+
+function showSignIn(message) {
+  token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  $("desk").hidden = true;
+  $("sign-out").hidden = true;
+  $("staff-line").textContent = "";
+  $("sign-in").hidden = false;
+  if (message) toast(message, "error");
+  $("staff-id").focus();
+}
+
+async function refresh() {
+  view = await api(`/api/windows/${windowId}`);
+  if (token && !view.staff) { showSignIn("本窗口已签离，请重新签到。"); return; }
+  if (token) render();
+}
+
+let pending = null;
+function scheduleRefresh() {
+  clearTimeout(pending);
+  pending = setTimeout(() => refresh().catch((e) => toast(e.message, "error")), 80);
+}
+
+function render() {
+  $("sign-in").hidden = true;
+  $("desk").hidden = false;
+  $("sign-out").hidden = false;
+  const s = view.staff;
+  $("staff-line").replaceChildren("当前签到：", s.name, el("em", { text: s.id }), s.unit, s.standin ? "（替岗）" : "");
+  const badge = $("window-state");
+  badge.textContent = STATE_TEXT[view.state] || view.state;
+  badge.dataset.state = view.state;
+  renderTicket(view.ticket);
+  renderWaiting(view.waiting || []);
+  const paused = view.state === "paused";
+  $("pause-key").dataset.paused = String(paused);
+  $("pause-key").querySelector("b").textContent = paused ? "恢复" : "暂停";
+  for (const b of document.querySelectorAll(".key")) {
+    const a = b.dataset.action;
+    b.disabled = a === "call-next" ? Boolean(view.ticket) || paused
+      : a === "pause" ? Boolean(view.ticket)
+      : a === "start" ? !view.ticket || view.ticket.status !== "called"
+      : !view.ticket;
+  }
+}
+
+function renderTicket(t) {
+  $("ticket").classList.toggle("empty", !t);
+  $("t-number").textContent = t ? t.number : "——";
+  $("t-status").textContent = !t ? (view.state === "paused" ? "暂停服务中，按“恢复”继续叫号" : "暂无号票，请按“叫号”")
+    : t.status === "called" ? `已呼叫，等候群众到窗口${t.recalls ? `（已重呼 ${t.recalls} 次）` : ""}` : "办理中";
+  const facts = [];
+  if (t) {
+    const priority = t.priority && catalogue.priorities.find((p) => p.id === t.priority);
+    facts.push(["事项", t.service_name], ["分类", t.category_name],
+      ["取号", `${hhmm(t.issued_at)} · ${CHANNELS[t.channel] || t.channel}`],
+      ["已等候", `${Math.round((Date.parse(t.called_at || t.issued_at) - Date.parse(t.issued_at)) / 60000)} 分钟`]);
+    if (priority) facts.push(["优先", priority.name]);
+    if (t.transfers) facts.push(["转移", `${t.transfers} 次（首问负责，保留原排队时间）`]);
+  }
+  $("t-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
+
+  if (checkedFor === (t && t.id)) return; // keep the staff's ticks while the same ticket stays
+  checkedFor = t ? t.id : null;
+  const service = t && catalogue.services.find((s) => s.id === t.service_id);
+  const materials = service ? service.materials : [];
+  $("materials").replaceChildren(...(materials.length ? materials.map((m) => el("li", {},
+    el("label", {}, el("input", { type: "checkbox" }),
+      el("span", {}, m.name, m.note ? el("span", { class: "note", text: m.note }) : null),
+      el("span", { class: m.required ? "req" : "opt", text: m.required ? "必需" : "视情况" }))))
+    : [el("li", { class: "empty", text: t ? "该事项无需提交材料" : "叫号后显示该事项的材料清单" })]));
+}
+
+function renderWaiting(list) {
+  $("waiting-count").textContent = list.length;
+  const names = Object.fromEntries(catalogue.priorities.map((p) => [p.id, p.name]));
+  $("waiting").replaceChildren(...(list.length ? list.map((t) => el("li", { "data-ticket": t.number },
+    el("span", { class: "num", text: t.number }),
+    el("span", { class: "svc" }, t.service_name, t.priority ? el("span", { class: "prio", text: names[t.priority] || "优先" }) : null),
+    el("span", { class: "wait", text: `${minutesSince(t.issued_at)} 分钟` })))
+    : [el("li", { class: "empty", text: "暂无等候" })]));
+}
+
+async function act(action, body) {
+  try {
+    const result = await api(`/api/windows/${windowId}/${action}`, { method: "POST", body, token });
+    const t = result && result.ticket;
+    const done = {
+      "call-next": t ? `已呼叫 ${t.number}` : "当前没有等候本窗口的号票",
+      recall: t && `已重呼 ${t.number}`, skip: t && `${t.number} 已过号`, start: t && `${t.number} 开始办理`,
+      finish: t && `${t.number} 已办结`, transfer: t && `${t.number} 已转移`, pause: "已暂停服务", resume: "已恢复服务",
+    }[action];
+    toast(done);
+    await refresh();
+  } catch (err) {
+    if (err.status === 401) showSignIn(err.message); else toast(err.message, "error");
+  }
+}
+
+function openDialog(title, sections) {
+  dialogKeys = {};
+  let n = 0;
+  const body = sections.map(([heading, choices]) => [
+    heading ? el("h3", { text: heading }) : null,
+    el("div", { class: "choices" }, ...choices.map(([label, run]) => {
+      n += 1;
+      const key = n <= 9 ? String(n) : null;
+      const button = el("button", { type: "button" }, key ? el("kbd", { text: key }) : null, label);
+      const choose = () => { closeDialog(); run(); };
+      button.addEventListener("click", choose);
+      if (key) dialogKeys[key] = choose;
+      return button;
+    })),
+  ]).flat();
+  $("dialog-title").textContent = title;
+  $("dialog-body").replaceChildren(...body.filter(Boolean));
+  $("dialog").hidden = false;
+  const first = $("dialog-body").querySelector("button");
+  if (first) first.focus();
+}
+
+function closeDialog() { $("dialog").hidden = true; dialogKeys = null; }
+
+function press(action) {
+  const key = document.querySelector(`.key[data-action="${action}"]`);
+  if (!key || key.disabled || $("desk").hidden) return;
+  if (action === "finish") {
+    openDialog(`办结 ${view.ticket.number} · 选择办件类型`,
+      [[null, Object.entries(catalogue.outcomes).map(([code, name]) => [name, () => act("finish", { outcome: code })])]]);
+  } else if (action === "pause") {
+    if (view.state === "paused") act("resume");
+    else openDialog("暂停服务 · 选择原因", [[null, PAUSE_REASONS.map((r) => [r, () => act("pause", { reason: r })])]]);
+  } else if (action === "transfer") {
+    const categories = catalogue.categories.map((c) => [c.name, () => act("transfer", { category_id: c.id })]);
+    const windows = hall.windows.filter((w) => w.id !== windowId && w.state !== "closed")
+      .map((w) => [w.name, () => act("transfer", { window_id: w.id })]);
+    openDialog(`转移 ${view.ticket.number}（保留原排队时间）`, [["转至主题 / 分类", categories], ["转至指定窗口", windows]]);
+  } else {
+    act(action);
+  }
+}
+
+function bind() {
+  for (const b of document.querySelectorAll(".key")) b.addEventListener("click", () => press(b.dataset.action));
+  document.addEventListener("keydown", (e) => {
+    if (!$("dialog").hidden) {
+      if (e.key === "Escape") { e.preventDefault(); closeDialog(); } else if (dialogKeys[e.key]) { e.preventDefault(); dialogKeys[e.key](); }
+      return;
+    }
+    if (KEYS[e.key]) { e.preventDefault(); press(KEYS[e.key]); }
+  });
+  $("dialog-cancel").addEventListener("click", closeDialog);
+  $("sign-in-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const r = await api(`/api/windows/${windowId}/sign-in`, { method: "POST",
+        body: { staff_id: $("staff-id").value.trim(), pin: $("pin").value } });
+      token = r.token;
+      sessionStorage.setItem(TOKEN_KEY, token);
+      $("pin").value = "";
+      toast(`${r.window.staff.name}，签到成功`);
+      await refresh();
+    } catch (err) { toast(err.message, "error"); }
+  });
+  $("sign-out").addEventListener("click", async () => {
+    try {
+      await api(`/api/windows/${windowId}/sign-out`, { method: "POST", token });
+      showSignIn();
+      toast("已签离");
+    } catch (err) {
+      if (err.status === 401) showSignIn(err.message); else toast(err.message, "error");
+    }
+  });
+}
+
+async function main() {
+  [catalogue, hall] = await Promise.all([api("/api/services"), api("/api/board")]);
+  clockOffset = Date.parse(hall.at) - Date.now();
+  bind();
+  if (token) await refresh(); else showSignIn();
+  window.hallEvents = new HallEvents({
+    since: hall.seq,
+    onEvent: (event) => {
+      const ws = event.data && event.data.window;
+      if (ws) { // keep the transfer targets' states current
+        const id = (ws.window || ws).id;
+        const w = hall.windows.find((x) => x.id === id);
+        if (w) w.state = (ws.window || ws).state;
+      }
+      if (token) scheduleRefresh();
+    },
+    onStatus: (online) => {
+      $("link").dataset.online = String(online);
+      $("link").querySelector("span").textContent = online ? "实时" : "重新连接中";
+      if (online && token) scheduleRefresh();
+    },
+  });
+}
+
+main().catch((err) => toast(err.message, "error"));

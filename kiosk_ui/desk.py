@@ -1,0 +1,194 @@
+"""What a kiosk does: the catalogue with live waits, issuing (idempotent, with the ID swipe's rules),
+appointment check-in, and printing through the device hub — each ticket printed at most once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from hall_controller.appointments import Appointments
+from hall_controller.config import Service
+from hall_controller.devices import window_ranges
+from hall_controller.domain.calendar import describe_periods, is_working_day, issuing_open, issuing_periods
+from hall_controller.domain.errors import HallError
+from hall_controller.domain.model import Ticket, TicketStatus
+from hall_controller.service import HallService
+
+from .readers import Readers, Swipe
+from .settings import Kiosk, KioskSettings
+
+log = logging.getLogger(__name__)
+
+NO_PRINTER = {"ok": False, "code": "unavailable", "message": "本机暂不提供打印，请用手机拍下二维码或记下您的号码。"}
+
+
+class KioskDesk:
+    def __init__(self, service: HallService, settings: KioskSettings, book: Appointments, readers: Readers,
+                 devices: Any):
+        self.service, self.settings, self.book, self.readers, self.devices = service, settings, book, readers, devices
+        self._printed: dict[str, asyncio.Future[dict[str, Any]]] = {}  # ticket id → print result
+
+    def kiosk(self, kiosk_id: str) -> Kiosk:
+        k = self.settings.kiosk(kiosk_id)
+        if k is None:
+            raise HallError("unknown_kiosk", f"未找到取号机：{kiosk_id}", 404)
+        return k
+
+    # ------------------------------------------------------------ catalogue
+
+    def catalogue(self) -> list[dict[str, Any]]:
+        cfg = self.service.config
+        return [{"id": c.id, "name": c.name,
+                 "services": [self.service_view(s) for s in cfg.services if s.category_id == c.id]}
+                for c in cfg.categories if any(s.category_id == c.id for s in cfg.services)]
+
+    def service_view(self, svc: Service) -> dict[str, Any]:
+        ahead, wait_s = self.estimate(svc)
+        return {"id": svc.id, "name": svc.name, "category_id": svc.category_id, "pinyin": svc.pinyin,
+                "description": svc.description, "time_limit": svc.time_limit,
+                "materials": [{"name": m.name, "required": m.required, "note": m.note} for m in svc.materials],
+                "issuing_hours": describe_periods(issuing_periods(svc, self.service.config.hours)),
+                "closed": self.closed_reason(svc), "ahead": ahead, "estimated_wait_s": wait_s}
+
+    def estimate(self, svc: Service) -> tuple[int, int]:
+        """People ahead of, and the wait for, a ticket taken now (priority and transferred tickets count)."""
+        hall = self.service.hall
+        now = self.service.clock.now()
+        queue = hall.waiting.get(svc.category_id)
+        ahead = len(queue.normals) + len(queue.priorities) if queue else 0
+        probe = Ticket(id="", day=now.date().isoformat(), number="", prefix=svc.prefix, seq=0, service_id=svc.id,
+                       category_id=svc.category_id, channel="kiosk", priority=None, issued_at=now, queue_at=now,
+                       token="", status=TicketStatus.WAITING)
+        return ahead, hall.estimated_wait_s(probe, ahead)
+
+    def closed_reason(self, svc: Service) -> str | None:
+        """Why the kiosk cannot issue this service now, in the citizen's words; None when it can."""
+        cfg = self.service.config
+        now = self.service.clock.now()
+        if not is_working_day(now.date(), cfg.hours):
+            return "今日为非工作日，大厅不办理业务。"
+        if not issuing_open(svc, cfg.hours, now):
+            return f"当前不在取号时间，取号时间为{describe_periods(issuing_periods(svc, cfg.hours))}。"
+        day = now.date().isoformat()
+        if svc.daily_cap is not None and self.service.hall.issued_per_service.get((day, svc.id), 0) >= svc.daily_cap:
+            return f"今日号源已取完（每日{svc.daily_cap}个），请明日再来或网上预约。"
+        full = self.settings.queue_full_at
+        queue = self.service.hall.waiting.get(svc.category_id)
+        if full and queue is not None and len(queue) >= full:
+            return f"当前排队已满（{len(queue)}人等候），请稍后再取号或网上预约。"
+        return None
+
+    # ------------------------------------------------------------ issuing
+
+    async def issue(self, kiosk: Kiosk, service_id: str, request_id: str, swipe_id: str | None) -> dict[str, Any]:
+        svc = self.service.config.service(service_id)
+        if svc is None:
+            raise HallError("unknown_service", f"未找到事项：{service_id}", 404)
+        repeat = request_id in self.service.hall.by_request
+        swipe: Swipe | None = None
+        priority = None
+        if not repeat:
+            full = self.settings.queue_full_at
+            queue = self.service.hall.waiting.get(svc.category_id)
+            if full and queue is not None and len(queue) >= full:
+                raise HallError("queue_full", f"“{svc.name}”当前排队已满，请稍后再取号或网上预约。")
+            if swipe_id:
+                swipe = self.readers.take(kiosk.id, swipe_id)
+                self._check_daily_limit(swipe, svc)
+                if swipe.elderly and self.settings.elderly_priority:
+                    priority = self.settings.elderly_priority
+        view = self.service.issue_ticket(svc.id, "kiosk", priority=priority, request_id=request_id,
+                                         holder=swipe.holder if swipe else None)
+        if swipe:
+            self.readers.clear(kiosk.id, swipe.id)
+        return await self._finish(kiosk, view)
+
+    def _check_daily_limit(self, swipe: Swipe, svc: Service) -> None:
+        limit = self.settings.per_person_daily_limit
+        if not limit:
+            return
+        day = self.service.clock.now().date().isoformat()
+        taken = sum(1 for t in self.service.hall.tickets.values()
+                    if t.day == day and t.holder == swipe.holder and t.service_id == svc.id)
+        if taken >= limit:
+            raise HallError("person_daily_limit",
+                            f"您今天已取“{svc.name}”号 {taken} 次，每人每天限取 {limit} 次。如有疑问请咨询服务台。")
+
+    async def check_in(self, kiosk: Kiosk, code: str | None, phone: str | None, swipe_id: str | None) -> dict[str, Any]:
+        holder = self.readers.take(kiosk.id, swipe_id).holder if swipe_id else None
+        appointment = self.book.find_for_check_in(code=code, phone=phone, id_number_hash=holder)
+        result = self.book.check_in(appointment)
+        if swipe_id:
+            self.readers.clear(kiosk.id, swipe_id)
+        out = await self._finish(kiosk, result["ticket"])
+        out["appointment"] = result["appointment"]
+        out["appointment_priority"] = result["priority"]
+        return out
+
+    async def _finish(self, kiosk: Kiosk, view: dict[str, Any]) -> dict[str, Any]:
+        token = view.pop("token")
+        ticket = self.service.hall.tickets.get(view["id"])
+        numbers = sorted(self.service.config.window(w).number for w in self.service.hall.windows_serving(ticket)) \
+            if ticket else []
+        priority = self.service.config.priority(view["priority"]) if view.get("priority") else None
+        return {"ticket": view, "qr": f"/kiosk/qr/{token}.svg", "windows": window_ranges(numbers) if numbers else "",
+                "priority_name": priority.name if priority else None,
+                "print": await self._print_once(kiosk, {**view, "token": token})}
+
+    async def _print_once(self, kiosk: Kiosk, view: dict[str, Any]) -> dict[str, Any]:
+        pending = self._printed.get(view["id"])
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._printed[view["id"]] = pending
+            pending.set_result(await self._print(kiosk, view))
+            self._forget_old()
+        return await asyncio.shield(pending)
+
+    async def _print(self, kiosk: Kiosk, view: dict[str, Any]) -> dict[str, Any]:
+        if not self.printing_available(kiosk):
+            return NO_PRINTER
+        try:
+            result = await self.devices.print_ticket(kiosk.printer, view)
+        except HallError as e:
+            log.warning("kiosk %s: print refused: %s", kiosk.id, e.message)
+            result = {"ok": False, "code": e.code, "message": e.message}
+        except Exception:  # the ticket is committed whatever the printer does: report, never fail the issue
+            log.exception("kiosk %s: printing failed", kiosk.id)
+            result = {"ok": False, "code": "printer_error", "message": "打印机故障。"}
+        if not result.get("ok"):
+            result = {**result, "message": f"{result.get('message') or '打印失败'}，号票未能打印。请用手机拍下二维码或记下您的号码。"}
+        return result
+
+    def printing_available(self, kiosk: Kiosk) -> bool:
+        printers = getattr(self.devices, "printers", None)
+        return bool(kiosk.printer) and printers is not None and kiosk.printer in printers
+
+    def printer_status(self, kiosk: Kiosk) -> dict[str, Any]:
+        if not self.printing_available(kiosk):
+            return {"available": False, "paper": None}
+        status = self.devices.printers[kiosk.printer].status
+        return {"available": True, "paper": status.paper if status else "unknown",
+                "online": status.online if status else None}
+
+    def _forget_old(self) -> None:
+        """Print results are only needed for repeats within the day."""
+        today = self.service.clock.now().date().isoformat().replace("-", "")
+        for tid in [t for t in self._printed if not t.startswith(today)]:
+            del self._printed[tid]
+
+    # ------------------------------------------------------------ the mobile page
+
+    def public_ticket(self, token: str) -> dict[str, Any]:
+        view = self.service.ticket_by_token(token)
+        hall = self.service.hall
+        called = sorted((t for t in hall.tickets.values()
+                         if t.day == view["day"] and t.category_id == view["category_id"] and t.called_at is not None),
+                        key=lambda t: t.called_at, reverse=True)[:3]
+        serving = []
+        for t in called:
+            w = self.service.config.window(t.window_id) if t.window_id else None
+            serving.append({"number": t.number, "window_number": w.number if w else None})
+        return {"hall": self.service.config.name, "ticket": view, "now_serving": serving,
+                "at": self.service.clock.now().isoformat()}

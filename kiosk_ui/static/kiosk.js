@@ -1,0 +1,465 @@
+// The kiosk (自助取号机): one page, screens drawn from the controller's catalogue, live through HallEvents.
+// The screen and its request id live in sessionStorage, so a reload shows the same screen and a second
+// "取号" after a reload (or a double tap) returns the ticket already issued instead of a new one.
+import { HallEvents, api } from "/static/common/hall-events.js";
+
+const KIOSK = document.body.dataset.kiosk;
+const IDLE_S = Number(document.body.dataset.idle);
+const TICKET_S = Number(document.body.dataset.ticketSeconds);
+const PER_PAGE = () => (elder ? 4 : 8);
+const $ = (sel) => document.querySelector(sel);
+const screenEl = $("#screen");
+
+let catalogue = null;  // {categories: [...]}
+let current = null;  // {name, args, requestId, result}
+let elder = sessionStorage.getItem("kiosk.elder") === "1";
+let swipe = null;  // {id, name, age, elderly}
+let swipeAppointment = null;
+let online = true;
+let busy = false;
+let spokenText = "";
+let idleTimer = null;
+let ticketTimer = null;
+let refreshTimer = null;
+let quiet = false;
+let clockOffset = 0;  // the hall's clock minus this browser's (the controller may run a shifted demo clock)  // re-drawing a screen for fresh data does not read it aloud again
+
+// ---------------------------------------------------------------- helpers
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "class") node.className = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function newRequestId() {
+  // crypto.randomUUID needs a secure context; a kiosk on the hall LAN is plain http.
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return "k-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function minutes(s) {
+  return s <= 0 ? "无需等候" : `等候约 ${Math.max(1, Math.round(s / 60))} 分钟`;
+}
+
+function services() {
+  return catalogue ? catalogue.categories.flatMap((c) => c.services) : [];
+}
+
+function findService(id) {
+  return services().find((s) => s.id === id);
+}
+
+function save() {
+  sessionStorage.setItem("kiosk.screen", JSON.stringify(current));
+}
+
+function show(name, args = {}, extra = {}) {
+  current = { name, args, ...extra };
+  save();
+  clearInterval(ticketTimer);
+  screenEl.replaceChildren();
+  screenEl.scrollTop = 0;
+  SCREENS[name](args);
+  $("#home-btn").hidden = name === "home";
+}
+
+function dialog(text) {
+  $("#dialog-text").textContent = text;
+  $("#dialog").hidden = false;
+  speak(text);
+}
+
+$("#dialog-ok").addEventListener("click", () => { $("#dialog").hidden = true; });
+
+async function call(path, options) {
+  try {
+    const data = await api(path, options);
+    setOnline(true);
+    return data;
+  } catch (err) {
+    if (err.status === undefined) {  // no answer at all: the controller is restarting or the network is down
+      setOnline(false);
+      throw new Error("网络连接中断，请稍后重试。");
+    }
+    throw err;
+  }
+}
+
+function setOnline(ok) {
+  if (ok && !online) loadCatalogue();
+  online = ok;
+  $("#offline").hidden = ok;
+}
+
+// ---------------------------------------------------------------- read-aloud (长者模式)
+
+const audio = new Audio();
+
+function speak(text) {
+  spokenText = text;
+  if (!elder || !text || quiet) return;
+  audio.pause();
+  audio.src = `/api/kiosk/speech?text=${encodeURIComponent(text.slice(0, 300))}`;
+  audio.play().catch(() => {});  // no sound device or autoplay blocked: the screen still says it all
+}
+
+function setElder(on) {
+  elder = on;
+  sessionStorage.setItem("kiosk.elder", on ? "1" : "0");
+  document.documentElement.classList.toggle("elder", on);
+  $("#elder-btn").setAttribute("aria-pressed", on ? "true" : "false");
+  $("#elder-btn").textContent = on ? "退出长者模式" : "长者模式";
+  $("#speak-btn").hidden = !on;
+  if (current) show(current.name, current.args, { requestId: current.requestId, result: current.result });
+}
+
+$("#elder-btn").addEventListener("click", () => setElder(!elder));
+$("#speak-btn").addEventListener("click", () => speak(spokenText));
+$("#home-btn").addEventListener("click", () => goHome());
+
+function goHome() {
+  $("#dialog").hidden = true;
+  show("home");
+}
+
+// ---------------------------------------------------------------- screens
+
+const SCREENS = {
+  home({ page = 0 } = {}) {
+    screenEl.append(el("h2", {}, "请选择办理的业务类别"));
+    const tiles = el("div", { class: "tiles" });
+    const all = catalogue?.categories ?? [];
+    const perPage = elder ? 4 : all.length || 1;  // 长者模式: fewer, larger tiles per screen
+    const pages = Math.max(1, Math.ceil(all.length / perPage));
+    page = Math.min(page, pages - 1);
+    const shown = all.slice(page * perPage, (page + 1) * perPage);
+    for (const c of shown) {
+      const open = c.services.filter((s) => !s.closed).length;
+      tiles.append(el("button", { class: "tile", "data-category": c.id, onclick: () => show("theme", { id: c.id, page: 0 }) },
+        el("span", { class: "name" }, c.name),
+        el("span", { class: "meta" }, `${c.services.length} 个事项${open < c.services.length ? `，${open} 个可取号` : ""}`)));
+    }
+    tiles.append(
+      el("button", { class: "tile action", id: "go-search", onclick: () => show("search", { q: "" }) },
+        el("span", { class: "name" }, "搜索事项"), el("span", { class: "meta" }, "按名称或拼音首字母")),
+      el("button", { class: "tile action", id: "go-checkin", onclick: () => show("checkin", { mode: "code", value: "" }) },
+        el("span", { class: "name" }, "预约签到"), el("span", { class: "meta" }, "预约码 · 手机号 · 身份证")));
+    screenEl.append(tiles);
+    if (pages > 1) {
+      screenEl.append(el("div", { class: "pager" },
+        el("button", { disabled: page === 0, id: "prev", onclick: () => show("home", { page: page - 1 }) }, "‹ 上一页"),
+        el("span", { class: "count" }, `${page + 1} / ${pages}`),
+        el("button", { disabled: page >= pages - 1, id: "next", onclick: () => show("home", { page: page + 1 }) }, "下一页 ›")));
+    }
+    speak("欢迎来到" + document.querySelector(".hall").textContent + "。请选择办理的业务类别：" +
+      shown.map((c) => c.name).join("，") + "。也可以点击预约签到。");
+  },
+
+  theme({ id, page }) {
+    const cat = catalogue.categories.find((c) => c.id === id);
+    if (!cat) return goHome();
+    screenEl.append(el("button", { class: "back", onclick: goHome }, "‹ 返回"), el("h2", {}, cat.name));
+    serviceList(cat.services, page, (p) => show("theme", { id, page: p }));
+    speak(`${cat.name}。请选择事项：` + pageOf(cat.services, page).map((s) => s.name).join("，"));
+  },
+
+  search({ q }) {
+    screenEl.append(el("button", { class: "back", onclick: goHome }, "‹ 返回"), el("h2", {}, "搜索事项"));
+    const input = el("input", { class: "search-input", id: "search", value: q, placeholder: "输入事项名称或拼音首字母，如 hjqy",
+      autocomplete: "off", oninput: () => { current.args.q = input.value; save(); render(); } });
+    const results = el("div", { id: "results" });
+    const keys = el("div", { class: "keys letters" });
+    for (const ch of "abcdefghijklmnopqrstuvwxyz") {
+      keys.append(el("button", { "data-key": ch, onclick: () => { input.value += ch; input.dispatchEvent(new Event("input")); } }, ch.toUpperCase()));
+    }
+    keys.append(el("button", { onclick: () => { input.value = input.value.slice(0, -1); input.dispatchEvent(new Event("input")); } }, "删除"));
+    screenEl.append(input, keys, results);
+    function render() {
+      const query = input.value.trim().toLowerCase();
+      results.replaceChildren();
+      if (!query) return;
+      const found = services().filter((s) => s.name.includes(input.value.trim()) || (s.pinyin && s.pinyin.includes(query)));
+      if (!found.length) results.append(el("p", { class: "empty-result" }, "没有找到相关事项，请换个关键词或咨询服务台。"));
+      else serviceListInto(results, found);
+    }
+    render();
+    speak("请输入事项名称或拼音首字母进行搜索。");
+  },
+
+  service({ id }) {
+    const s = findService(id);
+    if (!s) return goHome();
+    screenEl.append(el("button", { class: "back", onclick: () => show("theme", { id: s.category_id, page: 0 }) }, "‹ 返回"),
+      el("h2", { id: "service-name" }, s.name));
+    const materials = el("ul", { class: "materials", id: "materials" },
+      s.materials.length ? s.materials.map((m) => el("li", {},
+        el("span", { class: `badge ${m.required ? "req" : "opt"}` }, m.required ? "必交" : "容缺"),
+        el("span", {}, m.name, m.note ? el("span", { class: "note" }, m.note) : null)))
+        : el("li", {}, "本事项无需提交材料。"));
+    const info = el("div", { class: "panel" },
+      s.description ? el("p", { class: "desc" }, s.description) : null,
+      el("p", { class: "desc" }, `办理时限：${s.time_limit} · 取号时间：${s.issuing_hours}`),
+      el("h3", {}, "一次性告知 · 所需材料"), materials,
+      s.materials.some((m) => !m.required) ? el("p", { class: "desc" }, "“容缺”材料可先受理、后补交。") : null);
+    const wait = el("div", { class: "panel wait", id: "wait" });
+    const take = el("button", { class: "primary", id: "take", onclick: () => takeTicket(s.id) }, "取 号");
+    const side = el("div", { class: "side" }, wait);
+    if (s.closed) {
+      side.append(el("div", { class: "closed-box", id: "closed" }, s.closed));
+      take.disabled = true;
+    }
+    side.append(take);
+    screenEl.append(el("div", { class: "service" }, info, side));
+    renderWait(s);
+    const req = s.materials.filter((m) => m.required).map((m) => m.name);
+    speak(`${s.name}。需要带齐：${req.join("，") || "无"}。` + (s.closed ? s.closed : `前面有 ${s.ahead} 人等候。请点击取号。`));
+  },
+
+  ticket({ title }) {
+    const r = current.result;
+    const t = r.ticket;
+    const printed = r.print && r.print.ok;
+    const left = el("div", {},
+      el("div", { class: "title" }, title),
+      el("div", { class: "number", id: "ticket-number" }, t.number),
+      el("div", { class: "svc" }, t.service_name),
+      r.priority_name ? el("div", {}, el("span", { class: "prio", id: "ticket-priority" }, r.priority_name)) : null,
+      r.windows ? el("p", { id: "ticket-windows" }, `请留意 ${r.windows} 号窗口叫号`) : null,
+      el("p", { id: "ticket-ahead" }, `您前面还有 ${t.ahead} 人，预计${minutes(t.estimated_wait_s)}`));
+    const right = el("div", {},
+      el("div", { class: "qr" }, el("img", { src: r.qr, alt: "排队进度二维码", id: "ticket-qr" }),
+        el("p", {}, "用手机扫码，随时查看排队进度和叫号窗口。")),
+      el("div", { class: printed ? "print-ok" : "print-fail", id: "print-status" },
+        printed ? "号票已打印，请从出票口取走。" : r.print.message),
+      el("button", { class: "secondary", id: "done", onclick: goHome }, "完成"));
+    screenEl.append(el("div", { class: "ticket" }, left, right));
+    let left_s = TICKET_S;
+    const done = right.querySelector("#done");
+    const tick = () => { done.textContent = `完成（${left_s} 秒后返回首页）`; if (left_s-- <= 0) goHome(); };
+    tick();
+    ticketTimer = setInterval(tick, 1000);
+    speak(`${title}。您的号码是 ${t.number}。您前面还有 ${t.ahead} 人。` + (printed ? "号票已打印，请取走。" : r.print.message));
+  },
+
+  checkin({ mode, value }) {
+    screenEl.append(el("button", { class: "back", onclick: goHome }, "‹ 返回"), el("h2", {}, "预约签到"));
+    const tabs = el("div", { class: "tabs" },
+      el("button", { "aria-pressed": mode === "code" ? "true" : "false", id: "tab-code",
+        onclick: () => show("checkin", { mode: "code", value: "" }) }, "预约码"),
+      el("button", { "aria-pressed": mode === "phone" ? "true" : "false", id: "tab-phone",
+        onclick: () => show("checkin", { mode: "phone", value: "" }) }, "手机号"));
+    const hint = mode === "code" ? "请输入 8 位预约码" : "请输入预约时登记的手机号";
+    const entry = el("div", { class: `entry ${value ? "" : "empty"}`, id: "entry" }, value || hint);
+    const keys = el("div", { class: "keys" });
+    const set = (v) => { current.args.value = v; save(); entry.textContent = v || hint; entry.classList.toggle("empty", !v); };
+    for (const k of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "清空", "0", "删除"]) {
+      keys.append(el("button", { "data-key": k, onclick: () => {
+        const v = current.args.value;
+        if (k === "清空") set("");
+        else if (k === "删除") set(v.slice(0, -1));
+        else if (v.length < (mode === "code" ? 8 : 12)) set(v + k);
+      } }, k));
+    }
+    const submit = el("button", { class: "primary", id: "checkin-submit", onclick: () => {
+      const v = current.args.value;
+      if (!v) return dialog(hint + "。");
+      checkIn(mode === "code" ? { code: v } : { phone: v });
+    } }, "签 到");
+    const pad = el("div", {}, entry, keys, submit);
+    const about = el("div", { class: "panel" }, el("h3", {}, "签到说明"),
+      el("p", { class: "desc" }, "请在预约时段开始前 30 分钟内至时段开始后一刻钟内签到，签到后优先叫号。"),
+      el("p", { class: "desc" }, "也可以在读卡区刷身份证签到。"));
+    screenEl.append(el("div", { class: "checkin" }, el("div", {}, tabs, pad), about));
+    speak(`预约签到。${hint}，然后点击签到。也可以刷身份证签到。`);
+  },
+};
+
+function pageOf(list, page) {
+  return list.slice(page * PER_PAGE(), (page + 1) * PER_PAGE());
+}
+
+function serviceList(list, page, go) {
+  const pages = Math.max(1, Math.ceil(list.length / PER_PAGE()));
+  page = Math.min(page, pages - 1);
+  const box = el("div", {});
+  serviceListInto(box, pageOf(list, page));
+  screenEl.append(box);
+  if (pages > 1) {
+    screenEl.append(el("div", { class: "pager" },
+      el("button", { disabled: page === 0, onclick: () => go(page - 1), id: "prev" }, "‹ 上一页"),
+      el("span", { class: "count" }, `${page + 1} / ${pages}`),
+      el("button", { disabled: page >= pages - 1, onclick: () => go(page + 1), id: "next" }, "下一页 ›")));
+  }
+}
+
+function serviceListInto(box, list) {
+  const ul = el("div", { class: "list" });
+  for (const s of list) {
+    ul.append(el("button", { class: `item ${s.closed ? "closed" : ""}`, "data-service": s.id, onclick: () => show("service", { id: s.id }, { requestId: newRequestId() }) },
+      el("span", { class: "name" }, s.name),
+      el("span", { class: "meta" }, s.closed ? "暂停取号" : `等候 ${s.ahead} 人`)));
+  }
+  box.append(ul);
+}
+
+function renderWait(s) {
+  const wait = $("#wait");
+  if (!wait) return;
+  wait.replaceChildren(
+    el("div", {}, el("div", { class: "num", id: "wait-ahead" }, String(s.ahead)), el("div", { class: "lbl" }, "前面等候（人）")),
+    el("div", {}, el("div", { class: "num", id: "wait-time" }, s.estimated_wait_s > 0 ? String(Math.max(1, Math.round(s.estimated_wait_s / 60))) : "0"),
+      el("div", { class: "lbl" }, "预计等候（分钟）")));
+}
+
+// ---------------------------------------------------------------- actions
+
+async function takeTicket(serviceId) {
+  if (busy) return;  // a double tap: the first request is already on its way
+  busy = true;
+  const button = $("#take");
+  if (button) { button.disabled = true; button.textContent = "正在取号……"; }
+  try {
+    const body = { service_id: serviceId, request_id: current.requestId };
+    if (swipe) body.swipe_id = swipe.id;
+    const result = await call(`/api/kiosk/${KIOSK}/tickets`, { method: "POST", body });
+    swipe = null;
+    renderSwipe();
+    show("ticket", { title: "取号成功" }, { result, requestId: current.requestId });
+  } catch (err) {
+    dialog(err.message);
+    if (button) { button.disabled = false; button.textContent = "取 号"; }
+  } finally {
+    busy = false;
+  }
+}
+
+async function checkIn(body) {
+  if (busy) return;
+  busy = true;
+  try {
+    const result = await call(`/api/kiosk/${KIOSK}/check-in`, { method: "POST", body });
+    swipe = null;
+    renderSwipe();
+    show("ticket", { title: result.appointment_priority ? "预约签到成功，将优先叫号" : "已签到（超过预约时段，按普通号排队）" }, { result });
+  } catch (err) {
+    dialog(err.message);
+  } finally {
+    busy = false;
+  }
+}
+
+// ---------------------------------------------------------------- ID card swipe, printer, liveness
+
+function renderSwipe() {
+  const box = $("#swipe");
+  if (!swipe) { box.hidden = true; box.replaceChildren(); return; }
+  box.hidden = false;
+  const who = el("div", { class: "who", id: "swipe-who" },
+    `已读取身份证：${swipe.name}（${swipe.age} 岁）`, swipe.elderly ? "，将为您优先安排办理" : "",
+    swipeAppointment ? el("div", {}, `您今天预约了“${swipeAppointment.service_name}”（${swipeAppointment.slot}）`) : null);
+  box.replaceChildren(...[who,
+    swipeAppointment ? el("button", { class: "go", id: "swipe-checkin", onclick: () => checkIn({ swipe_id: swipe.id }) }, "预约签到") : null,
+    el("button", { id: "swipe-clear", onclick: async () => {
+      const id = swipe?.id;
+      swipe = null; swipeAppointment = null; renderSwipe();
+      await call(`/api/kiosk/${KIOSK}/swipe/clear`, { method: "POST", body: { swipe_id: id } }).catch(() => {});
+    } }, "清除")].filter(Boolean));
+}
+
+async function pollStatus() {
+  try {
+    const st = await call(`/api/kiosk/${KIOSK}/status`);
+    const before = swipe?.id;
+    swipe = st.swipe;
+    swipeAppointment = st.appointment;
+    if ((swipe?.id) !== before) {
+      renderSwipe();
+      if (swipe) {
+        resetIdle();
+        speak(`已读取身份证，${swipe.name}。` + (swipe.elderly ? "将为您优先安排办理。" : "") + (st.appointment ? "您今天有预约，可点击预约签到。" : "请选择办理的事项。"));
+      }
+    }
+    const warn = $("#printer-warning");
+    if (!st.printer.available) { warn.hidden = false; warn.textContent = "本机暂不提供打印：取号后请用手机拍下二维码或记下号码。"; }
+    else if (st.printer.paper === "out") { warn.hidden = false; warn.textContent = "打印机缺纸：取号后请用手机拍下二维码或记下号码。"; }
+    else warn.hidden = true;
+  } catch {
+    // shown by the offline banner; the next poll retries
+  }
+}
+
+async function loadCatalogue() {
+  try {
+    catalogue = await call(`/api/kiosk/${KIOSK}/catalogue`);
+    clockOffset = Date.parse(catalogue.at) - Date.now();
+    tickClock();
+  } catch {
+    return;
+  }
+  if (!current) {
+    const saved = JSON.parse(sessionStorage.getItem("kiosk.screen") || "null");
+    if (saved && SCREENS[saved.name]) show(saved.name, saved.args, { requestId: saved.requestId, result: saved.result });
+    else show("home");
+  } else if (current.name === "service") {
+    const s = findService(current.args.id);
+    if (s) renderWait(s);
+  } else if (current.name === "home" || current.name === "theme") {
+    rerender();
+  }
+}
+
+function rerender() {
+  quiet = true;
+  try {
+    show(current.name, current.args, { requestId: current.requestId, result: current.result });
+  } finally {
+    quiet = false;
+  }
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(loadCatalogue, 400);
+}
+
+function resetIdle() {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    if (current && current.name !== "home") goHome();
+  }, IDLE_S * 1000);
+}
+
+for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, resetIdle, { capture: true });
+
+function tickClock() {
+  const now = new Date(Date.now() + clockOffset);
+  $("#clock").textContent = now.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", timeZone: document.body.dataset.timezone });
+}
+
+// ---------------------------------------------------------------- start
+
+document.documentElement.classList.toggle("elder", elder);
+$("#elder-btn").setAttribute("aria-pressed", elder ? "true" : "false");
+$("#elder-btn").textContent = elder ? "退出长者模式" : "长者模式";
+$("#speak-btn").hidden = !elder;
+tickClock();
+setInterval(tickClock, 10_000);
+resetIdle();
+await loadCatalogue();
+new HallEvents({
+  since: catalogue ? catalogue.seq : null,
+  onEvent: (e) => { if (/^(ticket|window|staff)\./.test(e.type)) scheduleRefresh(); },
+  onStatus: (up) => { if (up) scheduleRefresh(); },
+});
+pollStatus();
+setInterval(pollStatus, 1000);

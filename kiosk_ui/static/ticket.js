@@ -1,0 +1,60 @@
+// The citizen's ticket page (/t/{token}) on a phone: the ticket's place and the numbers being called,
+// refreshed on every hall event of its kind, and after a reconnect.
+import { HallEvents, api } from "/static/common/hall-events.js";
+
+const TOKEN = document.body.dataset.token;
+const $ = (sel) => document.querySelector(sel);
+const STATES = {
+  waiting: "等候中", called: "请前往窗口办理", serving: "正在办理", finished: "已办结，感谢您的耐心等候",
+  no_show: "已过号，请到服务台咨询", cancelled: "已取消",
+};
+let timer = null;
+
+function minutes(s) {
+  return s <= 0 ? "即将叫号" : `约 ${Math.max(1, Math.round(s / 60))} 分钟`;
+}
+
+async function refresh() {
+  let data;
+  try {
+    data = await api(`/api/t/${TOKEN}`);
+  } catch (err) {
+    if (err.status === 404) { $("#number").textContent = "—"; $("#state").textContent = err.message; return; }
+    $("#offline").hidden = false;
+    return;
+  }
+  $("#offline").hidden = true;
+  const t = data.ticket;
+  $("#number").textContent = t.number;
+  $("#service").textContent = t.service_name;
+  $("#state").textContent = STATES[t.status] || t.status;
+  document.body.dataset.status = t.status;
+  const called = t.status === "called" || t.status === "serving";
+  $("#call").hidden = !called;
+  $("#window").textContent = called ? (t.window_name || `${t.window_number} 号窗口`) : "";
+  const waiting = t.status === "waiting";
+  $("#ahead").textContent = waiting ? `${t.ahead} 人` : "—";
+  $("#wait").textContent = waiting ? minutes(t.estimated_wait_s) : "—";
+  const list = $("#serving");
+  list.replaceChildren(...(data.now_serving.length ? data.now_serving.map((s) => {
+    const li = document.createElement("li");
+    li.textContent = s.window_number ? `${s.number} → ${s.window_number} 号窗口` : s.number;
+    return li;
+  }) : [Object.assign(document.createElement("li"), { textContent: "暂无" })]));
+  $("#updated").textContent = `更新于 ${data.at.slice(11, 19)}`;  // the hall's clock, not the phone's
+  if (called && navigator.vibrate) navigator.vibrate(400);
+}
+
+function soon() {
+  clearTimeout(timer);
+  timer = setTimeout(refresh, 200);
+}
+
+const first = await api("/api/hall").catch(() => null);
+await refresh();
+new HallEvents({
+  since: first ? first.seq : null,
+  onEvent: (e) => { if (e.type.startsWith("ticket.") || e.type.startsWith("window.")) soon(); },
+  onStatus: (up) => { $("#offline").hidden = up; if (up) soon(); },
+});
+setInterval(refresh, 60_000);  // estimates drift with time even when nothing happens

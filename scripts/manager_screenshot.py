@@ -1,0 +1,130 @@
+"""Screenshots of the manager live board (docs/manager-board.png, docs/manager-categories.png).
+
+Drives a morning of the demo hall through the HTTP API on a manual clock (arrivals, calls, finishes, no-shows,
+ratings, a pause, a re-assigned window, a notice), then serves that ledger with the real server at the
+morning's end and photographs /manager in headless Chromium.
+
+    .venv/bin/python scripts/manager_screenshot.py
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import tempfile
+import tomllib
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from hall_controller.clock import ManualClock  # noqa: E402
+from hall_controller.config import load_config  # noqa: E402
+from hall_controller.domain.hall import Decision  # noqa: E402
+from hall_controller.server import ServeOptions, build_app  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS, DEMO_CONFIG, ServerProcess  # noqa: E402
+
+START = datetime(2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+END = START + timedelta(hours=2, minutes=20)
+WINDOWS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "13", "17", "19"]
+MIX = {"hukou_move": 4, "id_card_renew": 5, "social_insurance_enrol": 3, "individual_business": 3,
+       "llc_registration": 2, "pickup_result": 2, "policy_consult": 1}
+
+
+def staff_by_window() -> dict[str, tuple[str, str]]:
+    raw = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
+    out: dict[str, tuple[str, str]] = {}
+    for s in raw["staff"]:
+        for w in s.get("windows", []):
+            out.setdefault(str(w), (s["id"], s["pin"]))
+    return out
+
+
+def drive(db: Path) -> None:
+    rng = random.Random(20261123)
+    clock = ManualClock(START)
+    app = build_app(load_config(DEMO_CONFIG), str(db), clock, ServeOptions(devices="none", rate_limit=0))
+    services = [s for s in MIX if s]
+    weights = [MIX[s] for s in services]
+    with TestClient(app) as c:
+        boss = {"Authorization": "Bearer " + c.post("/api/manager/sign-in", json={
+            "manager_id": "manager", "password": "manager123"}).json()["token"]}
+        staff = staff_by_window()
+        auth = {}
+        for w in WINDOWS:
+            sid, pin = staff[w]
+            auth[w] = {"Authorization": "Bearer " + c.post(f"/api/windows/{w}/sign-in",
+                                                            json={"staff_id": sid, "pin": pin}).json()["token"]}
+        c.post("/api/manager/windows/8/categories", headers=boss, json={"weights": {"social": 3, "business": 2}})
+        busy_until: dict[str, datetime] = {}
+        tokens: dict[str, str] = {}
+        while clock.now() < END:
+            now = clock.now()
+            minute = (now - START).total_seconds() / 60
+            rate = 2.2 if 40 < minute < 110 else 1.2  # the morning peak
+            for _ in range(sum(1 for _ in range(6) if rng.random() < rate / 6)):
+                r = c.post("/api/tickets", json={"service_id": rng.choices(services, weights)[0]})
+                if r.status_code == 201:
+                    tokens[r.json()["id"]] = r.json()["token"]
+            for w in WINDOWS:
+                view = c.get(f"/api/windows/{w}").json()
+                pausing = w == "5" and now >= END - timedelta(minutes=22)  # 5号 takes a break once free
+                if pausing and view["state"] == "open":
+                    c.post("/api/windows/5/pause", headers=auth[w], json={"reason": "临时离岗"})
+                    continue
+                if view["ticket"] is not None and now >= busy_until[w]:
+                    if rng.random() < 0.06 and view["ticket"]["status"] == "called":
+                        c.post(f"/api/windows/{w}/skip", headers=auth[w])
+                    else:
+                        done = c.post(f"/api/windows/{w}/finish", headers=auth[w]).json()["ticket"]
+                        if rng.random() < 0.7:
+                            level = rng.choices([1, 2, 3, 4, 5], [60, 25, 8, 4, 3])[0]
+                            c.post("/api/ratings", json={"token": tokens[done["id"]], "level": level})
+                elif view["ticket"] is None and view["state"] == "open" and not pausing:
+                    r = c.post(f"/api/windows/{w}/call-next", headers=auth[w])
+                    if r.status_code == 200:
+                        busy_until[w] = now + timedelta(minutes=rng.lognormvariate(2.0, 0.45))
+            clock.advance(minutes=1)
+        c.post("/api/manager/notice", headers=boss, json={"text": "上午业务高峰，21号高峰应急窗口已开启，请留意叫号", "minutes": 120})
+        app.state.service.execute(lambda now: Decision(events=[
+            ("printer.status", {"printer_id": "kiosk-1", "paper": "near_end", "online": True, "error": None})]))
+
+
+def photograph(db: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    srv = ServerProcess(db, clock_start=END.replace(tzinfo=None).isoformat(), extra=["--devices", "none"]).start()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(locale="zh-CN", viewport={"width": 1600, "height": 1000})
+            page.goto(f"{srv.url}/manager")
+            page.fill("input[name=manager_id]", "manager")
+            page.fill("input[name=password]", "manager123")
+            page.click("#login-form button[type=submit]")
+            expect(page.locator("#windows tbody tr")).to_have_count(21)
+            expect(page.locator("#link")).to_have_attribute("data-online", "true")
+            page.wait_for_timeout(500)
+            page.screenshot(path=ROOT / "docs" / "manager-board.png", full_page=True)
+            page.click('#windows button[data-categories="8"]')
+            page.wait_for_timeout(300)
+            page.screenshot(path=ROOT / "docs" / "manager-categories.png")
+            browser.close()
+    finally:
+        srv.kill()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "hall.db"
+        drive(db)
+        photograph(db)
+    print("wrote docs/manager-board.png, docs/manager-categories.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,382 @@
+"""Devices in the running controller: keypad → call → display → voice → pad rating, over real ptys and
+loopback sockets with faults injected; printers; unplug/replug; the [devices] section; the demo server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from drivers.bus import BusTiming
+from drivers.escpos_decode import decode_text
+from drivers.printer_sim import PrinterSimulator
+from drivers.protocol import Cmd, Frame, Key, KeyEvent, Outcome
+from drivers.simulators import Fault, SimBus, SimDisplay, SimKeypad, SimPad, SocatPair
+from drivers.voice import RecordingSink, has_sound_card
+from hall_controller import devices_config
+from hall_controller.config import ConfigError, Table, load_config
+from hall_controller.devices import DeviceHub, window_ranges
+from hall_controller.devices_config import BusSpec, DeviceSettings, DeviceSpec, PrinterSpec, VoiceSettings
+
+from .conftest import DEMO_CONFIG, ROOT, ServerProcess
+from .factory import small_hall
+
+FAST = BusTiming(reply_timeout=0.05, keypad_idle_poll=0.02, keypad_active_poll=0.01, pad_poll=0.02, heartbeat=0.3,
+                 offline_probe=0.1, backoff_max=0.3)
+KEYPAD, DISPLAY, PAD = 1, 11, 21
+WINDOW_1 = (DeviceSpec(KEYPAD, "keypad", "1"), DeviceSpec(DISPLAY, "display", "1"), DeviceSpec(PAD, "pad", "1"))
+NO_VOICE = VoiceSettings(enabled=False)
+
+
+def run(test: Callable[[], Awaitable[None]]) -> None:
+    asyncio.run(asyncio.wait_for(test(), 60))
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def reply_to(cmd: Cmd, addr: int | None = None) -> Callable[[Frame], bool]:
+    return lambda f: f.command == cmd and (addr is None or f.addr == addr)
+
+
+def events(service, type_: str) -> list[dict]:
+    return [json.loads(r[0]) for r in service.ledger.query("SELECT data FROM events WHERE type = ? ORDER BY seq", (type_,))]
+
+
+class GateSink(RecordingSink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+
+    def play(self, utterance, wav: bytes) -> None:
+        self.gate.wait(10)
+        super().play(utterance, wav)
+
+
+def window_1_devices() -> tuple[SimKeypad, SimDisplay, SimPad]:
+    return SimKeypad(KEYPAD), SimDisplay(DISPLAY), SimPad(PAD)
+
+
+# ---------------------------------------------------------------------- the whole path, with faults
+
+
+@pytest.mark.parametrize("transport", ["pty", "socket"])
+def test_keypad_call_shows_speaks_and_rating_is_stored_despite_faults(service, tmp_path, transport) -> None:
+    async def scenario() -> None:
+        kp, disp, pad = window_1_devices()
+        sim = SimBus([kp, disp, pad], seed=7)
+        cable = SocatPair(tmp_path / "cable")
+        if transport == "pty":
+            cable.master_path.parent.mkdir()
+            cable.start()
+            await sim.attach_serial(str(cable.device_path))
+            port = str(cable.master_path)
+        else:
+            await sim.serve_tcp()
+            port = sim.url
+        sink = RecordingSink()
+        settings = DeviceSettings(buses=(BusSpec("bus1", port, 9600, WINDOW_1),), voice=VoiceSettings(repeats=1))
+        hub = DeviceHub(service, settings, mode="config", var_dir=tmp_path, sink=sink, timing=FAST)
+        await hub.start()
+        try:
+            ticket = service.issue_ticket("S1", "kiosk")
+            await until(lambda: all(s.online for s in hub.buses["bus1"].status.values()))
+
+            kp.press(KeyEvent(Key.CALL_NEXT))  # before signing in on the keypad: refused with a reason
+            await kp.wait_for(lambda k: not k.pending)
+            assert kp.lcd == "请先在窗口签到。"
+            kp.press(KeyEvent(Key.SIGN_IN, staff_id="S001", pin="1234"))
+            await disp.wait_for(lambda d: d.lines == ("1号综合窗口", "员工1 工号 S001"))
+            await kp.wait_for(lambda k: k.lcd == "签到成功\n员工1")
+
+            # the report of "call next" is lost twice, then duplicated; an ack is corrupted and one poll unheard
+            sim.inject(Fault.DROP, count=2, match=reply_to(Cmd.KEY_EVENT))
+            sim.inject(Fault.DUPLICATE, count=2, match=reply_to(Cmd.KEY_EVENT))
+            sim.inject(Fault.CORRUPT, count=1, match=reply_to(Cmd.ACK, KEYPAD))
+            sim.inject(Fault.LATE, count=1, match=reply_to(Cmd.ACK, DISPLAY))
+            sim.inject(Fault.DEAF, count=1, match=lambda f: f.addr == KEYPAD and f.command == Cmd.POLL)
+            kp.press(KeyEvent(Key.CALL_NEXT))
+            await disp.wait_for(lambda d: d.lines[:2] == ("A001", "请A001号到1号窗口"))
+            await kp.wait_for(lambda k: not k.pending and k.lcd == "已呼叫 A001")
+            assert disp.lines[2] == "员工1"
+            assert [e["ticket"]["id"] for e in events(service, "ticket.called")] == [ticket["id"]]  # no double call
+
+            await hub.announcer.drain()
+            spoken = [(u.number, u.window_number, u.text, u.speech) for u in sink.utterances]
+            assert spoken == [("A001", 1, "请A 零零一号到一号窗口办理", True)]
+
+            # finishing invites the pad; the rating's report is lost, duplicated and late, its ack unheard
+            sim.inject(Fault.DROP, count=1, match=reply_to(Cmd.PAD_RESULT))
+            sim.inject(Fault.DUPLICATE, count=1, match=reply_to(Cmd.PAD_RESULT))
+            sim.inject(Fault.LATE, count=1, match=reply_to(Cmd.PAD_RESULT))
+            sim.inject(Fault.DEAF, count=1, match=lambda f: f.addr == PAD and f.command == Cmd.POLL and f.payload != b"\0\0")
+            kp.press(KeyEvent(Key.FINISH, outcome=Outcome.IMMEDIATE))
+            await pad.wait_for(lambda p: p.invite is not None)
+            assert (pad.invite.ticket, pad.invite.window, pad.invite.staff_id, pad.invite.staff_name) == ("A001", 1, "S001", "员工1")
+            await disp.wait_for(lambda d: d.lines == ("1号综合窗口", "员工1 工号 S001"))
+            pad.rate(2)
+            await pad.wait_for(lambda p: not p.pending and p.acked)
+            rows = service.ledger.query("SELECT ticket_id, window_id, staff_id, level, channel FROM ratings")
+            assert [tuple(r) for r in rows] == [(ticket["id"], "1", "S001", 2, "pad")]  # once, not lost
+            stats = hub.buses["bus1"].master.stats
+            assert stats.retries >= 1 and stats.stale_frames >= 1 and stats.parser.crc_errors >= 1
+        finally:
+            await hub.stop()
+            await sim.close()
+            cable.kill()
+
+    run(scenario)
+
+
+def test_next_key_finishes_then_calls_and_a_recall_merges_in_the_voice_queue(service, tmp_path) -> None:
+    async def scenario() -> None:
+        kp, disp, pad = window_1_devices()
+        async with SimBus([kp, disp, pad], line_timing=False) as sim:
+            await sim.serve_tcp()
+            sink = GateSink()  # holds the first utterance "playing" so the recall finds its call still queued
+            settings = DeviceSettings(buses=(BusSpec("bus1", sim.url, 9600, WINDOW_1),), voice=VoiceSettings(repeats=2))
+            hub = DeviceHub(service, settings, mode="config", var_dir=tmp_path, sink=sink, timing=FAST)
+            await hub.start()
+            try:
+                first, second = service.issue_ticket("S1", "kiosk"), service.issue_ticket("S2", "kiosk")
+                kp.press(KeyEvent(Key.SIGN_IN, staff_id="S001", pin="1234"))
+                kp.press(KeyEvent(Key.CALL_NEXT))
+                kp.press(KeyEvent(Key.RECALL))
+                await kp.wait_for(lambda k: not k.pending, timeout=10)
+                assert kp.lcd == "已重呼 A001"
+                kp.press(KeyEvent(Key.NEXT, outcome=Outcome.CONSULT))
+                await disp.wait_for(lambda d: d.lines[:1] == ("A002",))
+                await kp.wait_for(lambda k: not k.pending and k.lcd == "已办结 A001\n已呼叫 A002")
+                assert service.ticket(first["id"])["outcome"] == "consult"
+                assert service.ticket(second["id"])["status"] == "called"
+                sink.gate.set()
+                await hub.announcer.drain()
+                assert [u.number for u in sink.utterances] == ["A001", "A001", "A002", "A002"]  # the recall merged
+                assert hub.announcer.stats.merged == 1
+                kp.press(KeyEvent(Key.SKIP))
+                kp.press(KeyEvent(Key.PAUSE))
+                await disp.wait_for(lambda d: d.paused)
+                kp.press(KeyEvent(Key.RESUME))
+                kp.press(KeyEvent(Key.SIGN_OUT))
+                await disp.wait_for(lambda d: d.lines == () and not d.paused)
+                await kp.wait_for(lambda k: k.lcd == "已签离")
+                kp.press(KeyEvent(Key.CALL_NEXT))  # the keypad's sign-in ended with the sign-out
+                await kp.wait_for(lambda k: not k.pending)
+                assert kp.lcd == "请先在窗口签到。"
+            finally:
+                await hub.stop()
+
+    run(scenario)
+
+
+def test_unplugged_bus_goes_offline_and_comes_back_with_displays_resent(service, tmp_path) -> None:
+    async def scenario() -> None:
+        kp, disp, pad = window_1_devices()
+        async with SimBus([kp, disp, pad], line_timing=False) as sim:
+            await sim.serve_tcp()
+            settings = DeviceSettings(buses=(BusSpec("bus1", sim.url, 9600, WINDOW_1),), voice=NO_VOICE)
+            hub = DeviceHub(service, settings, mode="config", var_dir=tmp_path, timing=FAST)
+            await hub.start()
+            try:
+                await until(lambda: len(events(service, "device.online")) == 3)
+                service.sign_in("1", "S001", "1234")
+                await disp.wait_for(lambda d: d.lines == ("1号综合窗口", "员工1 工号 S001"))
+                shown = len(disp.history)
+                await sim.unplug()
+                await until(lambda: len(events(service, "device.offline")) == 3)
+                offline = events(service, "device.offline")
+                assert {e["device_id"] for e in offline} == {"bus1:1", "bus1:11", "bus1:21"}
+                assert {(e["kind"], e["window_id"], e["bus"]) for e in offline} == {
+                    ("keypad", "1", "bus1"), ("display", "1", "bus1"), ("pad", "1", "bus1")}
+                snapshot = hub.snapshot()
+                assert [d["online"] for d in snapshot["devices"]] == [False, False, False]
+                await sim.replug()
+                await until(lambda: len(events(service, "device.online")) == 6)
+                await disp.wait_for(lambda d: len(d.history) > shown)  # the display's state was sent again
+                assert disp.lines == ("1号综合窗口", "员工1 工号 S001")
+            finally:
+                await hub.stop()
+        assert len(events(service, "device.offline")) == 3  # stopping the hub is not a device failure
+
+    run(scenario)
+
+
+# ---------------------------------------------------------------------- printers
+
+
+def test_printer_out_of_paper_is_reported_and_the_ticket_kept(service, tmp_path) -> None:
+    async def scenario() -> None:
+        with PrinterSimulator() as printer:
+            printer.paper = "out"
+            settings = DeviceSettings(printers=(PrinterSpec("P1", printer.url, 80, True),), voice=NO_VOICE)
+            hub = DeviceHub(service, settings, mode="config", var_dir=tmp_path)
+            await hub.start()
+            try:
+                view = service.issue_ticket("S1", "kiosk")
+                result = await hub.print_ticket("P1", view)
+                assert result == {"ok": False, "code": "paper_out", "message": "打印纸已用完，请更换纸卷"}
+                assert service.ticket(view["id"])["status"] == "waiting"  # committed before printing
+                await until(lambda: any(e["paper"] == "out" for e in events(service, "printer.status")))
+                assert events(service, "printer.status")[-1] == {
+                    "printer_id": "P1", "paper": "out", "online": False, "error": None}
+
+                printer.paper = "near_end"
+                result = await hub.print_ticket("P1", view)
+                assert result["ok"] and result["message"] == "已打印；打印纸即将用完，请准备更换"
+                await until(lambda: events(service, "printer.status")[-1]["paper"] == "near_end")
+                text = decode_text(printer.wait_for_jobs(1)[0])
+                for expected in ("测试大厅", "A001", "户籍迁移", "社会事务", "请留意 1–3 号窗口",
+                                 f"[QR:{view['status_url']}]", "居民身份证", "2026-11-23 10:00"):
+                    assert expected in text
+                assert hub.snapshot()["printers"][0]["paper"] == "near_end"
+            finally:
+                await hub.stop()
+
+    run(scenario)
+
+
+def test_window_ranges() -> None:
+    assert window_ranges([1, 2, 3, 4, 7]) == "1–4、7"
+    assert window_ranges([3, 1]) == "1、3"
+    assert window_ranges([5, 6, 9]) == "5、6、9"
+
+
+# ---------------------------------------------------------------------- the [devices] section
+
+
+def parse_devices(data: dict) -> DeviceSettings:
+    return devices_config.parse(Table("hall.toml", "devices", data, (), check=False), small_hall())
+
+
+@pytest.mark.parametrize("data, key, reason", [
+    ({"buses": [{"id": "b", "port": "sim", "devices": [{"address": 1, "kind": "keypad", "window": "1"},
+                                                       {"address": 1, "kind": "display", "window": "1"}]}]},
+     "devices.buses[id=b].devices[1].address", "used twice"),
+    ({"buses": [{"id": "b", "port": "sim", "devices": [{"address": 1, "kind": "keypad", "window": "77"}]}]},
+     "devices.buses[id=b].devices[0].window", "unknown window"),
+    ({"buses": [{"id": "b", "port": "sim", "devices": [{"address": 1, "kind": "keypad", "window": "1"}]},
+                {"id": "c", "port": "sim", "devices": [{"address": 1, "kind": "keypad", "window": 1}]}]},
+     "devices.buses[id=c].devices[0].window", "already has a keypad"),
+    ({"buses": [{"id": "b", "port": "COM3", "devices": [{"address": 1, "kind": "keypad", "window": "1"}]}]},
+     "devices.buses[id=b].port", "socket://"),
+    ({"buses": [{"id": "b", "port": "sim", "devices": [{"address": 248, "kind": "keypad", "window": "1"}]}]},
+     "devices.buses[id=b].devices[0].address", "between 1 and 247"),
+    ({"buses": [{"id": "b", "port": "sim", "devices": [{"address": 1, "kind": "printer", "window": "1"}]}]},
+     "devices.buses[id=b].devices[0].kind", "keypad, display, pad"),
+    ({"buses": [{"id": "b", "port": "sim", "baud": 9601, "devices": [{"address": 1, "kind": "pad", "window": "1"}]}]},
+     "devices.buses[id=b].baud", "9600"),
+    ({"printers": [{"id": "P1", "connection": "lpt1"}]}, "devices.printers[id=P1].connection", "socket://HOST:PORT"),
+    ({"printers": [{"id": "P1", "connection": "sim", "paper_width": 76}]}, "devices.printers[id=P1].paper_width", "80 or 58"),
+    ({"voice": {"template": "请{number}号"}}, "devices.voice.template", "{window}"),
+    ({"voice": {"output": "speaker"}}, "devices.voice.output", "auto, wav, none"),
+    ({"voice": {"volume": 3}}, "devices.voice.volume", "unknown key"),
+])
+def test_devices_section_errors_name_the_key(data, key, reason) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_devices(data)
+    assert err.value.key == key and reason in err.value.reason
+
+
+def test_devices_section_defaults_and_values() -> None:
+    settings = parse_devices({"buses": [{"id": "b", "port": "socket://127.0.0.1:4001",
+                                         "devices": [{"address": 3, "kind": "display", "window": 9}]}],
+                              "printers": [{"id": "P1", "connection": "serial:/dev/ttyUSB0?baud=19200", "paper_width": 58}]})
+    assert settings.buses[0] == BusSpec("b", "socket://127.0.0.1:4001", 9600, (DeviceSpec(3, "display", "9"),))
+    assert settings.printers[0] == PrinterSpec("P1", "serial:/dev/ttyUSB0?baud=19200", 58, True)
+    assert settings.voice == VoiceSettings()
+    assert parse_devices({}) == DeviceSettings()
+
+
+def test_demo_hall_gives_every_window_a_keypad_display_and_pad_on_small_buses() -> None:
+    cfg = load_config(DEMO_CONFIG)
+    settings: DeviceSettings = cfg.section("devices")
+    kinds = {(d.window_id, d.kind) for bus in settings.buses for d in bus.devices}
+    assert kinds == {(w.id, k) for w in cfg.windows for k in ("keypad", "display", "pad")}
+    assert all(len(bus.devices) <= 12 and bus.port == "sim" for bus in settings.buses)
+    assert [(p.id, p.connection) for p in settings.printers] == [("P1", "sim"), ("P2", "sim")]
+    assert settings.voice.output == "auto"
+
+
+# ---------------------------------------------------------------------- the demo server
+
+
+@pytest.mark.slow
+def test_demo_server_runs_simulated_devices_and_the_terminal_tool_drives_them(tmp_path) -> None:
+    server = ServerProcess(tmp_path / "hall.db").start()
+    try:
+        http = httpx.Client(base_url=server.url, timeout=10)
+        cfg = load_config(DEMO_CONFIG)
+        staff = next(s for s in cfg.staff if "1" in s.windows)
+        pin = _demo_pin(staff.id)
+
+        def all_online() -> bool:
+            snap = http.get("/api/devices").json()
+            return len(snap["devices"]) == 63 and all(d["online"] for d in snap["devices"]) and all(
+                p["paper"] == "ok" for p in snap["printers"])
+
+        _wait(all_online)
+        snap = http.get("/api/devices").json()
+        assert {b["id"] for b in snap["buses"]} == {f"bus{n}" for n in range(1, 7)}
+        assert snap["buses"][0]["stats"]["frames_ok"] > 0 and snap["voice"]["enabled"]
+
+        pressed = http.post("/api/sim/keypads/1/press", json={"key": "sign_in", "staff_id": staff.id, "pin": pin}).json()
+        assert pressed["handled"] and pressed["lcd"].startswith("签到成功")
+        ticket = http.post("/api/tickets", json={"service_id": "hukou_move"}).json()
+        called = http.post("/api/sim/keypads/1/press", json={"key": "call_next"}).json()
+        assert called["lcd"] == f"已呼叫 {ticket['number']}"
+        _wait(lambda: _window(http, "1")["display"]["lines"][:1] == [ticket["number"]])
+        http.post("/api/sim/keypads/1/press", json={"key": "finish", "outcome": "即办件"})
+        _wait(lambda: _window(http, "1")["pad"]["invite"] is not None)
+        assert http.post("/api/sim/pads/1/rate", json={"level": 1}).json()["handled"]
+        rated = [e for e in http.get("/api/events").json()["events"] if e["type"] == "rating.recorded"]
+        assert len(rated) == 1 and http.post("/api/sim/pads/1/rate", json={"level": 1}).status_code == 409
+
+        assert http.post("/api/printers/P1/test-print").status_code == 401
+        token = http.post("/api/manager/sign-in", json={"manager_id": "manager", "password": "manager123"}).json()["token"]
+        printed = http.post("/api/printers/P1/test-print", headers={"Authorization": f"Bearer {token}"}).json()
+        assert printed == {"ok": True, "code": "ok", "message": "已打印"}
+        logged = [e for e in http.get("/api/events").json()["events"] if e["type"] == "printer.test_printed"]
+        assert logged[0]["data"]["by"] == "manager"
+        assert http.post("/api/printers/P9/test-print", headers={"Authorization": f"Bearer {token}"}).status_code == 404
+
+        tool = subprocess.run(
+            [sys.executable, "-m", "hall_controller.cli", "devices", "--url", server.url],
+            input="2 call\n2 signin nobody 1234\nshow\nquit\n", capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert tool.returncode == 0, tool.stderr
+        assert "呼叫器: 请先在窗口签到。" in tool.stdout and "呼叫器: 工号或密码错误。" in tool.stdout
+        assert "[1号综合窗口] 窗口屏: 1号综合窗口 | " in tool.stdout
+    finally:
+        server.stop()
+    if not has_sound_card():  # the call went to WAV files instead of the speakers
+        wavs = list((tmp_path / "voice").glob("*.wav"))
+        assert wavs and all(w.stat().st_size > 44 for w in wavs)
+
+
+def _demo_pin(staff_id: str) -> str:
+    import tomllib
+
+    data = tomllib.loads(Path(DEMO_CONFIG).read_text(encoding="utf-8"))
+    return next(s["pin"] for s in data["staff"] if s["id"] == staff_id)
+
+
+def _window(http: httpx.Client, window_id: str) -> dict:
+    return next(w for w in http.get("/api/sim/devices").json()["windows"] if w["window_id"] == window_id)
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)

@@ -1,0 +1,62 @@
+"""Personal data retention: masking, keyed hashes, and the recorded purge."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from hall_controller import retention
+from hall_controller.clock import ManualClock
+from hall_controller.config import ConfigError, Table
+from hall_controller.service import HallService
+from hall_controller.store import Ledger, register_table
+
+from .factory import MONDAY_10, small_hall
+
+register_table("retention_probe", {"id": str, "name": str, "phone": str, "created_at": str}, "id")
+retention.register_personal_data("retention_probe", ["name", "phone"], "created_at")
+
+
+def test_masks():
+    assert retention.mask_name("张三") == "张*" and retention.mask_name("欧阳娜娜") == "欧**娜"
+    assert retention.mask_id_number("110101199001011234") == "110101********1234"
+    assert retention.mask_phone("13812345678") == "138****5678"
+
+
+def test_identity_hash_is_keyed_and_stable():
+    cfg = small_hall()
+    cfg.sections["retention"] = retention.RetentionSettings(identity_key="k1")
+    a = retention.hash_identity("11010119900101123x", cfg)
+    assert a == retention.hash_identity(" 11010119900101123X", cfg) and len(a) == 64
+    cfg.sections["retention"] = retention.RetentionSettings(identity_key="k2")
+    assert retention.hash_identity("11010119900101123X", cfg) != a
+
+
+def test_purge_clears_old_personal_fields_and_records_counts(tmp_path):
+    cfg = small_hall()
+    cfg.sections["retention"] = retention.RetentionSettings(days=30, tables={"retention_probe": 10})
+    clock = ManualClock(MONDAY_10)
+    svc = HallService(cfg, Ledger(tmp_path / "hall.db"), clock)
+    old = svc.issue_ticket("S1", "kiosk", holder="hash-of-someone")
+    svc.cancel(old["id"])
+    svc.write_rows([("retention_probe", {"id": "p1", "name": "张三", "phone": "13812345678",
+                                         "created_at": MONDAY_10.isoformat()}),
+                    ("retention_probe", {"id": "p2", "name": "李四", "phone": "13900000000",
+                                         "created_at": (MONDAY_10 + timedelta(days=25)).isoformat()})])
+    clock.advance(days=31)
+    counts = retention.purge(svc)
+    assert counts["tickets"] == 1 and counts["retention_probe"] == 1
+    assert svc.ledger.query("SELECT name, phone FROM retention_probe ORDER BY id") == [(None, None), ("李四", "13900000000")]
+    assert svc.ledger.query("SELECT json_extract(data, '$.holder') FROM tickets")[0][0] is None
+    purged = [e for e in svc.ledger.events_since(0) if e["type"] == "retention.purged"]
+    assert purged[-1]["data"]["counts"] == counts and purged[-1]["data"]["by"] is None
+    assert not any(retention.purge(svc).values())  # nothing left: no new event
+    assert len([e for e in svc.ledger.events_since(0) if e["type"] == "retention.purged"]) == 1
+    assert old["id"] not in svc.hall.tickets  # the purged ticket did not stay in memory
+
+
+def test_unknown_table_in_section_is_named():
+    with pytest.raises(ConfigError) as exc:
+        retention.parse(Table("hall.toml", "retention", {"tables": {"nope": 3}}, (), check=False), small_hall())
+    assert exc.value.key == "retention.tables.nope"

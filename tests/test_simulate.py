@@ -1,0 +1,146 @@
+"""The simulator: it drives the real hall, agrees with Erlang C where theory is exact, and is reproducible."""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from hall_controller import simreport, theory
+from hall_controller.cli import main
+from hall_controller.config import (Category, ConfigError, HallConfig, Hours, Period, QueueRules, Service, Window,
+                                    load_config, parse_config)
+from hall_controller.domain.model import TicketStatus
+from hall_controller.simulate import Arrival, Day, compare, draw_day, run, working_day
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "config" / "demo-hall.toml"
+T_975_19 = 2.093  # Student t, 97.5 % quantile, 19 degrees of freedom
+
+
+def pooled_hall(windows: int, minutes: float) -> HallConfig:
+    return HallConfig(
+        source="<test>", name="池化测试大厅", timezone="Asia/Shanghai",
+        hours=Hours((Period(time(0), time(23, 59)),), None, weekdays=(1, 2, 3, 4, 5, 6, 7)),
+        queue=QueueRules(max_wait_minutes=10_000, target_wait_minutes=15),
+        categories=(Category("pool", "综合"),),
+        services=(Service("S", "综合业务", "pool", "A", minutes, "即办", None, (), ()),),
+        windows=tuple(Window(str(n), n, f"{n}号综合窗口", "comprehensive") for n in range(1, windows + 1)),
+        staff=(),
+    )
+
+
+def poisson_day(cfg: HallConfig, per_hour: float, hours: float, mean_s: float, seed: int) -> Day:
+    rng = random.Random(seed)
+    arrivals, t = [], 0.0
+    while True:
+        t += rng.expovariate(per_hour / 3600)
+        if t >= hours * 3600:
+            break
+        arrivals.append(Arrival(t, "S", None, rng.expovariate(1 / mean_s), False))
+    shifts = {w.id: ((0.0, hours * 3600 + 24 * 3600),) for w in cfg.windows}
+    return Day(working_day(cfg), tuple(arrivals), shifts, (), 0.0)
+
+
+def test_pooled_queue_with_exponential_services_matches_erlang_c():
+    """M/M/5 at 40 arrivals/h and 6-minute services: Wq = 3.325 min. Batch means over 20 batches."""
+    cfg = pooled_hall(5, 6)
+    result = run(cfg, poisson_day(cfg, 40, 300, 360, seed=7))
+    called = sorted((t for t in result.hall.tickets.values() if t.called_at), key=lambda t: t.issued_at)
+    assert len(called) == len(result.hall.tickets)  # everyone served: the queue is stable
+    waits = [(t.called_at - t.issued_at).total_seconds() / 60 for t in called]
+    waits = waits[len(waits) // 10:]  # warm-up
+    size = len(waits) // 20
+    means = [sum(waits[i * size:(i + 1) * size]) / size for i in range(20)]
+    grand = sum(means) / 20
+    half_width = T_975_19 * math.sqrt(sum((m - grand) ** 2 for m in means) / 19 / 20)
+    expected = theory.wq(40 / 60, 1 / 6, 5)
+    assert expected == pytest.approx(3.325, abs=0.001)
+    assert abs(grand - expected) <= half_width, (grand, half_width, expected)
+    assert half_width < 0.25 * expected  # the interval is tight enough to mean something
+
+
+def test_same_seed_same_day_other_seed_other_day():
+    cfg = load_config(DEMO)
+    a = run(cfg, draw_day(cfg, 3, tickets_per_day=150))
+    b = run(cfg, draw_day(cfg, 3, tickets_per_day=150))
+    c = draw_day(cfg, 4, tickets_per_day=150)
+    assert simreport.theme_rows(a) == simreport.theme_rows(b)
+    assert simreport.window_rows(a) == simreport.window_rows(b)
+    assert a.queue == b.queue
+    assert c.arrivals != a.day.arrivals
+
+
+def test_a_day_accounts_for_every_citizen_and_uses_the_real_hall():
+    cfg = load_config(DEMO)
+    day = draw_day(cfg, 5, tickets_per_day=200)
+    r = run(cfg, day)
+    assert len(r.hall.tickets) + sum(r.turned_away.values()) == len(day.arrivals)
+    statuses = {t.status for t in r.hall.tickets.values()}
+    assert statuses <= {TicketStatus.FINISHED, TicketStatus.NO_SHOW, TicketStatus.WAITING}
+    assert any(t.priority == "appointment" for t in r.hall.tickets.values())
+    assert day.breaks and all(rec.open_s > 0 for wid, rec in r.windows.items() if wid != "21")
+    # 午间值班: between 12:00 and 14:00 only lunch-duty windows call.
+    lunch = {w.id for w in cfg.windows if w.lunch_duty}
+    for t in r.hall.tickets.values():
+        if t.called_at and time(12) <= t.called_at.time() < time(14):
+            assert t.window_id in lunch
+    for row in simreport.window_rows(r):
+        assert 0 <= row["utilisation"] <= 1 and 0 <= row["idle_while_waiting"] <= 1
+
+
+def test_comparison_runs_the_same_arrivals_three_ways():
+    cfg = load_config(DEMO)
+    day = draw_day(cfg, 2, tickets_per_day=250)
+    results = compare(cfg, day)
+    assert list(results) == ["dedicated", "comprehensive", "hall"]
+    issued = {name: sorted(t.issued_at for t in r.hall.tickets.values()) for name, r in results.items()}
+    assert issued["dedicated"] == issued["comprehensive"] == issued["hall"]
+    dedicated = {w.id: w for w in results["dedicated"].config.windows}
+    assert all(len(w.weights) == 1 for w in dedicated.values() if w.mode != "special")
+    assert all(w.mode in ("comprehensive", "special") for w in results["comprehensive"].config.windows)
+    rows = simreport.compare_rows(results)
+    total = {r["variant"]: r for r in rows if r["theme"] == "全部"}
+    # Pooling never leaves a window idle while a citizen it could serve waits, so the hall-wide share is lower.
+    assert total["comprehensive"]["idle_while_waiting"] <= total["dedicated"]["idle_while_waiting"]
+
+
+def test_cli_writes_tables_csv_and_charts(tmp_path, capsys):
+    assert main(["simulate", "--config", str(DEMO), "--tickets", "120", "--seed", "9", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "按主题" in out and "按窗口" in out
+    for name in ("themes.csv", "windows.csv", "queue.csv", "queue.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    assert main(["simulate", "--config", str(DEMO), "--tickets", "120", "--compare", "--out", str(tmp_path)]) == 0
+    assert "全面综合" in capsys.readouterr().out
+    assert (tmp_path / "compare.png").stat().st_size > 0
+
+
+def test_arrivals_from_a_csv_of_past_tickets(tmp_path):
+    cfg = load_config(DEMO)
+    path = tmp_path / "tickets.csv"
+    path.write_text("issued_at,service_id,service_minutes,no_show\n09:00:00,hukou_move,12,0\n"
+                    "2026-11-20T09:05:30,invoice_collection,,1\n", encoding="utf-8")
+    day = draw_day(cfg, 1, arrivals_csv=path)
+    assert [(a.at, a.service_id, a.no_show) for a in day.arrivals] == [(32400, "hukou_move", False),
+                                                                      (32730, "invoice_collection", True)]
+    assert day.arrivals[0].service_s == 720
+    path.write_text("issued_at,service_id\n09:00,nope\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2"):
+        draw_day(cfg, 1, arrivals_csv=path)
+
+
+@pytest.mark.parametrize("section, key", [
+    ('[simulation]\nservice_cvv = 1.5\n', "simulation.service_cvv"),
+    ('[simulation]\nprofile = { "09:15" = 1 }\n', "simulation.profile.09:15"),
+    ('[simulation.mix]\nnot_a_service = 2\n', "simulation.mix.not_a_service"),
+    ('[[simulation.windows]]\nwindow = "99"\nopen = [["09:00", "10:00"]]\n', "simulation.windows[0].window"),
+])
+def test_bad_simulation_settings_name_the_key(section, key):
+    text = DEMO.read_text(encoding="utf-8").split("\n[simulation]")[0] + "\n" + section
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "hall.toml")
+    assert err.value.key == key
