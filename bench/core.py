@@ -149,7 +149,7 @@ def report(r: dict) -> None:
         ("issue latency p50 / p99", f"{r['issue_p50_ms']:.1f} / {r['issue_p99_ms']:.1f} ms", "p99 < 20 ms"),
         ("call-next latency p50 / p99", f"{r['call_next_p50_ms']:.1f} / {r['call_next_p99_ms']:.1f} ms", "p99 < 20 ms"),
         ("finish latency p99", f"{r['finish_p99_ms']:.1f} ms", ""),
-        (f"offered load", f"{r['rate']} req/s for {r['seconds']} s", "200 req/s"),
+        ("offered load", f"{r['rate']} req/s for {r['seconds']} s", "200 req/s"),
         ("closed-loop throughput (8 clients)", f"{r['throughput_rps']:.0f} req/s", ""),
         (f"memory after a day of {r['day_tickets']} tickets", f"{r['rss_mb_after_day']:.0f} MB (peak {r['rss_peak_mb']:.0f})", "< 150 MB"),
         ("simulated day wall time", f"{r['day_seconds']:.0f} s", ""),

@@ -25,6 +25,7 @@ import threading
 import time
 import wave
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -200,6 +201,9 @@ class _Engine:
         return cls.engine
 
 
+_ENGINE_THREAD = ThreadPoolExecutor(1, thread_name_prefix="pyttsx3")
+
+
 class Pyttsx3Synthesizer:
     """espeak-ng through pyttsx3's `save_to_file`, one utterance per `runAndWait` (a second pending
     save would replace the first)."""
@@ -210,6 +214,11 @@ class Pyttsx3Synthesizer:
         self._path = Path(self._dir.name) / "utterance.wav"
 
     def synthesize(self, text: str) -> bytes:
+        # Every pyttsx3 call runs on one process-wide thread, whoever asks (the announcer, the kiosk's
+        # read-aloud): pyttsx3 2.99 loses utterances when two threads drive its engine.
+        return _ENGINE_THREAD.submit(self._synthesize_locked, text).result()
+
+    def _synthesize_locked(self, text: str) -> bytes:
         with _Engine.lock:
             engine = _Engine.get()
             try:

@@ -16,7 +16,6 @@ from . import config
 from .config import HallConfig
 from .domain import cases as case_rules
 from .domain.errors import HallError
-from .domain.model import Ticket
 from .domain.ratings import DEFAULT_REASONS, LEVELS, RatingRules, Tally, check_rating, decide_rating, rating_record, tally
 from .retention import register_personal_data
 from .service import HallService
@@ -94,7 +93,7 @@ def record_rating(service: HallService, ticket_id: str, level: int, channel: str
     reasons = tuple(reasons)
 
     def decide(now: datetime):
-        ticket = _ticket(service, ticket_id)
+        ticket = service.find_ticket(ticket_id)
         rated = bool(service.ledger.query("SELECT 1 FROM ratings WHERE ticket_id = ? LIMIT 1", (ticket.id,)))
         check_rating(ticket, rated, level, channel, reasons, comment, r, now)
         rating = rating_record(_new_id("R", now), ticket, level, channel, reasons, rater, comment, now)
@@ -103,16 +102,6 @@ def record_rating(service: HallService, ticket_id: str, level: int, channel: str
         return decide_rating(rating, _live(service, rating), case)
 
     return service.execute(decide)
-
-
-def _ticket(service: HallService, ticket_id: str) -> Ticket:
-    t = service.hall.tickets.get(ticket_id)
-    if t is not None:
-        return t
-    rows = service.ledger.query("SELECT data FROM tickets WHERE id = ?", (ticket_id,))
-    if not rows:
-        raise HallError("unknown_ticket", f"未找到号票：{ticket_id}", 404)
-    return Ticket.from_dict(json.loads(rows[0][0]))
 
 
 def _new_id(prefix: str, now: datetime) -> str:

@@ -82,7 +82,7 @@ class HallService:
         return view
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
-        return self.hall.view(self._find(ticket_id))
+        return self.hall.view(self.find_ticket(ticket_id))
 
     def ticket_by_token(self, token: str) -> dict[str, Any]:
         t = self.hall.by_token.get(token)
@@ -93,7 +93,8 @@ class HallService:
             raise HallError("unknown_ticket", "未找到该号票。", 404)
         return self.ticket(ticket_id)
 
-    def _find(self, ticket_id: str) -> Ticket:
+    def find_ticket(self, ticket_id: str) -> Ticket:
+        """A ticket from memory, or from the ledger for an earlier day's finished business."""
         t = self.hall.tickets.get(ticket_id)
         if t is not None:
             return t

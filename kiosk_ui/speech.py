@@ -26,7 +26,7 @@ def speakable(text: str) -> str:
 
 class Speech:
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="kiosk-speech")
+        self._executor: ThreadPoolExecutor | None = None  # made on first use, again after a shutdown
         self._synth: Pyttsx3Synthesizer | None = None
         self._cache: OrderedDict[str, bytes] = OrderedDict()
 
@@ -38,6 +38,8 @@ class Speech:
         if cached is not None:
             self._cache.move_to_end(text)
             return cached
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kiosk-speech")
         try:
             pcm = await asyncio.get_running_loop().run_in_executor(self._executor, self._synthesize, text)
         except SynthesisError as e:
@@ -54,6 +56,8 @@ class Speech:
         return self._synth.synthesize(text)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         if self._synth is not None:
             self._synth.close()

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from ..domain.errors import HallError
 
@@ -42,11 +43,14 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_request", "请求参数有误：" + "；".join(problems))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, message = _HTTP_MESSAGES.get(exc.status_code, ("http_error", "请求无法处理。"))
         if isinstance(exc.detail, dict) and "error" in exc.detail:
             code, message = exc.detail["error"], exc.detail.get("message", message)
-        return error_response(exc.status_code, code, message, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["allow"] = _allowed_methods(app, request)
+        return error_response(exc.status_code, code, message, headers or None)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -84,6 +88,17 @@ def document(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> str:
+    """Every method the API documents at this path (Starlette names only the first matching route's)."""
+    if not hasattr(app.state, "allowed_methods"):
+        app.state.allowed_methods = [
+            (compile_path(path)[0], {m.upper() for m in operations})
+            for path, operations in app.openapi().get("paths", {}).items()
+        ]
+    methods = set().union(*(m for regex, m in app.state.allowed_methods if regex.match(request.url.path)))
+    return ", ".join(sorted(methods))
 
 
 def _explain(err: dict) -> str:
