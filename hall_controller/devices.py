@@ -271,9 +271,10 @@ class DeviceHub:
         if staff is None or view["state"] in ("signed_out", "closed"):
             return (), False
         ticket = view["ticket"]
-        if ticket is not None:  # short: every byte is 1 ms on the line between the key and the display
-            number = ticket["number"]
-            lines = (number, f"请{number}号到{view['number']}号窗口", staff["name"])
+        if ticket is not None:
+            # Short: every byte is 1 ms on the line between the key and the display. The display hangs
+            # over its own window, so the number and who serves there say it all.
+            lines = (ticket["number"], staff["name"])
         else:
             lines = (view["name"], f"{staff['name']} 工号 {staff['id']}")
         return tuple(fit(line, LINE_BYTES) for line in lines), view["state"] == "paused"
