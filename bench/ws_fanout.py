@@ -23,20 +23,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import Server, open_uncapped_services, percentile, sign_in_general_windows  # noqa: E402
 
 
-async def client(url: str, received: dict[str, list[float]], ready: asyncio.Event, counter: list[int], n: int,
-                 stop: asyncio.Event) -> None:
-    async with websockets.connect(url, max_queue=None) as ws:
-        counter[0] += 1
-        if counter[0] == n:
-            ready.set()
-        while not stop.is_set():
-            try:
-                raw = await asyncio.wait_for(ws.recv(), 0.5)
-            except TimeoutError:
-                continue
-            except websockets.ConnectionClosed:
-                return
-            at = time.perf_counter()
+async def client(url: str, received: dict[str, list[float]], ready: asyncio.Event, counter: list[int],
+                 n: int) -> None:
+    """One board client. It stamps each message's arrival first and decodes later, so the figure is the
+    server's fan-out and not this process's JSON work for 200 clients on the same 2 cores."""
+    arrivals: list[tuple[float, str | bytes]] = []
+    try:
+        async with websockets.connect(url, max_queue=None) as ws:
+            counter[0] += 1
+            if counter[0] == n:
+                ready.set()
+            async for raw in ws:
+                arrivals.append((time.perf_counter(), raw))
+    except (websockets.ConnectionClosed, asyncio.CancelledError):
+        pass
+    finally:
+        for at, raw in arrivals:
             event = json.loads(raw)
             if event["type"] == "ticket.called":
                 received.setdefault(event["data"]["ticket"]["id"], []).append(at)
@@ -51,8 +53,8 @@ async def main(args: argparse.Namespace) -> dict:
             seq = (await http.get("/api/hall")).json()["seq"]
             url = f"ws://127.0.0.1:{server.port}/ws/events?since={seq}"
             received: dict[str, list[float]] = {}
-            ready, stop, counter = asyncio.Event(), asyncio.Event(), [0]
-            tasks = [asyncio.create_task(client(url, received, ready, counter, args.clients, stop))
+            ready, counter = asyncio.Event(), [0]
+            tasks = [asyncio.create_task(client(url, received, ready, counter, args.clients))
                      for _ in range(args.clients)]
             await asyncio.wait_for(ready.wait(), 60)
             sent: dict[str, float] = {}
@@ -63,13 +65,12 @@ async def main(args: argparse.Namespace) -> dict:
                 r.raise_for_status()
                 tid = r.json()["ticket"]["id"]
                 sent[tid] = t0
-                deadline = time.perf_counter() + 5
-                while len(received.get(tid, ())) < args.clients and time.perf_counter() < deadline:
-                    await asyncio.sleep(0.005)
+                await asyncio.sleep(0.3)  # every client has it by then; the stamps say exactly when
                 await http.post(f"/api/windows/{window}/finish", headers=headers)
                 await asyncio.sleep(0.05)
-            stop.set()
-            await asyncio.gather(*tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         latencies = [(at - sent[tid]) * 1000 for tid, ats in received.items() if tid in sent for at in ats]
         expected = args.clients * args.calls
     finally:
