@@ -43,7 +43,45 @@ async function refresh() {
   }) : [Object.assign(document.createElement("li"), { textContent: "暂无" })]));
   $("#updated").textContent = `更新于 ${data.at.slice(11, 19)}`;  // the hall's clock, not the phone's
   if (called && navigator.vibrate) navigator.vibrate(400);
+  $("#rate").hidden = t.status !== "finished";
 }
+
+// 好差评 on the phone (一事一评): offered once the service is finished; the controller decides whether
+// this ticket may still be rated (one rating per ticket, within the online period) and says why not.
+let level = null;
+
+async function loadReasons() {
+  const data = await api("/api/ratings/reasons").catch(() => ({ reasons: [] }));
+  $("#reasons").append(...data.reasons.map((r) => {
+    const label = document.createElement("label");
+    const box = Object.assign(document.createElement("input"), { type: "checkbox", value: r.code });
+    label.append(box, r.label);
+    return label;
+  }));
+}
+
+$("#levels").addEventListener("click", (e) => {
+  const button = e.target.closest("button[data-level]");
+  if (!button) return;
+  level = Number(button.dataset.level);
+  for (const b of $("#levels").children) b.classList.toggle("chosen", b === button);
+  $("#reasons").hidden = level < 4;
+  $("#rate-send").disabled = false;
+});
+
+$("#rate-send").addEventListener("click", async () => {
+  const reasons = level >= 4 ? [...$("#reasons").querySelectorAll("input:checked")].map((b) => b.value) : [];
+  $("#rate-send").disabled = true;
+  try {
+    await api("/api/ratings", { method: "POST", body: {
+      token: TOKEN, level, channel: "mobile", reasons, rater: $("#rater").value.trim() || null } });
+    $("#rate-msg").textContent = "感谢您的评价！";
+    for (const el of $("#rate").querySelectorAll("button, input")) el.disabled = true;
+  } catch (err) {
+    $("#rate-msg").textContent = err.message;  // e.g. 已评价 / 已超过网上评价期限
+    $("#rate-send").disabled = err.status === 409;
+  }
+});
 
 function soon() {
   clearTimeout(timer);
@@ -51,6 +89,7 @@ function soon() {
 }
 
 const first = await api("/api/hall").catch(() => null);
+await loadReasons();
 await refresh();
 new HallEvents({
   since: first ? first.seq : null,
