@@ -69,7 +69,7 @@ async def drive(pool: Pool, auth: dict[str, dict[str, str]], services: list[str]
 
     async def window(w: str) -> None:
         nonlocal errors, rated
-        while issued < tickets or holding[w]:
+        while True:
             if holding[w]:
                 outcome = rng.choice(["immediate", "immediate", "promised", "supplement", "consult"])
                 status, _ = await pool.request("POST", f"/api/windows/{w}/finish", {"outcome": outcome}, auth[w])
@@ -89,6 +89,8 @@ async def drive(pool: Pool, auth: dict[str, dict[str, str]], services: list[str]
                 holding[w] = status == 200
                 errors += status >= 400
                 if status == 204:
+                    if issued >= tickets:
+                        return  # every ticket issued and none waits for this window
                     await asyncio.sleep(0.05)
 
     await asyncio.gather(*(kiosk(k) for k in range(4)), *(window(w) for w in auth))
@@ -134,7 +136,7 @@ async def main(args: argparse.Namespace) -> dict:
             "boards_caught_up": sum(b.last >= last_seq for b in boards), "board_gaps": sum(b.gaps for b in boards),
             "rss_mb_first_quarter_end": warm[0][1], "rss_mb_end": samples[-1][1],
             "rss_mb_max": max(s[1] for s in samples),
-            "fds_start": samples[0][2], "fds_end": samples[-1][2], "fds_max": max(s[2] for s in samples),
+            "fds_first_quarter_end": warm[0][2], "fds_end": samples[-1][2], "fds_max": max(s[2] for s in samples),
             "log_errors": log_errors,
         })
         return result
@@ -148,7 +150,8 @@ def report(r: dict) -> None:
     print(f"pad ratings               {r['pad_ratings']}")
     print(f"memory (RSS)              {r['rss_mb_first_quarter_end']:.0f} MB after warm-up → {r['rss_mb_end']:.0f} MB at end"
           f" (max {r['rss_mb_max']:.0f})")
-    print(f"open file descriptors     {r['fds_start']} → {r['fds_end']} (max {r['fds_max']})")
+    print(f"open file descriptors     {r['fds_first_quarter_end']} after warm-up → {r['fds_end']} at end"
+          f" (max {r['fds_max']})")
     print(f"HTTP errors               {r['http_errors']}")
     print(f"errors in the log         {len(r['log_errors'])}")
     for line in r["log_errors"][:10]:
@@ -157,7 +160,7 @@ def report(r: dict) -> None:
 
 def healthy(r: dict) -> bool:
     return (r["board_gaps"] == 0 and r["boards_caught_up"] == r["boards"] and not r["log_errors"]
-            and r["http_errors"] == 0 and r["fds_end"] <= r["fds_start"] + 5
+            and r["http_errors"] == 0 and r["fds_end"] <= r["fds_first_quarter_end"] + 5
             and r["rss_mb_end"] <= r["rss_mb_first_quarter_end"] * 1.25)
 
 

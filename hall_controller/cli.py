@@ -108,7 +108,10 @@ def _serve(args: argparse.Namespace) -> int:
                                                       devices=args.devices, var_dir=Path(args.db).resolve().parent,
                                                       rate_limit=args.rate_limit))
     # loop="asyncio": pyserial-asyncio-fast sets attributes on socket:// transports, which uvloop's refuse
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20, loop="asyncio")
+    # No per-message deflate: events are small, and compressing each one once per board client costs more
+    # CPU than the LAN bytes it saves.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20, loop="asyncio",
+                ws_per_message_deflate=False)
     return 0
 
 
