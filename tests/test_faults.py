@@ -1,5 +1,5 @@
 """SIGKILL of the controller while kiosks issue, windows call and pads rate over the simulated bus:
-nothing acknowledged is lost."""
+nothing acknowledged is lost, and numbering goes on without reuse."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from .conftest import ServerProcess
-from .test_e2e_core import comprehensive_windows, open_services, sign_in_all
+from .test_e2e_core import comprehensive_windows, ledger_events, open_services, sign_in_all
 
 pytestmark = pytest.mark.slow
 
 
-def test_sigkill_with_pads_rating_loses_nothing_acknowledged(tmp_path):
+def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
     srv = ServerProcess(tmp_path / "hall.db").start()
     url = srv.url
     services = open_services(url)
@@ -87,5 +87,13 @@ def test_sigkill_with_pads_rating_loses_nothing_acknowledged(tmp_path):
         db.close()
         for tid, level in ratings.items():
             assert stored.get(tid) == level, f"acknowledged rating of {tickets.get(tid, tid)} lost"
+        # numbering continues without reuse, and the ledger's sequence has no gap
+        highest: dict[str, int] = {}
+        for number in tickets.values():
+            highest[number[0]] = max(highest.get(number[0], 0), int(number[1:]))
+        again = httpx.post(f"{url}/api/tickets", json={"service_id": services[0]}).json()
+        assert int(again["number"][1:]) > highest.get(again["number"][0], 0)
+        seqs = [e["seq"] for e in ledger_events(url)]
+        assert seqs == list(range(1, len(seqs) + 1))
     finally:
         srv.stop()
