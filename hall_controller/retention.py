@@ -10,8 +10,6 @@ decision. Ticket holder hashes (`Ticket.holder`, inside the ticket record) are p
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -54,18 +52,16 @@ class RetentionSettings:
     days: int = 180  # default retention period of personal data
     tables: dict[str, int] = field(default_factory=dict)  # per-table periods overriding `days`
     check_minutes: int = 60
-    identity_key: str = ""  # secret key of identity hashes (HMAC); empty = the hall name (demo only)
 
 
 def parse(t: cfg.Table, core: cfg.HallConfig) -> RetentionSettings:
-    t = cfg.Table(t.source, t.path, t.data, ("days", "tables", "check_minutes", "identity_key"))
+    t = cfg.Table(t.source, t.path, t.data, ("days", "tables", "check_minutes"))
     d = RetentionSettings()
     per_table = cfg.Table(t.source, t.at("tables"), t.raw("tables", {}), tuple(REGISTRY))
     return RetentionSettings(
         days=t.integer("days", d.days, low=1, high=36500),
         tables={name: per_table.integer(name, low=1, high=36500) for name in per_table.data},
         check_minutes=t.integer("check_minutes", d.check_minutes, low=1, high=1440),
-        identity_key=t.text("identity_key", d.identity_key, empty=True),
     )
 
 
@@ -74,35 +70,6 @@ cfg.register_section("retention", parse)
 
 def settings_of(config: cfg.HallConfig) -> RetentionSettings:
     return config.sections.get("retention") or RetentionSettings()
-
-
-# ----------------------------------------------------------------------------- masking and hashing
-
-
-def mask_name(name: str) -> str:
-    """张三 → 张*, 张三丰 → 张*丰, 欧阳娜娜 → 欧**娜."""
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
-
-
-def mask_id_number(value: str) -> str:
-    """居民身份证号: the first 6 (region) and last 4 characters stay."""
-    return value[:6] + "*" * (len(value) - 10) + value[-4:] if len(value) > 10 else "*" * len(value)
-
-
-def mask_phone(value: str) -> str:
-    """138****5678."""
-    return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) > 7 else "*" * len(value)
-
-
-def hash_identity(value: str, config: cfg.HallConfig) -> str:
-    """A keyed hash (HMAC-SHA256) so the same person is recognised without keeping the number: a plain
-    hash of an 18-digit ID number could be reversed by trying every plausible number."""
-    key = settings_of(config).identity_key or config.name
-    return hmac.new(key.encode(), value.strip().upper().encode(), hashlib.sha256).hexdigest()
 
 
 # ----------------------------------------------------------------------------- purge
