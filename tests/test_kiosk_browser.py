@@ -156,7 +156,9 @@ def test_printer_out_of_paper_tells_the_citizen_to_photograph_the_qr(kiosk_serve
     page.wait_for_selector("#print-status.print-fail")
     text = page.inner_text("#print-status")
     assert "未能打印" in text and "拍下二维码" in text
-    assert page.eval_on_selector("#ticket-qr", "img => img.complete && img.naturalWidth > 0")
+    # the QR is an image the page loads: wait until it has drawn
+    page.wait_for_function("() => { const i = document.querySelector('#ticket-qr');"
+                           " return i && i.complete && i.naturalWidth > 0; }", timeout=10_000)
 
 
 def test_elderly_mode_enlarges_reads_aloud_and_shows_fewer_items(kiosk_server, page):

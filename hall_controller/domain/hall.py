@@ -99,7 +99,7 @@ class Hall:
     def eligible_waiting(self, window_id: str) -> list[Ticket]:
         w = self.window_config(window_id)
         weights = self.weights(window_id)
-        return [t for t in self.waiting_tickets() if routing.may_serve(w, weights, t)]
+        return [t for t in self.waiting_tickets() if routing.may_serve(w, weights, t, self.config)]
 
     def candidates(self, window_id: str) -> list[Ticket]:
         """The waiting tickets routing could pick for this window (heads of its queues, not the whole hall)."""
@@ -112,18 +112,18 @@ class Hall:
                 out.extend(queue.candidates())
             elif cat in by_service:  # a special window serves some services of this category
                 out.extend(t for t in (*queue.targeted.values(), *queue.priorities.values())
-                           if routing.may_serve(w, weights, t))
+                           if routing.may_serve(w, weights, t, self.config))
                 # Normals are in queue order and weigh alike here, so only the first it may serve can be chosen.
-                out.extend(islice((t for t in queue.normals if routing.may_serve(w, weights, t)), 1))
+                out.extend(islice((t for t in queue.normals if routing.may_serve(w, weights, t, self.config)), 1))
             else:
                 out.extend(t for t in queue.targeted.values() if t.target_window_id == window_id)
-        return [t for t in out if routing.may_serve(w, weights, t)]
+        return [t for t in out if routing.may_serve(w, weights, t, self.config)]
 
     def windows_serving(self, ticket: Ticket) -> list[str]:
         key = (ticket.category_id, ticket.service_id, ticket.target_window_id)
         serving = self._serving.get(key)
         if serving is None:
-            serving = [w.id for w in self.config.windows if routing.may_serve(w, self.weights(w.id), ticket)]
+            serving = [w.id for w in self.config.windows if routing.may_serve(w, self.weights(w.id), ticket, self.config)]
             self._serving[key] = serving
         return serving
 

@@ -36,10 +36,15 @@ def window_weights(window: Window, override: dict[str, float] | None, config: Ha
     return dict(window.weights)
 
 
-def may_serve(window: Window, weights: dict[str, float], ticket: Ticket) -> bool:
+def may_serve(window: Window, weights: dict[str, float], ticket: Ticket, config: HallConfig) -> bool:
     if ticket.target_window_id is not None:
         return ticket.target_window_id == window.id
-    return ticket.category_id in weights or ticket.service_id in window.services
+    if ticket.category_id in weights:
+        return True
+    # A special window serves its listed services in their own category; a ticket transferred to another
+    # category has joined that category's queue and is no longer the special window's.
+    service = config.service(ticket.service_id)
+    return ticket.service_id in window.services and service is not None and service.category_id == ticket.category_id
 
 
 def choose(
@@ -51,7 +56,7 @@ def choose(
     config: HallConfig,
 ) -> Choice | None:
     rules = config.queue
-    eligible = [t for t in waiting if may_serve(window, weights, t)]
+    eligible = [t for t in waiting if may_serve(window, weights, t, config)]
     if not eligible:
         return None
     max_wait_s = rules.max_wait_minutes * 60
