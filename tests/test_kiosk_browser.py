@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from .conftest import ServerProcess
 
@@ -62,8 +63,9 @@ def test_take_a_ticket_and_follow_it_on_the_phone(kiosk_server, page, browser):
     number = page.inner_text("#ticket-number")
     assert number.startswith("D") and f"您前面还有 {ahead} 人" in page.inner_text("#ticket-ahead")
     assert "号窗口" in page.inner_text("#ticket-windows")
-    assert "已打印" in page.inner_text("#print-status")
-    assert page.eval_on_selector("#ticket-qr", "img => img.complete && img.naturalWidth > 0")
+    expect(page.locator("#print-status")).to_contain_text("已打印")
+    page.wait_for_function("() => { const i = document.querySelector('#ticket-qr');"
+                           " return i && i.complete && i.naturalWidth > 0; }", timeout=10_000)
 
     phone = browser.new_context(locale="zh-CN", viewport=PHONE, is_mobile=True).new_page()
     phone.goto(f"{url}/t/{token_of(page)}")
@@ -170,10 +172,14 @@ def test_elderly_mode_enlarges_reads_aloud_and_shows_fewer_items(kiosk_server, p
         page.click("#elder-btn")
     assert spoken.value.status == 200 and spoken.value.headers["content-type"] == "audio/wav"
     assert page.eval_on_selector("html", "e => e.classList.contains('elder')")
-    assert page.eval_on_selector(".tile .name", "e => parseFloat(getComputedStyle(e).fontSize)") > normal * 1.4
-    assert page.locator(".tile[data-category]").count() == 4 and page.is_visible("#next")
+    # the home screen is drawn again for 长者模式: wait for the larger tiles rather than read mid-render
+    page.wait_for_function("n => { const e = document.querySelector('.tile .name');"
+                           " return e !== null && parseFloat(getComputedStyle(e).fontSize) > n * 1.4; }",
+                           arg=normal, timeout=10_000)
+    expect(page.locator(".tile[data-category]")).to_have_count(4)
+    assert page.is_visible("#next")
     page.click("[data-category=social]")
-    assert page.locator("[data-service]").count() == 4
+    expect(page.locator("[data-service]")).to_have_count(4)
     with page.expect_response(lambda r: "/api/kiosk/speech" in r.url):
         page.click("[data-service=hukou_move]")
 
