@@ -77,11 +77,12 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
 
     srv.start()
     try:
-        for tid, number in tickets.items():
-            got = httpx.get(f"{url}/api/tickets/{tid}")
-            assert got.status_code == 200 and got.json()["number"] == number
-        for tid, w in calls.items():
-            assert httpx.get(f"{url}/api/tickets/{tid}").json()["window_id"] == w
+        with httpx.Client(base_url=url, timeout=10) as c:  # one client: a client per request reloads the CA file
+            for tid, number in tickets.items():
+                got = c.get(f"/api/tickets/{tid}")
+                assert got.status_code == 200 and got.json()["number"] == number
+            for tid, w in calls.items():
+                assert c.get(f"/api/tickets/{tid}").json()["window_id"] == w
         db = sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True)
         stored = dict(db.execute("SELECT ticket_id, level FROM ratings"))
         db.close()
