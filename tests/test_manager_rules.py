@@ -173,6 +173,20 @@ def test_queue_threshold_and_maximum_wait():
     assert alerts[0].kind == "max_wait" and "3 人等候超过 30 分钟" in alerts[0].detail  # danger first
 
 
+def test_queue_and_maximum_wait_alerts_clear_as_the_queue_is_served():
+    hall = staffed(small_hall(max_wait=30))
+    issue(hall, "S1", MONDAY_10, n=3)
+    late = MONDAY_10 + timedelta(minutes=31)
+    assert {k for k, _ in kinds(evaluate(hall, late, SETTINGS, Signals()))} >= {"queue", "max_wait"}
+    t = run(hall, hall.call_next("3", late))  # the longest waiter is called: two remain, under the threshold
+    kinds_now = {k for k, _ in kinds(evaluate(hall, late, SETTINGS, Signals()))}
+    assert "queue" not in kinds_now and "max_wait" in kinds_now
+    for _ in range(2):
+        run(hall, hall.finish("3", late))
+        t = run(hall, hall.call_next("3", late))
+    assert t is not None and not evaluate(hall, late, SETTINGS, Signals())
+
+
 def test_a_condition_without_a_natural_start_keeps_the_start_it_was_first_seen_at():
     hall = Hall(small_hall())
     issue(hall, "S1", MONDAY_10, n=3)
