@@ -26,6 +26,7 @@ from .domain import appointments as rules
 from .domain.appointments import Appointment, AppointmentSettings, BookingRequest, Late, ServiceSlots, Status
 from .domain.errors import HallError
 from .domain.hall import Decision
+from .retention import register_personal_data
 from .service import HallService
 from .store import register_table
 
@@ -86,6 +87,9 @@ def settings_of(config: cfg.HallConfig) -> AppointmentSettings:
 _FIELDS = tuple(Appointment.__dataclass_fields__)
 register_table("appointments", {name: (int if name == "late" else str) for name in _FIELDS}, "id",
                [["code"], ["day", "service_id"], ["phone_hash"], ["id_hash"], ["status", "day"]])
+# Even masked, a name with a phone's last digits points at a person; the hashes link their visits. All go after
+# the retention period, counted from the booked day (the no-show ban looks back far less than any period).
+register_personal_data("appointments", ("name_masked", "phone_masked", "phone_hash", "id_hash", "id_masked"), "day")
 
 
 def _row(a: Appointment) -> dict[str, Any]:

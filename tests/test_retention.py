@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from hall_controller import retention
+from hall_controller import appointments, retention
 from hall_controller.clock import ManualClock
 from hall_controller.config import ConfigError, Table
+from hall_controller.domain.appointments import AppointmentSettings, BookingRequest
 from hall_controller.service import HallService
 from hall_controller.store import Ledger, register_table
 
@@ -45,3 +46,30 @@ def test_unknown_table_in_section_is_named():
     with pytest.raises(ConfigError) as exc:
         retention.parse(Table("hall.toml", "retention", {"tables": {"nope": 3}}, (), check=False), small_hall())
     assert exc.value.key == "retention.tables.nope"
+
+
+def test_appointments_are_registered_and_their_personal_fields_purged(tmp_path):
+    parsed = retention.parse(Table("hall.toml", "retention", {"tables": {"appointments": 90}}, (), check=False),
+                             small_hall())
+    assert parsed.tables == {"appointments": 90}  # the documented example is accepted
+    cfg = small_hall()
+    cfg.sections["retention"] = retention.RetentionSettings(days=180, tables={"appointments": 90})
+    cfg.sections["appointments"] = AppointmentSettings(identity_key="k", days_ahead=30)
+    clock = ManualClock(MONDAY_10)
+    svc = HallService(cfg, Ledger(tmp_path / "hall.db"), clock)
+    book = appointments.Appointments(svc)
+    old = book.book(BookingRequest("S1", "2026-11-23", "14:00", "张三", "13812345678", "online", "platform",
+                                   "110101195003010029"))
+    later = book.book(BookingRequest("S1", "2026-12-21", "09:00", "李四", "13912345678", "online", "platform"))
+    clock.advance(days=91)  # the 11-23 booking is past its 90 days, the 12-21 one is not
+    counts = retention.purge(svc)
+    assert counts["appointments"] == 1
+    cols = "name_masked, phone_masked, phone_hash, id_hash, id_masked"
+    assert svc.ledger.query(f"SELECT {cols} FROM appointments WHERE id = ?", (old.id,)) == [(None,) * 5]
+    kept = svc.ledger.query(f"SELECT {cols} FROM appointments WHERE id = ?", (later.id,))[0]
+    assert kept[0] == "李*" and kept[2] == later.phone_hash
+    # the booking itself stays for the statistics, without anyone in it
+    assert book.by_code(old.code).status.value == "booked" and book.by_code(old.code).name_masked is None
+    purged = [e for e in svc.ledger.events_since(0) if e["type"] == "retention.purged"]
+    assert purged[-1]["data"]["counts"]["appointments"] == 1
+    assert retention.purge(svc)["appointments"] == 0
