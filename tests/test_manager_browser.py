@@ -34,10 +34,11 @@ def demo_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def quick_alert_server(tmp_path_factory):
-    """The demo hall with a paused window alerting at once (pause_alert_minutes = 0), no simulated devices."""
+    """The demo hall with a paused window alerting at once and a queue alert at 3 waiting, no simulated devices."""
     tmp = tmp_path_factory.mktemp("quick")
     text = DEMO_CONFIG.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^pause_alert_minutes = .*$", "pause_alert_minutes = 0", text)
+    text = re.sub(r"(?m)^queue_alert = .*$", "queue_alert = 3", text)
     config = tmp / "hall.toml"
     config.write_text(text, encoding="utf-8")
     srv = ServerProcess(tmp / "hall.db", config=config, extra=["--devices", "none"]).start()
@@ -158,3 +159,18 @@ def test_closing_a_window_takes_two_clicks_and_opening_restores_it(quick_alert_s
     kinds = [(e["type"], e["data"]["by"]) for e in httpx.get(f"{url}/api/events").json()["events"]
              if e["type"] in ("window.closed", "window.opened")]
     assert kinds == [("window.closed", "manager"), ("window.opened", "manager")]
+
+
+def test_a_queue_alert_appears_when_a_theme_reaches_its_threshold_and_clears_when_served(quick_alert_server, desk):
+    url = quick_alert_server.url
+    open_board(desk, url)
+    waiting = next(q["waiting"] for q in httpx.get(f"{url}/api/hall").json()["queues"] if q["category_id"] == "social")
+    for _ in range(max(0, 3 - waiting)):
+        issue(url, "hukou_move")
+    alert = desk.locator('#alerts li[data-kind="queue"]')
+    expect(alert).to_contain_text("社会事务")
+    auth = sign_in_window(url, "1")
+    while (r := httpx.post(f"{url}/api/windows/1/call-next", headers=auth)).status_code == 200:
+        httpx.post(f"{url}/api/windows/1/finish", headers=auth)
+    assert r.status_code == 204
+    expect(alert).to_have_count(0)
