@@ -224,17 +224,17 @@ class Appointments:
 
     def check_in(self, a: Appointment, channel: str = "appointment") -> dict[str, Any]:
         """Issue the appointment's ticket and mark it checked in; a repeat returns the same ticket."""
-        request_id = f"appointment-{a.id}"
+        key = f"appointment:{a.id}"  # the hall's own idempotency key: no client request_id can reach it
         if a.status == Status.CHECKED_IN:
-            if request_id not in self.service.hall.by_request:
+            if key not in self.service.hall.by_request:
                 raise HallError("already_checked_in", f"该预约已签到，号票为 {a.ticket_id}。")
-            view = self.service.issue_ticket(a.service_id, channel, request_id=request_id)  # the same ticket
+            view = self.service.issue_ticket(a.service_id, channel, key=key)  # the same ticket
             return {"ticket": view, "appointment": a.view(), "priority": not a.late}
         now = self.service.clock.now()
         priority = rules.check_in(a, now, self.settings)
         view = self.service.issue_ticket(
             a.service_id, channel if priority else "kiosk", priority="appointment" if priority else None,
-            request_id=request_id, appointment_id=a.id, holder=a.id_hash,
+            key=key, appointment_id=a.id, holder=a.id_hash,
             check_hours=not priority,  # a booked slot was checked against the calendar when it was booked
         )
 
@@ -276,14 +276,16 @@ class Appointments:
         missing = [c for c in CSV_COLUMNS if c not in header and c != "id_number"]
         if missing:
             raise HallError("invalid_csv", f"CSV 缺少列：{', '.join(missing)}（第一行应为：{','.join(CSV_COLUMNS)}）。", 422)
+        rows = [(line, {k.strip(): (v or "").strip() for k, v in row.items() if k is not None})  # None: extra cells
+                for line, row in enumerate(reader, start=2)]
+        rows = [(line, row) for line, row in rows if any(row.values())]
+        # Counted before anything is booked: a file refused for its size leaves no booking behind.
+        if len(rows) > IMPORT_MAX_ROWS:
+            raise HallError("csv_too_large", f"一次最多导入 {IMPORT_MAX_ROWS} 条预约（本文件 {len(rows)} 条），"
+                            "请分批导入。", 413)
         booked: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
-        for line, row in enumerate(reader, start=2):
-            if line - 1 > IMPORT_MAX_ROWS:
-                raise HallError("csv_too_large", f"一次最多导入 {IMPORT_MAX_ROWS} 条预约，请分批导入。", 413)
-            row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
-            if not any(row.values()):
-                continue
+        for line, row in rows:
             try:
                 a = self.book(BookingRequest(
                     service_id=row.get("service_id", ""), day=row.get("date", ""), slot_start=row.get("slot", ""),

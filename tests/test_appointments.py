@@ -298,3 +298,19 @@ def test_csv_import_by_a_manager(hall_app):
     assert {e["data"]["by"] for e in events if e["type"] in ("appointment.booked", "appointment.imported")} == {"manager"}
     listing = c.get("/api/appointments", params={"date": "2026-11-23"}, headers={"authorization": f"Bearer {token}"})
     assert [a["name"] for a in listing.json()["appointments"]] == ["李*", "王*"]
+
+
+def test_an_oversized_csv_is_refused_before_anything_is_booked(hall_app, monkeypatch):
+    c, svc = hall_app
+    monkeypatch.setattr(feature, "IMPORT_MAX_ROWS", 2)
+    token = c.post("/api/manager/sign-in", json={"manager_id": "manager", "password": "pw"}).json()["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    rows = [f"S1,2026-11-23,{slot},李四,1370000{n:04d},,电话,extra-cell" for n, slot in enumerate(("14:00", "14:30", "15:00"))]
+    r = c.post("/api/appointments/import", content=("service_id,date,slot,name,phone,id_number,channel\n"
+                                                     + "\n".join(rows) + "\n\n").encode(), headers=auth)
+    assert r.status_code == 413 and r.json()["error"] == "csv_too_large" and "3 条" in r.json()["message"]
+    assert svc.ledger.query("SELECT COUNT(*) FROM appointments")[0][0] == 0
+    assert not [e for e in c.get("/api/events").json()["events"] if e["type"].startswith("appointment.")]
+    r = c.post("/api/appointments/import", content=("service_id,date,slot,name,phone,id_number,channel\n"
+                                                     + "\n".join(rows[:2]) + "\n").encode(), headers=auth)
+    assert r.status_code == 200 and r.json()["imported"] == 2 and len({b["code"] for b in r.json()["booked"]}) == 2
