@@ -39,7 +39,8 @@ function windowTile(state, w) {
   const ticket = w.ticket && w.state === "serving" ? w.ticket.number : "—";
   return el("div", { class: "win-tile", id: `win-${w.id}`, "data-state": w.state },
     el("div", { class: "no" }, String(w.number), el("small", { text: "号窗口" })),
-    el("div", { class: "name", text: `${shortName(w)}${staff ? ` · ${maskName(staff.name)}` : ""}` }),
+    el("div", { class: "name" }, el("span", { class: "label", text: shortName(w) }),
+      staff ? el("span", { class: "staff", text: ` · ${maskName(staff.name)}` }) : null),
     el("div", { class: "now" }, el("span", { class: "ticket", text: ticket }),
       w.state === "serving" ? null : el("span", { class: "state", text: STATE_LABELS[w.state] || w.state })));
 }

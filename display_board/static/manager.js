@@ -298,16 +298,17 @@ function waitingChart(points) {
   if (points.length < 2) return '<p class="legend">开门后显示</p>';
   const max = Math.max(4, ...points.map((p) => p.waiting));
   const top = Math.ceil(max / niceStep(max)) * niceStep(max);
-  const inner = W - PAD.l - PAD.r;
+  const width = 400; // drawn for its narrower card, so the labels stay legible when scaled
+  const inner = width - PAD.l - PAD.r;
   const x = (i) => PAD.l + (inner * i) / (points.length - 1);
   const y = (v) => PAD.t + (H - PAD.t - PAD.b) * (1 - v / top);
   const line = points.map((p, i) => `${x(i)},${y(p.waiting)}`).join(" ");
   const area = `${PAD.l},${y(0)} ${line} ${x(points.length - 1)},${y(0)}`;
-  const every = Math.max(1, Math.ceil(points.length / 8));
+  const every = Math.max(1, Math.ceil(points.length / 5));
   const labels = points.map((p, i) => (i % every === 0 ? `<text x="${x(i)}" y="${H - 8}" text-anchor="middle">${p.at}</text>` : "")).join("");
   const last = points[points.length - 1];
   return `<div class="legend"><span>当前等候 ${last.waiting} 人</span></div>
-    <svg viewBox="0 0 ${W} ${H}" role="img" aria-label="等候人数变化">${axes(top)}
+    <svg viewBox="0 0 ${width} ${H}" role="img" aria-label="等候人数变化">${axes(top, width)}
     <polygon points="${area}" fill="rgba(18,71,158,.15)"/><polyline points="${line}" fill="none" stroke="#12479e" stroke-width="2"/>${labels}</svg>`;
 }
 
