@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 import io
 import logging
 import secrets
@@ -26,6 +27,7 @@ from .domain import appointments as rules
 from .domain.appointments import Appointment, AppointmentSettings, BookingRequest, Late, ServiceSlots, Status
 from .domain.errors import HallError
 from .domain.hall import Decision
+from .passwords import hash_secret, parse_hash, verify_secret
 from .retention import register_personal_data
 from .service import HallService
 from .store import register_table
@@ -39,7 +41,29 @@ CSV_COLUMNS = ("service_id", "date", "slot", "name", "phone", "id_number", "chan
 # ---------------------------------------------------------------- config
 
 _KEYS = ("slot_minutes", "capacity", "days_ahead", "check_in_before_minutes", "grace_minutes", "late",
-         "cancel_before_minutes", "no_show_limit", "no_show_days", "ban_days", "identity_key", "services")
+         "cancel_before_minutes", "no_show_limit", "no_show_days", "ban_days", "identity_key",
+         "platform_key", "platform_key_hash", "services")
+PLATFORM = "platform"  # `booked_by` of bookings the platform submits with its API key
+
+
+def _platform_key(t: cfg.Table) -> str:
+    """At most one of `platform_key` (clear, for demos) or `platform_key_hash`, like PINs; neither = no
+    online booking is accepted."""
+    if "platform_key" in t.data and "platform_key_hash" in t.data:
+        t.fail("platform_key", 'give at most one of "platform_key" (clear, for demos) or "platform_key_hash"')
+    if "platform_key_hash" in t.data:
+        hashed = t.text("platform_key_hash")
+        try:
+            parse_hash(hashed)
+        except ValueError as e:
+            t.fail("platform_key_hash", f"is not a valid hash: {e}")
+        return hashed
+    if "platform_key" in t.data:
+        plain = t.text("platform_key")
+        if len(plain) < 16:
+            t.fail("platform_key", "must be at least 16 characters (a long random secret shared with the platform)")
+        return hash_secret(plain, iterations=cfg.CLEAR_SECRET_ITERATIONS)
+    return ""
 
 
 def parse(table: cfg.Table, core: cfg.HallConfig) -> AppointmentSettings:
@@ -71,6 +95,7 @@ def parse(table: cfg.Table, core: cfg.HallConfig) -> AppointmentSettings:
         no_show_days=t.integer("no_show_days", d.no_show_days, low=1, high=3660),
         ban_days=t.integer("ban_days", d.ban_days, low=0, high=3660),
         identity_key=t.text("identity_key", d.identity_key, empty=True),
+        platform_key_hash=_platform_key(t),
         services=services,
     )
 
@@ -111,6 +136,9 @@ class Appointments:
 
     def __init__(self, service: HallService):
         self.service = service
+        # (configured hash, SHA-256 of a presented key) pairs already verified: PBKDF2 runs once per key,
+        # not once per booking.
+        self._verified: set[tuple[str, str]] = set()
 
     @property
     def settings(self) -> AppointmentSettings:
@@ -118,6 +146,18 @@ class Appointments:
 
     def hash(self, value: str) -> str:
         return rules.identity_hash(value, self.settings.identity_key)
+
+    def is_platform_key(self, presented: str) -> bool:
+        configured = self.settings.platform_key_hash
+        if not configured:
+            return False
+        seen = (configured, hashlib.sha256(presented.encode("utf-8", "surrogatepass")).hexdigest())
+        if seen in self._verified:
+            return True
+        if verify_secret(presented, configured):
+            self._verified.add(seen)
+            return True
+        return False
 
     def _select(self, where: str, params: tuple = ()) -> list[Appointment]:
         cols = ", ".join(f'"{c}"' for c in _FIELDS)
@@ -342,14 +382,17 @@ def book_of(request: Request) -> Appointments:
     return request.app.state.appointments
 
 
-def caller(request: Request, authorization: str | None) -> str | None:
-    """The staff or manager id behind an optional bearer token (None without one); 401 for a bad one."""
+def caller(request: Request, authorization: str | None, platform: bool = False) -> str | None:
+    """The staff or manager id behind an optional bearer token (None without one), or `PLATFORM` for the
+    platform's API key where `platform` allows it; 401 for anything else."""
     if not authorization:
         return None
     service: HallService = request.app.state.service
     token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
     s = service.ledger.session(token) if token else None
     if s is None:
+        if platform and token and book_of(request).is_platform_key(token):
+            return PLATFORM
         raise HallError("unauthorised", "登录凭证无效，请重新登录。", 401)
     if s["kind"] == "staff":
         return service.authorise_any_staff(token)
@@ -365,12 +408,17 @@ async def get_slots(request: Request, service_id: Annotated[str, Query(max_lengt
 @router.post("", status_code=201)
 async def post_appointment(request: Request, body: BookBody,
                            authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-    by = caller(request, authorization)
+    by = caller(request, authorization, platform=True)
     channel = rules.parse_channel(body.channel)
-    if by is None and channel in ("phone", "in_person"):
-        raise HallError("unauthorised", "电话预约和当面预约须由工作人员登录后登记。", 401)
+    # 网上预约 comes only from the platform (its API key); 电话 / 当面 are taken by signed-in staff.
+    if channel == "online" and by != PLATFORM:
+        raise HallError("unauthorised" if by is None else "forbidden",
+                        "网上预约须由政务服务平台凭平台密钥提交；工作人员请选择电话或当面预约。", 401 if by is None else 403)
+    if channel in ("phone", "in_person") and by in (None, PLATFORM):
+        raise HallError("unauthorised" if by is None else "forbidden",
+                        "电话预约和当面预约须由工作人员登录后登记。", 401 if by is None else 403)
     a = book_of(request).book(BookingRequest(body.service_id, body.date, body.slot, body.name, body.phone,
-                                             body.channel, by or "platform", body.id_number))
+                                             body.channel, by or PLATFORM, body.id_number))
     return {"code": a.code, "appointment": a.view()}
 
 

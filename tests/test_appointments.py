@@ -12,18 +12,21 @@ from hypothesis import strategies as st
 
 from hall_controller import appointments as feature  # registers the appointments table before any Ledger opens
 from hall_controller.api.app import create_app
-from hall_controller.config import Manager
+from hall_controller.config import ConfigError, Manager, Table
 from hall_controller.domain import appointments as rules
 from hall_controller.domain.appointments import AppointmentSettings, BookingRequest, Late, ServiceSlots, Status
 from hall_controller.domain.errors import HallError
-from hall_controller.passwords import hash_secret
+from hall_controller.passwords import hash_secret, verify_secret
 from hall_controller.service import HallService
 from hall_controller.store import Ledger
 
 from .factory import MONDAY_10, TZ, small_hall
 
 KEY = "test-key"
-SETTINGS = AppointmentSettings(identity_key=KEY, capacity=2, services={"O1": ServiceSlots(60, 1)})
+PLATFORM_KEY = "platform-key-0123456789abcdef"
+SETTINGS = AppointmentSettings(identity_key=KEY, capacity=2, services={"O1": ServiceSlots(60, 1)},
+                               platform_key_hash=hash_secret(PLATFORM_KEY, iterations=1000))
+AS_PLATFORM = {"authorization": f"Bearer {PLATFORM_KEY}"}
 HALL = small_hall()
 ID_ELDER = "110101195003010029"  # valid check character
 
@@ -206,7 +209,7 @@ def hall_app(tmp_path, clock):
 
 def book_http(c, slot="10:30", phone="13800001111", **kw):
     r = c.post("/api/appointments", json={"service_id": "S1", "date": "2026-11-23", "slot": slot, "name": "张三",
-                                          "phone": phone, **kw})
+                                          "phone": phone, **kw}, headers=AS_PLATFORM)
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -252,12 +255,12 @@ def test_no_show_sweep_and_the_ban_at_booking(hall_app, clock):
     assert len(events) == 1 and "phone_hash" not in events[0]["data"]["appointment"]
     clock.set(datetime(2026, 11, 24, 9, 0, tzinfo=TZ))
     r = c.post("/api/appointments", json={"service_id": "S1", "date": "2026-11-24", "slot": "10:00", "name": "张三",
-                                          "phone": "13800001111"})
+                                          "phone": "13800001111"}, headers=AS_PLATFORM)
     assert r.status_code == 201  # one no-show is not yet a ban
     clock.set(datetime(2026, 11, 24, 11, 0, tzinfo=TZ))
     c.app.state.appointments.sweep()
     r = c.post("/api/appointments", json={"service_id": "S1", "date": "2026-11-25", "slot": "10:00", "name": "张三",
-                                          "phone": "13800001111"})
+                                          "phone": "13800001111"}, headers=AS_PLATFORM)
     assert r.status_code == 403 and r.json()["error"] == "booking_suspended" and "暂停预约" in r.json()["message"]
 
 
@@ -273,11 +276,52 @@ def test_cancel_needs_the_phone_or_staff_and_frees_the_slot(hall_app):
     assert cancelled.status_code == 409 and "已取消" in cancelled.json()["message"]
 
 
-def test_phone_and_in_person_bookings_need_staff(hall_app):
+def test_who_may_book_which_channel(hall_app):
     c, _ = hall_app
-    r = c.post("/api/appointments", json={"service_id": "S1", "date": "2026-11-23", "slot": "10:30", "name": "张三",
-                                          "phone": "13800001111", "channel": "电话"})
+    body = {"service_id": "S1", "date": "2026-11-23", "name": "张三", "phone": "13800001111"}
+
+    def post(slot, channel, headers=None):
+        return c.post("/api/appointments", json={**body, "slot": slot, "channel": channel, "phone": f"1380000{slot[:2]}{slot[3:]}"},
+                      headers=headers or {})
+
+    manager = c.post("/api/manager/sign-in", json={"manager_id": "manager", "password": "pw"}).json()["token"]
+    staff = c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"}).json()["token"]
+    as_manager, as_staff = {"authorization": f"Bearer {manager}"}, {"authorization": f"Bearer {staff}"}
+    # 网上预约: the platform's key only — not anonymous, not a wrong key, not staff
+    assert post("10:30", "online").status_code == 401
+    assert post("10:30", "online", {"authorization": "Bearer not-the-platform-key"}).status_code == 401
+    assert post("10:30", "online", as_staff).status_code == 403
+    r = post("10:30", "online", AS_PLATFORM)
+    assert r.status_code == 201 and r.json()["appointment"]["booked_by"] == "platform"
+    assert post("11:00", "online", AS_PLATFORM).status_code == 201  # the verified key is remembered
+    # 电话 / 当面: signed-in staff or managers, not anonymous, not the platform
+    r = post("14:00", "电话")
     assert r.status_code == 401 and "工作人员" in r.json()["message"]
+    assert post("14:00", "当面", AS_PLATFORM).status_code == 403
+    assert post("14:00", "电话", as_staff).json()["appointment"]["booked_by"] == "S001"
+    assert post("14:30", "当面", as_manager).json()["appointment"]["channel"] == "in_person"
+
+
+def test_without_a_platform_key_no_online_booking_is_accepted(hall_app):
+    c, svc = hall_app
+    svc.config.sections["appointments"] = replace(SETTINGS, platform_key_hash="")
+    r = c.post("/api/appointments", json={"service_id": "S1", "date": "2026-11-23", "slot": "10:30", "name": "张三",
+                                          "phone": "13800001111"}, headers=AS_PLATFORM)
+    assert r.status_code == 401
+
+
+def test_platform_key_config():
+    def parse(**kw):
+        return feature.parse(Table("hall.toml", "appointments", kw, (), check=False), HALL)
+
+    assert parse().platform_key_hash == ""
+    assert verify_secret(PLATFORM_KEY, parse(platform_key=PLATFORM_KEY).platform_key_hash)
+    hashed = hash_secret(PLATFORM_KEY, iterations=1000)
+    assert parse(platform_key_hash=hashed).platform_key_hash == hashed
+    for bad in ({"platform_key": "short"}, {"platform_key_hash": "nope"},
+                {"platform_key": PLATFORM_KEY, "platform_key_hash": hashed}):
+        with pytest.raises(ConfigError):
+            parse(**bad)
 
 
 def test_csv_import_by_a_manager(hall_app):

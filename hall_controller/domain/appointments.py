@@ -54,6 +54,7 @@ class AppointmentSettings:
     no_show_days: int = 30  # ... within this many days ...
     ban_days: int = 90  # ... suspend booking for this many days after the last one
     identity_key: str = ""  # HMAC key for phone and ID number hashes
+    platform_key_hash: str = ""  # PBKDF2 hash of the platform's API key for online bookings; "" = none accepted
     services: dict[str, ServiceSlots] = field(default_factory=dict)
 
     def slots_of(self, service_id: str) -> ServiceSlots:
