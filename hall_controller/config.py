@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pypinyin import Style, lazy_pinyin
+
 from .passwords import hash_secret, parse_hash
 
 
@@ -65,7 +67,7 @@ class Service:
     issuing_hours: tuple[Period, ...]  # empty = the hall's opening hours
     materials: tuple[Material, ...]
     description: str = ""
-    pinyin: str = ""  # initials for kiosk search, e.g. "hjqy" (户籍迁移)
+    pinyin: str = ""  # initials for kiosk search, e.g. "hjqy" (户籍迁移); derived from the name unless configured
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,13 @@ _MAX_MINUTES = 480  # one service longer than a working day is a typo (seconds? 
 # A secret written in clear in the file gains nothing from a slow hash, and the demo hashes ~30 at
 # start; hashes pasted into the file (pin_hash / password_hash) keep whatever count they were made with.
 CLEAR_SECRET_ITERATIONS = 10_000
+
+
+def name_initials(name: str) -> str:
+    """Pinyin initials of a name for kiosk search ("户籍迁移" → "hjqy"). pypinyin's phrase dictionary picks
+    the reading of a 多音字 from its word (银行 → yh, 重庆 → cq); letters in the name are kept, other
+    characters dropped."""
+    return "".join(c for c in "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower() if "a" <= c <= "z")
 
 
 def _kind(value: object) -> str:
@@ -446,6 +455,7 @@ def _service(entry: _Table, sid: str, categories: Mapping[str, Category]) -> Ser
     pinyin = entry.text("pinyin", "", empty=True)
     if not _PINYIN.fullmatch(pinyin):
         entry.fail("pinyin", f'must be lowercase pinyin initials a-z (e.g. "hjqy" for 户籍迁移), got "{pinyin}"')
+    pinyin = pinyin or name_initials(entry.text("name"))
     return Service(
         id=sid,
         name=entry.text("name"),
