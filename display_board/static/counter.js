@@ -99,7 +99,7 @@ function renderTicket(t) {
   $("materials").replaceChildren(...(materials.length ? materials.map((m) => el("li", {},
     el("label", {}, el("input", { type: "checkbox" }),
       el("span", {}, m.name, m.note ? el("span", { class: "note", text: m.note }) : null),
-      el("span", { class: m.required ? "req" : "opt", text: m.required ? "必需" : "视情况" }))))
+      el("span", { class: m.required ? "req" : "opt", text: m.required ? "必交" : "容缺" }))))
     : [el("li", { class: "empty", text: t ? "该事项无需提交材料" : "叫号后显示该事项的材料清单" })]));
 }
 
