@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from serial_asyncio_fast import create_serial_connection
@@ -48,7 +48,7 @@ from drivers.protocol import (
 
 log = logging.getLogger(__name__)
 
-KeyHandler = Callable[[int, KeyEvent], Awaitable[str | None]]  # returns the text for the keypad's LCD
+KeyHandler = Callable[[int, KeyEvent, int], Awaitable[str | None]]  # (address, event, event id) -> LCD text
 RatingHandler = Callable[[int, Rating], Awaitable[None]]
 RatingTimeoutHandler = Callable[[int, str], Awaitable[None]]  # (pad address, ticket)
 DeviceStateHandler = Callable[[int, bool], None]
@@ -210,7 +210,11 @@ class BusMaster:
         on_rating_timeout: RatingTimeoutHandler | None = None,
         on_device_state: DeviceStateHandler | None = None,
         timing: BusTiming = BusTiming(),
+        handled: Mapping[int, tuple[int, bool]] | None = None,
     ):
+        """`handled`: per address, the last event id handled and its verdict, as the caller stored them before
+        a restart, so an event the device re-reports is answered again, never acted on again. `on_key` gets
+        the event id so it can store it in the same transaction as the action."""
         self.url = url
         self.timing = timing
         self.stats = BusStats()
@@ -224,6 +228,9 @@ class BusMaster:
             if not 1 <= address <= 247 or address in self._devices:
                 raise ValueError(f"device address must be unique and in 1..247: {address}")
             self._devices[address] = _Device(address, DeviceType(kind))
+        for address, (event_id, accepted) in (handled or {}).items():
+            if address in self._devices:
+                self._devices[address].last_event, self._devices[address].last_accepted = event_id, accepted
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -500,7 +507,7 @@ class BusMaster:
         dev: _Device,
         payload: bytes,
         decoder: Callable[[bytes], tuple[int, object]],
-        deliver: Callable[[_Device, object], Awaitable[bool | None]],
+        deliver: Callable[[_Device, int, object], Awaitable[bool | None]],
     ) -> None:
         """At most once per (address, event id); the ack rides on the next poll."""
         try:
@@ -515,7 +522,7 @@ class BusMaster:
         if event_id == dev.last_event:
             self.stats.duplicate_events += 1  # our ack was lost: repeat the verdict, never the action
         else:
-            accepted = await deliver(dev, body)
+            accepted = await deliver(dev, event_id, body)
             if accepted is None:
                 return  # not stored: leave it unacknowledged so the device reports it again
             dev.last_event, dev.last_accepted = event_id, accepted
@@ -524,9 +531,9 @@ class BusMaster:
         else:
             await self._send_nak(link, dev, NakReason.REJECTED, event_id)
 
-    async def _deliver_key(self, dev: _Device, event: KeyEvent) -> bool:
+    async def _deliver_key(self, dev: _Device, event_id: int, event: KeyEvent) -> bool:
         try:
-            text = await self._on_key(dev.address, event)
+            text = await self._on_key(dev.address, event, event_id)
         except Exception:
             # refuse rather than retry: the keypad shows the refusal and the staff member presses again
             self.stats.callback_errors += 1
@@ -540,7 +547,7 @@ class BusMaster:
                 log.error("bus %s: keypad %d: LCD text refused: %s", self.url, dev.address, exc)
         return True
 
-    async def _deliver_rating(self, dev: _Device, rating: Rating) -> bool | None:
+    async def _deliver_rating(self, dev: _Device, event_id: int, rating: Rating) -> bool | None:
         try:
             await self._on_rating(dev.address, rating)
         except Exception:
@@ -550,7 +557,7 @@ class BusMaster:
         self._rating_done(dev, rating.ticket)
         return True
 
-    async def _deliver_timeout(self, dev: _Device, ticket: str) -> bool | None:
+    async def _deliver_timeout(self, dev: _Device, event_id: int, ticket: str) -> bool | None:
         if self._on_rating_timeout is not None:
             try:
                 await self._on_rating_timeout(dev.address, ticket)

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,8 @@ from .domain.errors import HallError
 from .domain.hall import Decision
 from .ratings import record_rating
 from .ratings import rules as rating_rules
-from .service import HallService
+from .service import SESSION_HOURS, HallService
+from .store import register_table
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,14 @@ REASON_CODES = {
 # bus are each asked every ~80 ms); a pad awaiting a rating can wait half a second, a person is slower.
 # bench/devices.py measures what this gives.
 HUB_TIMING = BusTiming(keypad_idle_poll=0.06, keypad_active_poll=0.03, pad_poll=0.5)
+
+# A keypad's last handled event and its verdict, committed with the action it caused: a keypad that
+# re-reports it after a controller restart (the ack was lost with the restart) is answered, never obeyed again.
+register_table("device_events", {"device_id": str, "event_id": int, "accepted": int, "at": str}, "device_id")
+# PIN sign-ins made on keypads, bound to the window's sign-in like a bearer token: they outlive a restart,
+# not a sign-out or a stand-in's takeover.
+register_table("keypad_sessions", {"device_id": str, "staff_id": str, "window_id": str, "signed_in_at": str,
+                                   "expires_at": str}, "device_id")
 
 
 def fit(text: str, max_bytes: int) -> str:
@@ -95,6 +104,13 @@ class BoundedWavSink(WavDirSink):
             old.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class KeypadSession:
+    staff_id: str
+    signed_in_at: str  # the window's signed_in_at (ISO) when the PIN was entered on the keypad
+    expires_at: str
+
+
 @dataclass
 class DeviceStatus:
     online: bool | None = None
@@ -108,23 +124,25 @@ class BusCoordinator:
         self.hub, self.spec, self.url, self.sim = hub, spec, url, sim
         self.devices = {d.address: d for d in spec.devices}
         self.status = {d.address: DeviceStatus() for d in spec.devices}
-        self.sessions: dict[int, str] = {}  # keypad address -> staff token of the PIN sign-in made on it
+        ledger = hub.service.ledger
+        ids = {self.device_id(a): a for a in self.devices}
+        self.sessions: dict[int, KeypadSession] = {  # keypad address -> the PIN sign-in made on it
+            ids[r[0]]: KeypadSession(*r[1:]) for r in ledger.query(
+                "SELECT device_id, staff_id, signed_in_at, expires_at FROM keypad_sessions") if r[0] in ids}
+        handled = {ids[r[0]]: (r[1], bool(r[2])) for r in ledger.query(
+            "SELECT device_id, event_id, accepted FROM device_events") if r[0] in ids}
         self.invited: dict[int, OrderedDict[str, str]] = {}  # pad address -> ticket number -> ticket id
         self.master = BusMaster(
             url, [(d.address, KINDS[d.kind]) for d in spec.devices],
             on_key=self._on_key, on_rating=self._on_rating, on_rating_timeout=self._on_rating_timeout,
-            on_device_state=self._on_device_state, timing=replace(hub.timing, baudrate=spec.baud),
+            on_device_state=self._on_device_state, timing=replace(hub.timing, baudrate=spec.baud), handled=handled,
         )
 
     def device_id(self, address: int) -> str:
         return f"{self.spec.id}:{address}"
 
-    async def _on_key(self, address: int, event: KeyEvent) -> str:
-        try:
-            text = self.hub.keypad_action(self, address, event)
-        except HallError as e:
-            text = e.message
-        return fit(text, LCD_BYTES)
+    async def _on_key(self, address: int, event: KeyEvent, event_id: int) -> str:
+        return fit(self.hub.keypad_event(self, address, event, event_id), LCD_BYTES)
 
     async def _on_rating(self, address: int, rating: Rating) -> None:
         await self.hub.store_rating(self, address, rating)
@@ -311,21 +329,60 @@ class DeviceHub:
 
     # ------------------------------------------------------------------ keypads and pads -> hall
 
-    def keypad_action(self, bus: BusCoordinator, address: int, event: KeyEvent) -> str:
-        """Carries out one key on the keypad's own window; returns the LCD reply. Raises HallError."""
+    def keypad_event(self, bus: BusCoordinator, address: int, event: KeyEvent, event_id: int) -> str:
+        """Carries out a keypad's event and returns the LCD reply (a refusal's reason included). Its id and
+        verdict commit with the action; an event that acts on nothing gets them committed on their own."""
+        row = {"device_id": bus.device_id(address), "event_id": event_id, "accepted": 1,
+               "at": self.service.clock.now().isoformat()}
+        with self.service.riding(lambda d: d.rows.append(("device_events", row))) as riders:
+            try:
+                text = self.keypad_action(bus, address, event, riders)
+            except HallError as e:
+                text = e.message
+            except Exception:
+                row["accepted"] = 0  # the bus refuses it: so does the remembered verdict
+                self._remember(row)
+                raise
+        if riders:
+            self._remember(row)
+        return text
+
+    def _remember(self, row: dict[str, Any]) -> None:
+        try:
+            with self.service.riding():
+                self.service.write_rows([("device_events", row)])
+        except HallError as e:
+            log.error("keypad event %s not recorded: %s", row["device_id"], e.message)
+
+    def keypad_action(self, bus: BusCoordinator, address: int, event: KeyEvent,
+                      riders: list[Callable[[Decision], None]]) -> str:
+        """Carries out one key on the keypad's own window; returns the LCD reply. Raises HallError. `riders`
+        go with the command that commits: the event's own row, and here a sign-in's keypad session."""
         svc, window_id = self.service, bus.devices[address].window_id
+        device_id = bus.device_id(address)
         if event.key is Key.SIGN_IN:
+            session: dict[str, Any] = {"device_id": device_id, "window_id": window_id}
+
+            def keypad_session(d: Decision) -> None:
+                session.update(staff_id=d.result.staff_id, signed_in_at=d.result.signed_in_at.isoformat(),
+                               expires_at=(svc.clock.now() + timedelta(hours=SESSION_HOURS)).isoformat())
+                d.rows.append(("keypad_sessions", session))
+
+            riders.append(keypad_session)
             signed = svc.sign_in(window_id, event.staff_id or "", event.pin or "")
-            bus.sessions[address] = signed["token"]
+            bus.sessions[address] = KeypadSession(session["staff_id"], session["signed_in_at"], session["expires_at"])
             return f"签到成功\n{signed['window']['staff']['name']}"
-        svc.authorise(bus.sessions.get(address), window_id)  # trusted only after a PIN sign-in on this keypad
+        self._authorise(bus.sessions.get(address), window_id)  # trusted only after a PIN sign-in on this keypad
         key = event.key
         if key is Key.CALL_NEXT:
             return self._call_next(window_id)
         if key is Key.NEXT:
             done = ""
             if svc.hall.windows[window_id].ticket_id is not None:
-                t = svc.window_command(window_id, "finish", outcome=event.outcome.code if event.outcome else None)
+                # the event's row rides with the call, the last step: after a restart between the two, the
+                # re-reported NEXT finds nobody at the window and only calls
+                with svc.riding():
+                    t = svc.window_command(window_id, "finish", outcome=event.outcome.code if event.outcome else None)
                 done = f"已办结 {t.number}\n"
             return done + self._call_next(window_id)
         if key is Key.FINISH:
@@ -355,6 +412,17 @@ class DeviceHub:
         svc.window_command(window_id, "sign-out")
         bus.sessions.pop(address, None)
         return "已签离"
+
+    def _authorise(self, session: KeypadSession | None, window_id: str) -> None:
+        """The rule of `HallService.authorise` for a keypad's sign-in: the same staff member's same sign-in."""
+        if session is None:
+            raise HallError("unauthorised", "请先在窗口签到。", 401)
+        if session.expires_at < self.service.clock.now().isoformat():
+            raise HallError("session_expired", "登录已过期，请重新签到。", 401)
+        ws = self.service.hall.windows.get(window_id)
+        signed_in_at = ws.signed_in_at.isoformat() if ws and ws.signed_in_at else None
+        if ws is None or ws.staff_id != session.staff_id or signed_in_at != session.signed_in_at:
+            raise HallError("unauthorised", "您已签离或被替岗，请重新签到。", 401)
 
     def _call_next(self, window_id: str) -> str:
         t = self.service.window_command(window_id, "call-next")

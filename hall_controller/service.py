@@ -9,7 +9,9 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +28,9 @@ from .store import Ledger, StorageError, token_hash
 log = logging.getLogger(__name__)
 
 SESSION_HOURS = 12  # a window sign-in lasts a working day at most
+# Additions to the next command executed in this context (`HallService.riding`): a device event's id and
+# verdict commit in the same transaction as the action the event caused.
+_riders: ContextVar[list[Callable[[Decision], None]] | None] = ContextVar("riders", default=None)
 
 
 class HallService:
@@ -48,6 +53,9 @@ class HallService:
             now = self.clock.now()
             self._roll_day(now)
             d = decide(now)
+            riders = _riders.get()
+            for add in riders or ():
+                add(d)
             if d.empty:
                 return d.result
             try:
@@ -55,9 +63,22 @@ class HallService:
             except StorageError as exc:
                 log.error("ledger write failed: %s", exc)
                 raise HallError("storage_unavailable", "系统存储暂时不可用，本次操作未生效，请稍后重试或联系管理员。", 503) from exc
+            if riders:
+                riders.clear()
             self.hall.apply(d)
         self.bus.publish(events)
         return d.result
+
+    @contextmanager
+    def riding(self, *add: Callable[[Decision], None]) -> Iterator[list[Callable[[Decision], None]]]:
+        """Within the block, the next command that commits also gets what `add` puts into its decision. Yields
+        the riders, still there if nothing committed them; `riding()` with none shields a command."""
+        riders = list(add)
+        token = _riders.set(riders)
+        try:
+            yield riders
+        finally:
+            _riders.reset(token)
 
     def write_rows(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
         """Rows with no event and no hall state (sessions): still one transaction through the ledger."""

@@ -48,7 +48,7 @@ class Hall:
     timeouts: list[tuple[int, str]] = field(default_factory=list)
     states: list[tuple[int, bool]] = field(default_factory=list)
 
-    async def on_key(self, address: int, event: KeyEvent) -> str | None:
+    async def on_key(self, address: int, event: KeyEvent, event_id: int) -> str | None:
         self.keys.append((address, event))
         return f"已处理 {len(self.keys)}"
 
@@ -254,7 +254,7 @@ def test_failing_on_key_refuses_the_event_once() -> None:
         hall = Hall()
         calls = []
 
-        async def broken(address: int, event: KeyEvent) -> str:
+        async def broken(address: int, event: KeyEvent, event_id: int) -> str:
             calls.append(event)
             raise RuntimeError("hall core down")
 

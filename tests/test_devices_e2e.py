@@ -24,6 +24,8 @@ from hall_controller import devices_config
 from hall_controller.config import ConfigError, Table, load_config
 from hall_controller.devices import DeviceHub, window_ranges
 from hall_controller.devices_config import BusSpec, DeviceSettings, DeviceSpec, PrinterSpec, VoiceSettings
+from hall_controller.service import HallService
+from hall_controller.store import Ledger
 
 from .conftest import DEMO_CONFIG, ROOT, ServerProcess
 from .factory import small_hall
@@ -174,6 +176,71 @@ def test_next_key_finishes_then_calls_and_a_recall_merges_in_the_voice_queue(ser
                 assert kp.lcd == "请先在窗口签到。"
             finally:
                 await hub.stop()
+
+    run(scenario)
+
+
+class AckDeafKeypad(SimKeypad):
+    """Hears no acknowledgement while `deaf`: its event stays pending, as when the controller dies between
+    acting on it and acknowledging it."""
+
+    deaf = False
+
+    def _poll(self, frame: Frame, ack: int) -> Frame:
+        return super()._poll(frame, 0 if self.deaf else ack)
+
+
+def test_an_event_re_reported_after_a_controller_restart_acts_once_and_the_keypad_stays_signed_in(
+        service, clock, tmp_path) -> None:
+    async def scenario() -> None:
+        kp, disp = AckDeafKeypad(KEYPAD), SimDisplay(DISPLAY)
+        devices = WINDOW_1[:2]
+        async with SimBus([kp, disp], line_timing=False) as sim:
+            await sim.serve_tcp()
+            settings = DeviceSettings(buses=(BusSpec("bus1", sim.url, 9600, devices),), voice=NO_VOICE)
+            services = [service]
+
+            def restarted() -> DeviceHub:  # a new controller over the same database
+                services.append(HallService(small_hall(), Ledger(service.ledger.path), clock))
+                return DeviceHub(services[-1], settings, mode="config", var_dir=tmp_path, timing=FAST)
+
+            hub = DeviceHub(service, settings, mode="config", var_dir=tmp_path, timing=FAST)
+            await hub.start()
+            try:
+                first, second = service.issue_ticket("S1", "kiosk"), service.issue_ticket("S2", "kiosk")
+                kp.press(KeyEvent(Key.SIGN_IN, staff_id="S001", pin="1234"))
+                await kp.wait_for(lambda k: not k.pending)
+
+                for key, called in ((KeyEvent(Key.CALL_NEXT), [first]),
+                                    (KeyEvent(Key.NEXT, outcome=Outcome.IMMEDIATE), [first, second])):
+                    kp.deaf = True
+                    kp.press(key)
+                    await until(lambda: len(events(services[-1], "ticket.called")) == len(called))
+                    await until(lambda: hub.buses["bus1"].master.stats.duplicate_events > 0)  # reported again
+                    await hub.stop()
+                    assert kp.pending  # handled, never acknowledged
+                    hub = restarted()
+                    await hub.start()
+                    kp.deaf = False
+                    await kp.wait_for(lambda k: not k.pending)
+                    assert not kp.rejected
+                    assert [e["ticket"]["id"] for e in events(services[-1], "ticket.called")] == [t["id"] for t in called]
+                assert [e["ticket"]["id"] for e in events(services[-1], "ticket.finished")] == [first["id"]]
+                assert hub.buses["bus1"].master.stats.duplicate_events >= 1
+
+                kp.press(KeyEvent(Key.RECALL))  # no PIN again: the keypad's sign-in outlived both restarts
+                await kp.wait_for(lambda k: not k.pending and k.lcd == "已重呼 A002")
+                await disp.wait_for(lambda d: d.lines == ("A002", "员工1"))
+
+                services[-1].window_command("1", "skip")
+                services[-1].window_command("1", "sign-out")  # signed out elsewhere: the keypad's sign-in ends
+                kp.press(KeyEvent(Key.CALL_NEXT))
+                await kp.wait_for(lambda k: not k.pending)
+                assert kp.lcd == "您已签离或被替岗，请重新签到。"
+            finally:
+                await hub.stop()
+                for svc in services[1:]:
+                    svc.ledger.close()
 
     run(scenario)
 
