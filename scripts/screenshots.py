@@ -1,10 +1,12 @@
-"""Screenshots of the manager live board (docs/manager-board.png, docs/manager-categories.png).
+"""Screenshots of the hall's staff and wall pages under load: the hall board, two window displays, the counter
+keypad and the manager live board (docs/hall-board.png, window-display*.png, counter-keypad.png,
+manager-board.png, manager-categories.png).
 
 Drives a morning of the demo hall through the HTTP API on a manual clock (arrivals, calls, finishes, no-shows,
-ratings, a pause, a re-assigned window, a notice), then serves that ledger with the real server at the
-morning's end and photographs /manager in headless Chromium.
+ratings, pauses, a re-assigned window, a notice), so waits and service times are a real morning's, then serves
+that ledger with the real server at the morning's end and photographs each page in headless Chromium.
 
-    .venv/bin/python scripts/manager_screenshot.py
+    .venv/bin/python scripts/screenshots.py
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from tests.conftest import CHROMIUM_ARGS, DEMO_CONFIG, ServerProcess  # noqa: E4
 
 START = datetime(2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 END = START + timedelta(hours=2, minutes=20)
-WINDOWS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "13", "17", "19"]
+WINDOWS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "13", "14", "15", "16", "17", "19"]
+AWAY = {"14": "临时离开"}  # paused all morning: the window display shows 暂停服务
+NOTICE = "上午业务高峰，21号高峰应急窗口已开启，请留意叫号；过号请到咨询服务台重新排队。"
 MIX = {"hukou_move": 4, "id_card_renew": 5, "social_insurance_enrol": 3, "individual_business": 3,
        "llc_registration": 2, "pickup_result": 2, "policy_consult": 1}
 
@@ -60,6 +64,8 @@ def drive(db: Path) -> None:
             auth[w] = {"Authorization": "Bearer " + c.post(f"/api/windows/{w}/sign-in",
                                                             json={"staff_id": sid, "pin": pin}).json()["token"]}
         c.post("/api/manager/windows/8/categories", headers=boss, json={"weights": {"social": 3, "business": 2}})
+        for w, reason in AWAY.items():
+            c.post(f"/api/windows/{w}/pause", headers=auth[w], json={"reason": reason})
         busy_until: dict[str, datetime] = {}
         tokens: dict[str, str] = {}
         while clock.now() < END:
@@ -76,6 +82,8 @@ def drive(db: Path) -> None:
                 if pausing and view["state"] == "open":
                     c.post("/api/windows/5/pause", headers=auth[w], json={"reason": "临时离岗"})
                     continue
+                if w in AWAY:
+                    continue
                 if view["ticket"] is not None and now >= busy_until[w]:
                     if rng.random() < 0.06 and view["ticket"]["status"] == "called":
                         c.post(f"/api/windows/{w}/skip", headers=auth[w])
@@ -89,18 +97,52 @@ def drive(db: Path) -> None:
                     if r.status_code == 200:
                         busy_until[w] = now + timedelta(minutes=rng.lognormvariate(2.0, 0.45))
             clock.advance(minutes=1)
-        c.post("/api/manager/notice", headers=boss, json={"text": "上午业务高峰，21号高峰应急窗口已开启，请留意叫号", "minutes": 120})
+        if c.get("/api/windows/3").json()["ticket"] is None:  # the counter screenshot shows a ticket in service
+            c.post("/api/windows/3/call-next", headers=auth["3"])
+        c.post("/api/manager/notice", headers=boss, json={"text": NOTICE, "minutes": 120})
         app.state.service.execute(lambda now: Decision(events=[
             ("printer.status", {"printer_id": "kiosk-1", "paper": "near_end", "online": True, "error": None})]))
+
+
+def _settle(page) -> None:
+    """Let arrival flashes finish and pose the notice marquee with its text in view."""
+    page.wait_for_timeout(4500)
+    page.evaluate("""() => { for (const a of document.getAnimations())
+        if (a.animationName === 'marquee') a.currentTime = a.effect.getComputedTiming().duration * 0.3; }""")
 
 
 def photograph(db: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    docs = ROOT / "docs"
     srv = ServerProcess(db, clock_start=END.replace(tzinfo=None).isoformat(), extra=["--devices", "none"]).start()
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            for name, path, (width, height) in [("hall-board", "/board", (1920, 1080)),
+                                                ("window-display", "/window/3", (1280, 720)),
+                                                ("window-display-paused", "/window/14", (1280, 720))]:
+                page = browser.new_page(locale="zh-CN", viewport={"width": width, "height": height})
+                page.goto(srv.url + path)
+                expect(page.locator("#link")).to_have_attribute("data-online", "true")
+                _settle(page)
+                page.screenshot(path=docs / f"{name}.png")
+                page.close()
+
+            page = browser.new_page(locale="zh-CN", viewport={"width": 1600, "height": 900})
+            page.goto(f"{srv.url}/counter/3")
+            staff_id, pin = staff_by_window()["3"]
+            page.fill("#staff-id", staff_id)
+            page.fill("#pin", pin)
+            page.click("button[type=submit]")
+            page.wait_for_selector("#desk:not([hidden])")
+            boxes = page.locator("#materials input[type=checkbox]")
+            for i in range(min(2, boxes.count())):
+                boxes.nth(i).check()
+            page.wait_for_timeout(2800)  # the sign-in toast fades
+            page.screenshot(path=docs / "counter-keypad.png")
+            page.close()
+
             page = browser.new_page(locale="zh-CN", viewport={"width": 1600, "height": 1000})
             page.goto(f"{srv.url}/manager")
             page.fill("input[name=manager_id]", "manager")
@@ -109,10 +151,10 @@ def photograph(db: Path) -> None:
             expect(page.locator("#windows tbody tr")).to_have_count(21)
             expect(page.locator("#link")).to_have_attribute("data-online", "true")
             page.wait_for_timeout(500)
-            page.screenshot(path=ROOT / "docs" / "manager-board.png", full_page=True)
+            page.screenshot(path=docs / "manager-board.png", full_page=True)
             page.click('#windows button[data-categories="8"]')
             page.wait_for_timeout(300)
-            page.screenshot(path=ROOT / "docs" / "manager-categories.png")
+            page.screenshot(path=docs / "manager-categories.png")
             browser.close()
     finally:
         srv.kill()
@@ -123,7 +165,8 @@ def main() -> None:
         db = Path(tmp) / "hall.db"
         drive(db)
         photograph(db)
-    print("wrote docs/manager-board.png, docs/manager-categories.png")
+    print("wrote docs/hall-board.png, window-display.png, window-display-paused.png, counter-keypad.png, "
+          "manager-board.png, manager-categories.png")
 
 
 if __name__ == "__main__":
