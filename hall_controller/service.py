@@ -33,6 +33,11 @@ SESSION_HOURS = 12  # a window sign-in lasts a working day at most
 _riders: ContextVar[list[Callable[[Decision], None]] | None] = ContextVar("riders", default=None)
 
 
+def client_key(request_id: str | None) -> str | None:
+    """A client's idempotency key in the namespace kept apart from the hall's own keys."""
+    return None if request_id is None else f"client:{request_id}"
+
+
 class HallService:
     def __init__(self, config: HallConfig, ledger: Ledger, clock: Clock, bus: EventBus | None = None):
         self.config = config
@@ -93,14 +98,35 @@ class HallService:
     # ------------------------------------------------------------------ tickets
 
     def issue_ticket(self, service_id: str, channel: str, priority: str | None = None,
-                     request_id: str | None = None, **extra: Any) -> dict[str, Any]:
+                     request_id: str | None = None, *, key: str | None = None, **extra: Any) -> dict[str, Any]:
+        """Issue a ticket, once per idempotency key: a replay returns the same ticket (and its token).
+
+        `request_id` is a client's key (kiosk, API); `key` is the hall's own for a ticket it issues for
+        someone (an appointment's check-in: `appointment:<id>`). Client keys are stored as `client:<id>`,
+        so no client can name, and so claim, a ticket the hall issued for someone else.
+        """
+        idem = key if key is not None else client_key(request_id)
         token = secrets.token_urlsafe(12)
-        t: Ticket = self.execute(lambda now: self.hall.issue(service_id, channel, now, token, priority=priority,
-                                                             request_id=request_id, **extra))
+
+        def decide(now: datetime) -> Decision:
+            if idem is not None and idem not in self.hall.by_request:
+                # Memory holds today's keys and those of tickets still active; an older finished one is only
+                # in the ledger, whose unique index would refuse it: a key names one ticket for good.
+                used = self.ledger.query("SELECT day, number FROM tickets WHERE request_id = ?", (idem,))
+                if used:
+                    raise HallError("request_id_used", f"该请求编号已用于 {used[0][0]} 的号票 {used[0][1]}，"
+                                                       "请使用新的请求编号重新取号。", 409)
+            return self.hall.issue(service_id, channel, now, token, priority=priority, request_id=idem, **extra)
+
+        t: Ticket = self.execute(decide)
         view = self.hall.view(t)
         view["status_url"] = f"{self.public_url}/t/{t.token}"
         view["token"] = t.token
         return view
+
+    def is_replay(self, request_id: str) -> bool:
+        """Whether a client's `request_id` already names a ticket in memory (a retried or double-tapped issue)."""
+        return client_key(request_id) in self.hall.by_request
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
         return self.hall.view(self.find_ticket(ticket_id))
@@ -124,11 +150,11 @@ class HallService:
             raise HallError("unknown_ticket", f"未找到号票：{ticket_id}", 404)
         return Ticket.from_dict(json.loads(rows[0][0]))
 
-    def cancel(self, ticket_id: str) -> dict[str, Any]:
-        return self.hall.view(self.execute(lambda now: self.hall.cancel(ticket_id, now)))
+    def cancel(self, ticket_id: str, by: str) -> dict[str, Any]:
+        return self.hall.view(self.execute(lambda now: self.hall.cancel(ticket_id, now, by)))
 
-    def rejoin(self, ticket_id: str) -> dict[str, Any]:
-        return self.hall.view(self.execute(lambda now: self.hall.rejoin(ticket_id, now)))
+    def rejoin(self, ticket_id: str, by: str) -> dict[str, Any]:
+        return self.hall.view(self.execute(lambda now: self.hall.rejoin(ticket_id, now, by)))
 
     # ------------------------------------------------------------------ windows
 

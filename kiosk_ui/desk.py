@@ -86,7 +86,7 @@ class KioskDesk:
         svc = self.service.config.service(service_id)
         if svc is None:
             raise HallError("unknown_service", f"未找到事项：{service_id}", 404)
-        repeat = request_id in self.service.hall.by_request
+        repeat = self.service.is_replay(request_id)
         swipe: Swipe | None = None
         priority = None
         if not repeat:

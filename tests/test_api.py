@@ -45,10 +45,108 @@ def test_request_id_double_tap_issues_once(client):
     assert client.get("/api/hall").json()["counts"]["issued"] == 1
 
 
+def test_request_id_replayed_for_another_service_is_409(client):
+    issue(client, request_id="kiosk1-42")
+    r = client.post("/api/tickets", json={"service_id": "B1", "request_id": "kiosk1-42"})
+    assert r.status_code == 409 and r.json()["error"] == "request_id_conflict" and "A001" in r.json()["message"]
+
+
+def test_request_id_reused_on_a_later_day_is_409_not_503(client, clock):
+    first = issue(client, request_id="kiosk1-42")
+    auth = sign_in(client)
+    client.post("/api/windows/1/call-next", headers=auth), client.post("/api/windows/1/finish", headers=auth)
+    clock.advance(days=1)  # Tuesday: yesterday's finished ticket leaves memory, its request id stays in the ledger
+    r = client.post("/api/tickets", json={"service_id": "S1", "request_id": "kiosk1-42"})
+    assert r.status_code == 409 and r.json()["error"] == "request_id_used"
+    assert first["number"] in r.json()["message"] and "2026-11-23" in r.json()["message"]
+    assert issue(client, request_id="kiosk1-43")["number"] == "A001"
+
+
+@pytest.fixture
+def booking(tmp_path, clock):
+    from fastapi.testclient import TestClient
+
+    from hall_controller import appointments
+    from hall_controller.api.app import create_app
+    from hall_controller.domain.appointments import AppointmentSettings
+    from hall_controller.service import HallService
+    from hall_controller.store import Ledger
+
+    from .factory import small_hall
+
+    config = small_hall()
+    config.sections["appointments"] = AppointmentSettings(identity_key="test-key", capacity=2)
+    svc = HallService(config, Ledger(tmp_path / "booked.db"), clock)
+    app = create_app(svc)
+    appointments.install(app)
+    with TestClient(app) as c:
+        yield c
+    svc.ledger.close()
+
+
+def book(c) -> str:
+    r = c.post("/api/appointments", headers=sign_in(c), json={
+        "service_id": "S1", "date": "2026-11-23", "slot": "10:30", "name": "张三", "phone": "13800001111",
+        "channel": "phone"})
+    assert r.status_code == 201, r.text
+    return r.json()["code"]
+
+
+def test_a_client_request_id_cannot_claim_an_appointments_ticket(booking, clock):
+    c = booking
+    code = book(c)
+    clock.advance(minutes=35)
+    mine = c.post("/api/appointments/check-in", json={"code": code}).json()["ticket"]
+    aid = mine["appointment_id"]
+    for guess in (f"appointment-{aid}", f"appointment:{aid}", aid):
+        r = c.post("/api/tickets", json={"service_id": "S1", "request_id": guess})
+        assert r.status_code == 201 and r.json()["id"] != mine["id"] and r.json()["token"] != mine["token"]
+        assert r.json()["priority"] is None
+    again = c.post("/api/appointments/check-in", json={"code": code}).json()["ticket"]
+    assert again["id"] == mine["id"] and again["priority"] == "appointment"
+
+
+def test_a_client_request_id_cannot_pre_claim_an_appointments_ticket(booking, clock):
+    c = booking
+    code = book(c)
+    for n in range(1, 4):  # the appointment's id is unknown before check-in: an attacker tries the likely ones
+        c.post("/api/tickets", json={"service_id": "B1", "request_id": f"appointment-{n}"})
+        c.post("/api/tickets", json={"service_id": "B1", "request_id": f"appointment:{n}"})
+    clock.advance(minutes=35)
+    mine = c.post("/api/appointments/check-in", json={"code": code}).json()["ticket"]
+    assert mine["service_id"] == "S1" and mine["priority"] == "appointment" and mine["channel"] == "appointment"
+
+
+def test_priority_and_staff_channel_need_a_staff_token(client):
+    for body in ({"priority": "green"}, {"priority": "assist"}, {"channel": "staff"}):
+        r = client.post("/api/tickets", json={"service_id": "S1", **body})
+        assert r.status_code == 401 and r.json()["error"] == "unauthorised", body
+    r = client.post("/api/tickets", json={"service_id": "S1", "channel": "appointment"})
+    assert r.status_code == 403 and r.json()["error"] == "appointment_channel"
+    manager = {"Authorization": "Bearer not-a-staff-token"}
+    assert client.post("/api/tickets", json={"service_id": "S1", "priority": "green"}, headers=manager).status_code == 401
+    auth = sign_in(client)
+    r = client.post("/api/tickets", json={"service_id": "S1", "priority": "green", "channel": "staff"}, headers=auth)
+    assert r.status_code == 201 and r.json()["priority"] == "green" and r.json()["channel"] == "staff"
+    r = client.post("/api/tickets", json={"service_id": "S1", "priority": "vip"}, headers=auth)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_priority"
+    assert client.get("/api/hall").json()["counts"]["issued"] == 1
+
+
+def test_cancel_and_rejoin_record_the_staff_member(client):
+    waiting, late = issue(client), issue(client)
+    auth = sign_in(client)
+    client.post("/api/windows/1/call-next", headers=auth), client.post("/api/windows/1/skip", headers=auth)
+    assert client.post(f"/api/tickets/{late['id']}/cancel", headers=auth).status_code == 200
+    assert client.post(f"/api/tickets/{waiting['id']}/rejoin", headers=auth).status_code == 200
+    events = {e["type"]: e["data"] for e in client.get("/api/events?since=0").json()["events"]}
+    assert events["ticket.cancelled"]["by"] == "S001" and events["ticket.rejoined"]["by"] == "S001"
+
+
 @pytest.mark.parametrize("body,status", [
     ({"service_id": "nope"}, 404),
     ({"service_id": "S1", "channel": "fax"}, 422),
-    ({"service_id": "S1", "priority": "vip"}, 422),
+    ({"service_id": "S1", "priority": "vip"}, 401),
     ({"service_id": ""}, 422),
     ({}, 422),
     ({"service_id": "S1", "extra": 1}, 422),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -44,6 +45,13 @@ def test_request_id_is_idempotent(hall):
     b = issue(hall, request_id="tap-1")
     assert a.id == b.id and len(hall.tickets) == 1
     assert hall.issue("S1", "kiosk", MONDAY_10, "x", request_id="tap-1").empty
+
+
+def test_request_id_replayed_for_another_service_is_refused(hall):
+    issue(hall, request_id="tap-1")
+    with pytest.raises(HallError) as e:
+        hall.issue("B1", "kiosk", MONDAY_10, "x", request_id="tap-1")
+    assert e.value.code == "request_id_conflict" and e.value.status == 409 and "A001" in e.value.message
 
 
 def test_issuing_rules(hall):
@@ -117,7 +125,7 @@ def test_skip_and_late_rejoin_goes_n_places_back(hall):
     run(hall, hall.call_next("3", MONDAY_10 + timedelta(minutes=10)))
     skipped = run(hall, hall.skip("3", MONDAY_10 + timedelta(minutes=11)))
     assert skipped.id == first.id and skipped.status == TicketStatus.NO_SHOW
-    back = run(hall, hall.rejoin(first.id, MONDAY_10 + timedelta(minutes=20)))
+    back = run(hall, hall.rejoin(first.id, MONDAY_10 + timedelta(minutes=20), "S003"))
     assert back.status == TicketStatus.WAITING and hall.ahead(back) == 3
     order = []
     for _ in range(6):
@@ -126,14 +134,37 @@ def test_skip_and_late_rejoin_goes_n_places_back(hall):
         run(hall, hall.finish("3", MONDAY_10 + timedelta(minutes=22)))
     assert order == [others[0].id, others[1].id, others[2].id, first.id, others[3].id, others[4].id]
     with pytest.raises(HallError):
-        hall.rejoin(first.id, MONDAY_10 + timedelta(minutes=30))
+        hall.rejoin(first.id, MONDAY_10 + timedelta(minutes=30), "S003")
+
+
+def test_rejoin_places_zero_puts_the_ticket_at_the_head(hall):
+    hall = Hall(replace(small_hall(), queue=replace(small_hall().queue, rejoin_places=0)))
+    first = issue(hall)
+    others = [issue(hall, at=MONDAY_10 + timedelta(minutes=i)) for i in range(1, 5)]
+    open_window(hall, "3")
+    run(hall, hall.call_next("3", MONDAY_10 + timedelta(minutes=10)))
+    run(hall, hall.skip("3", MONDAY_10 + timedelta(minutes=11)))
+    back = run(hall, hall.rejoin(first.id, MONDAY_10 + timedelta(minutes=20), "S003"))
+    assert hall.ahead(back) == 0 and all(hall.ahead(t) > 0 for t in others)
+    assert run(hall, hall.call_next("3", MONDAY_10 + timedelta(minutes=21))).id == first.id
+
+
+def test_cancel_and_rejoin_record_who(hall):
+    t = issue(hall)
+    d = hall.cancel(t.id, MONDAY_10, "S001")
+    assert d.events[0] == ("ticket.cancelled", {**d.events[0][1], "by": "S001"})
+    run(hall, d)
+    late = issue(hall)
+    open_window(hall, "1"), run(hall, hall.call_next("1", MONDAY_10)), run(hall, hall.skip("1", MONDAY_10))
+    d = hall.rejoin(late.id, MONDAY_10 + timedelta(minutes=5), "S001")
+    assert d.events[0][0] == "ticket.rejoined" and d.events[0][1]["by"] == "S001"
 
 
 def test_rejoin_too_late(hall):
     t = issue(hall)
     open_window(hall, "1"), run(hall, hall.call_next("1", MONDAY_10)), run(hall, hall.skip("1", MONDAY_10))
     with pytest.raises(HallError) as e:
-        hall.rejoin(t.id, MONDAY_10 + timedelta(minutes=31))
+        hall.rejoin(t.id, MONDAY_10 + timedelta(minutes=31), "S001")
     assert e.value.code == "rejoin_expired"
 
 
@@ -164,9 +195,9 @@ def test_transfer_to_window_only_that_window_calls_it(hall):
 
 def test_cancel_only_waiting(hall):
     t = issue(hall)
-    assert run(hall, hall.cancel(t.id, MONDAY_10)).status == TicketStatus.CANCELLED
+    assert run(hall, hall.cancel(t.id, MONDAY_10, "S001")).status == TicketStatus.CANCELLED
     with pytest.raises(HallError):
-        hall.cancel(t.id, MONDAY_10)
+        hall.cancel(t.id, MONDAY_10, "S001")
     assert hall.ahead(issue(hall)) == 0
 
 

@@ -98,7 +98,7 @@ def test_one_rating_per_ticket_and_only_after_service(service, clock):
     with pytest.raises(HallError) as e:
         ratings.record_rating(service, t["id"], 1, "pad")
     assert (e.value.code, e.value.status) == ("not_served", 409)
-    service.cancel(t["id"])
+    service.cancel(t["id"], by="S001")
     t = served(service, clock)
     ratings.record_rating(service, t["id"], 2, "pad")
     for channel in ("pad", "kiosk", "mobile"):

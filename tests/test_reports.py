@@ -76,7 +76,7 @@ def build_fixture_day(db_path) -> tuple[HallService, ManualClock, dict[str, str]
     when(11, 20); issue("T10")
     when(11, 21); issue("T11", "B1")
     when(11, 22); issue("T12", "S2")
-    when(11, 23); svc.cancel(ids["T12"])
+    when(11, 23); svc.cancel(ids["T12"], by="S001")
     when(11, 25); svc.window_command("1", "finish", outcome="immediate"); svc.window_command("1", "pause")
     ratings = {"T1": (1, 0), "T2": (2, 0), "T3": (5, 1), "T4": (1, 0), "T6": (4, 1), "T7": (1, 0)}
     svc.write_rows([("ratings", {"id": f"R{n}", "ticket_id": ids[name], "day": DAY, "level": level, "bad": bad})

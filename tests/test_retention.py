@@ -25,7 +25,7 @@ def test_purge_clears_old_personal_fields_and_records_counts(tmp_path):
     clock = ManualClock(MONDAY_10)
     svc = HallService(cfg, Ledger(tmp_path / "hall.db"), clock)
     old = svc.issue_ticket("S1", "kiosk", holder="hash-of-someone")
-    svc.cancel(old["id"])
+    svc.cancel(old["id"], by="S001")
     svc.write_rows([("retention_probe", {"id": "p1", "name": "张三", "phone": "13812345678",
                                          "created_at": MONDAY_10.isoformat()}),
                     ("retention_probe", {"id": "p2", "name": "李四", "phone": "13900000000",

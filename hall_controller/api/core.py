@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.calendar import describe_periods, issuing_open, issuing_periods
+from ..domain.errors import HallError
 from ..domain.model import OUTCOMES
 from ..service import HallService
 
@@ -82,9 +83,16 @@ async def services(request: Request) -> dict[str, Any]:
 
 
 @router.post("/tickets", status_code=201)
-async def issue_ticket(request: Request, body: IssueRequest) -> dict[str, Any]:
-    return service_of(request).issue_ticket(body.service_id, body.channel, priority=body.priority,
-                                            request_id=body.request_id)
+async def issue_ticket(request: Request, body: IssueRequest, authorization: Annotated[str | None, Header()] = None
+                       ) -> dict[str, Any]:
+    svc = service_of(request)
+    # Priority jumps the queue: only a signed-in staff member grants it (the kiosk's age priority comes from
+    # its own ID reader, server-side); an appointment's priority comes only with its check-in.
+    if body.channel == "appointment":
+        raise HallError("appointment_channel", "预约号票只能通过预约签到取得。", 403)
+    if body.priority is not None or body.channel == "staff":
+        svc.authorise_any_staff(bearer(authorization))
+    return svc.issue_ticket(body.service_id, body.channel, priority=body.priority, request_id=body.request_id)
 
 
 @router.get("/tickets/{ticket_id}")
@@ -102,15 +110,15 @@ async def ticket_history(request: Request, ticket_id: Id) -> dict[str, Any]:
 @router.post("/tickets/{ticket_id}/cancel")
 async def cancel_ticket(request: Request, ticket_id: Id, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     svc = service_of(request)
-    svc.authorise_any_staff(bearer(authorization))
-    return svc.cancel(ticket_id)
+    staff_id = svc.authorise_any_staff(bearer(authorization))
+    return svc.cancel(ticket_id, by=staff_id)
 
 
 @router.post("/tickets/{ticket_id}/rejoin")
 async def rejoin_ticket(request: Request, ticket_id: Id, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     svc = service_of(request)
-    svc.authorise_any_staff(bearer(authorization))
-    return svc.rejoin(ticket_id)
+    staff_id = svc.authorise_any_staff(bearer(authorization))
+    return svc.rejoin(ticket_id, by=staff_id)
 
 
 @router.post("/windows/{window_id}/sign-in")

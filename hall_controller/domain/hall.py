@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from itertools import islice
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import HallConfig, Window
@@ -195,7 +195,10 @@ class Hall:
         check_hours: bool = True,
     ) -> Decision:
         if request_id is not None and request_id in self.by_request:
-            return Decision(result=self.tickets[self.by_request[request_id]])
+            t = self.tickets[self.by_request[request_id]]
+            if t.service_id != service_id:
+                raise HallError("request_id_conflict", f"该请求编号已用于另一事项的号票 {t.number}，请使用新的请求编号。", 409)
+            return Decision(result=t)
         svc = self.config.service(service_id)
         if svc is None:
             raise not_found("service", service_id)
@@ -333,17 +336,21 @@ class Hall:
         d.emit("ticket.transferred", self._ticket_event(moved, from_window_id=window_id, from_category_id=t.category_id))
         return d
 
-    def cancel(self, ticket_id: str, now: datetime) -> Decision:
+    def cancel(self, ticket_id: str, now: datetime, by: str) -> Decision:
+        """Staff at the desk cancel a waiting ticket; `by` (their 工号) goes into the ledger."""
         t = self.ticket(ticket_id)
         if t.status != TicketStatus.WAITING:
             raise HallError("ticket_not_waiting", "只有等候中的号票可以取消。")
         t = replace(t, status=TicketStatus.CANCELLED, finished_at=now)
         d = Decision(tickets=[t], result=t)
-        d.emit("ticket.cancelled", self._ticket_event(t))
+        d.emit("ticket.cancelled", self._ticket_event(t, by=by))
         return d
 
-    def rejoin(self, ticket_id: str, now: datetime) -> Decision:
-        """A late no-show re-joins the queue `rejoin_places` places back, once, within the allowed time."""
+    def rejoin(self, ticket_id: str, now: datetime, by: str) -> Decision:
+        """A late no-show re-joins the queue `rejoin_places` places back, once, within the allowed time.
+
+        "N places back" means N normal tickets of its queue go first; 0 puts it at the head. `by` is the staff
+        member who let it back in."""
         t = self.ticket(ticket_id)
         rules = self.config.queue
         if t.status != TicketStatus.NO_SHOW or t.skipped_at is None:
@@ -353,7 +360,9 @@ class Hall:
         if _seconds(now, t.skipped_at) > rules.rejoin_within_minutes * 60:
             raise HallError("rejoin_expired", f"过号已超过{rules.rejoin_within_minutes:g}分钟，请重新取号。")
         queue = self.waiting[t.category_id].normals if t.category_id in self.waiting else []
-        if len(queue) > rules.rejoin_places:
+        if rules.rejoin_places == 0 and queue:
+            queue_at = queue[0].queue_at - timedelta(microseconds=1)
+        elif len(queue) > rules.rejoin_places:
             anchor, after = queue[rules.rejoin_places - 1].queue_at, queue[rules.rejoin_places].queue_at
             queue_at = anchor + (after - anchor) / 2
         elif queue:
@@ -362,7 +371,7 @@ class Hall:
             queue_at = now
         t = replace(t, status=TicketStatus.WAITING, queue_at=queue_at, rejoined=True, window_id=None, called_at=None)
         d = Decision(tickets=[t], result=t)
-        d.emit("ticket.rejoined", self._ticket_event(t, places_back=rules.rejoin_places))
+        d.emit("ticket.rejoined", self._ticket_event(t, places_back=rules.rejoin_places, by=by))
         return d
 
     def sign_in(self, window_id: str, staff_id: str, now: datetime) -> Decision:
