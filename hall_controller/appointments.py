@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import config as cfg
 from .api.auth import require_manager
 from .domain import appointments as rules
-from .domain.appointments import Appointment, AppointmentSettings, BookingRequest, Late, ServiceSlots, Status
+from .domain.appointments import (Appointment, AppointmentSettings, BookingRequest, CapacityOverride, Late,
+                                  ServiceSlots, Status)
 from .domain.errors import HallError
 from .domain.hall import Decision
 from .passwords import hash_secret, parse_hash, verify_secret
@@ -42,7 +43,7 @@ CSV_COLUMNS = ("service_id", "date", "slot", "name", "phone", "id_number", "chan
 
 _KEYS = ("slot_minutes", "capacity", "days_ahead", "check_in_before_minutes", "grace_minutes", "late",
          "cancel_before_minutes", "no_show_limit", "no_show_days", "ban_days", "identity_key",
-         "platform_key", "platform_key_hash", "services")
+         "platform_key", "platform_key_hash", "services", "days")
 PLATFORM = "platform"  # `booked_by` of bookings the platform submits with its API key
 
 
@@ -83,6 +84,22 @@ def parse(table: cfg.Table, core: cfg.HallConfig) -> AppointmentSettings:
             entry.fail("id", f'service "{sid}" is listed twice')
         services[sid] = ServiceSlots(entry.integer("slot_minutes", slot_minutes, low=5, high=480),
                                      entry.integer("capacity", capacity, low=0, high=1000))
+    overrides: list[CapacityOverride] = []
+    for entry in t.tables("days", ("date", "weekday", "service", "capacity")):
+        if ("date" in entry.data) == ("weekday" in entry.data):
+            entry.fail("date", 'give exactly one of "date" (YYYY-MM-DD) or "weekday" (1 = Monday … 7 = Sunday)')
+        day = entry.text("date") if "date" in entry.data else None
+        if day is not None:
+            try:
+                date.fromisoformat(day)
+            except ValueError:
+                entry.fail("date", f'must be a date YYYY-MM-DD, got "{day}"')
+        sid = entry.text("service") if "service" in entry.data else None
+        if sid is not None and core.service(sid) is None:
+            entry.fail("service", f'unknown service "{sid}"')
+        overrides.append(CapacityOverride(
+            entry.integer("capacity", low=0, high=1000), day,
+            entry.integer("weekday", low=1, high=7) if day is None else None, sid))
     return AppointmentSettings(
         slot_minutes=slot_minutes,
         capacity=capacity,
@@ -97,6 +114,7 @@ def parse(table: cfg.Table, core: cfg.HallConfig) -> AppointmentSettings:
         identity_key=t.text("identity_key", d.identity_key, empty=True),
         platform_key_hash=_platform_key(t),
         services=services,
+        overrides=tuple(overrides),
     )
 
 
@@ -271,7 +289,12 @@ class Appointments:
             view = self.service.issue_ticket(a.service_id, channel, key=key)  # the same ticket
             return {"ticket": view, "appointment": a.view(), "priority": not a.late}
         now = self.service.clock.now()
-        priority = rules.check_in(a, now, self.settings)
+        try:
+            priority = rules.check_in(a, now, self.settings)
+        except HallError as exc:
+            if exc.code == "check_in_late" and a.status == Status.BOOKED:
+                self._refuse_late(a)
+            raise
         view = self.service.issue_ticket(
             a.service_id, channel if priority else "kiosk", priority="appointment" if priority else None,
             key=key, appointment_id=a.id, holder=a.id_hash,
@@ -290,6 +313,20 @@ class Appointments:
 
         new = self.service.execute(decide)
         return {"ticket": view, "appointment": new.view(), "priority": priority}
+
+    def _refuse_late(self, a: Appointment) -> None:
+        """Record that the citizen came but too late (`late = "refuse"`): not a no-show."""
+
+        def decide(now: datetime) -> Decision:
+            current = self.by_id(a.id)
+            if current.status != Status.BOOKED:
+                return Decision()
+            new = rules.refused_late(current, now)
+            d = Decision(rows=[("appointments", _row(new))])
+            d.emit("appointment.refused_late", {"appointment": new.view()})
+            return d
+
+        self.service.execute(decide)
 
     # ------------------------------------------------------------ no-shows
 

@@ -358,3 +358,56 @@ def test_an_oversized_csv_is_refused_before_anything_is_booked(hall_app, monkeyp
     r = c.post("/api/appointments/import", content=("service_id,date,slot,name,phone,id_number,channel\n"
                                                      + "\n".join(rows[:2]) + "\n").encode(), headers=auth)
     assert r.status_code == 200 and r.json()["imported"] == 2 and len({b["code"] for b in r.json()["booked"]}) == 2
+
+
+def test_capacity_per_date_and_weekday_overrides():
+    s = replace(SETTINGS, overrides=(
+        rules.CapacityOverride(5, weekday=1),  # Mondays: 5 a slot for every service
+        rules.CapacityOverride(0, weekday=1, service_id="S2"),  # … but S2 takes none on Mondays
+        rules.CapacityOverride(1, date="2026-11-30"),  # this one Monday: 1 a slot
+        rules.CapacityOverride(3, date="2026-11-30", service_id="S1"),  # … and 3 for S1
+    ))
+    cap = {d: s.capacity_on("S1", date.fromisoformat(d)) for d in ("2026-11-23", "2026-11-24", "2026-11-30")}
+    assert cap == {"2026-11-23": 5, "2026-11-24": 2, "2026-11-30": 3}
+    assert s.capacity_on("B1", date(2026, 11, 30)) == 1 and s.capacity_on("S2", date(2026, 11, 23)) == 0
+    assert s.capacity_on("O1", date(2026, 11, 24)) == 1  # the service's own capacity on other days
+    assert {x.capacity for x in rules.slots(HALL.service("S1"), HALL, s, date(2026, 11, 23))} == {5}
+    assert rules.slots(HALL.service("S2"), HALL, s, date(2026, 11, 23)) == []
+    with pytest.raises(HallError) as closed:
+        booked(request(service="S2"), [], history=[], settings_=s)
+    assert closed.value.code == "not_bookable" and "11月23日不提供预约" in closed.value.message
+    existing: list[rules.Appointment] = []
+    for n in range(5):
+        existing.append(booked(request(phone=f"1380000000{n}"), existing, history=[], settings_=s))
+    with pytest.raises(HallError) as full:
+        booked(request(phone="13800000009"), existing, history=[], settings_=s)
+    assert full.value.code == "slot_full"
+
+
+def test_capacity_overrides_config():
+    def parse(*days):
+        return feature.parse(Table("hall.toml", "appointments", {"days": list(days)}, (), check=False), HALL)
+
+    got = parse({"weekday": 5, "capacity": 1}, {"date": "2026-12-31", "service": "S1", "capacity": 0}).overrides
+    assert got == (rules.CapacityOverride(1, weekday=5), rules.CapacityOverride(0, date="2026-12-31", service_id="S1"))
+    for bad in ({"capacity": 1}, {"weekday": 8, "capacity": 1}, {"date": "2026-13-01", "capacity": 1},
+                {"date": "2026-12-01", "weekday": 1, "capacity": 1}, {"weekday": 1, "service": "nope", "capacity": 1}):
+        with pytest.raises(ConfigError):
+            parse(bad)
+
+
+def test_a_refused_late_arrival_is_recorded_late_not_as_a_no_show(hall_app, clock):
+    c, svc = hall_app
+    svc.config.sections["appointments"] = replace(SETTINGS, late=Late.REFUSE)
+    code = book_http(c, slot="10:30")["code"]
+    clock.set(datetime(2026, 11, 23, 10, 50, tzinfo=TZ))
+    for _ in range(2):  # a second try is refused the same way and recorded once
+        r = c.post("/api/appointments/check-in", json={"code": code})
+        assert r.status_code == 409 and r.json()["error"] == "check_in_late"
+    a = c.app.state.appointments.by_code(code)
+    assert a.status == Status.REFUSED_LATE and a.late and a.checked_in_at.startswith("2026-11-23T10:50")
+    clock.set(datetime(2026, 11, 23, 11, 30, tzinfo=TZ))
+    assert c.app.state.appointments.sweep() == []
+    types = [e["type"] for e in c.get("/api/events").json()["events"]]
+    assert types.count("appointment.refused_late") == 1 and "appointment.no_show" not in types
+    assert rules.suspended_until([a, replace(a, status=Status.NO_SHOW)], clock.now(), SETTINGS) is None

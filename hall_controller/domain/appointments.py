@@ -23,6 +23,7 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     CHECKED_IN = "checked_in"
     NO_SHOW = "no_show"  # 爽约
+    REFUSED_LATE = "refused_late"  # came after the grace period under `late = "refuse"`: late, not a no-show
 
 
 class Late(StrEnum):
@@ -42,6 +43,23 @@ class ServiceSlots:
 
 
 @dataclass(frozen=True)
+class CapacityOverride:
+    """Bookings per slot on one date or on one weekday, for one service or all of them."""
+    capacity: int
+    date: str | None = None  # YYYY-MM-DD
+    weekday: int | None = None  # 1 = Monday … 7 = Sunday
+    service_id: str | None = None
+
+    def rank(self, service_id: str, day: date) -> int | None:
+        """How closely it matches (higher wins: a date over a weekday, one service over all), or None."""
+        if self.service_id not in (None, service_id):
+            return None
+        if self.date is not None:
+            return 2 + (self.service_id is not None) if self.date == day.isoformat() else None
+        return (self.service_id is not None) if self.weekday == day.isoweekday() else None
+
+
+@dataclass(frozen=True)
 class AppointmentSettings:
     slot_minutes: int = 30
     capacity: int = 2
@@ -56,9 +74,15 @@ class AppointmentSettings:
     identity_key: str = ""  # HMAC key for phone and ID number hashes
     platform_key_hash: str = ""  # PBKDF2 hash of the platform's API key for online bookings; "" = none accepted
     services: dict[str, ServiceSlots] = field(default_factory=dict)
+    overrides: tuple[CapacityOverride, ...] = ()  # per-date / per-weekday capacities
 
     def slots_of(self, service_id: str) -> ServiceSlots:
         return self.services.get(service_id) or ServiceSlots(self.slot_minutes, self.capacity)
+
+    def capacity_on(self, service_id: str, day: date) -> int:
+        """Bookings per slot of the service on that day: the closest override, else the service's own."""
+        ranked = [(r, o.capacity) for o in self.overrides if (r := o.rank(service_id, day)) is not None]
+        return max(ranked)[1] if ranked else self.slots_of(service_id).capacity
 
 
 @dataclass(frozen=True)
@@ -170,7 +194,8 @@ def parse_channel(value: str) -> str | None:
 def slots(service: Service, config: HallConfig, settings: AppointmentSettings, day: date) -> list[Slot]:
     """Slots of `slot_minutes` laid from the start of each issuing period that fit entirely inside it."""
     rule = settings.slots_of(service.id)
-    if rule.capacity == 0:
+    capacity = settings.capacity_on(service.id, day)
+    if capacity == 0:
         return []
     out: list[Slot] = []
     step = timedelta(minutes=rule.slot_minutes)
@@ -178,7 +203,7 @@ def slots(service: Service, config: HallConfig, settings: AppointmentSettings, d
         start = datetime.combine(day, p.start)
         end = datetime.combine(day, p.end)
         while start + step <= end:
-            out.append(Slot(start.time(), (start + step).time(), rule.capacity))
+            out.append(Slot(start.time(), (start + step).time(), capacity))
             start += step
     return out
 
@@ -247,8 +272,8 @@ def book(req: BookingRequest, appt_id: str, code: str, now: datetime, config: Ha
     if (day - today).days > settings.days_ahead:
         raise HallError("too_far_ahead", f"最多可预约 {settings.days_ahead} 天内的时段。", 422)
     available = slots(svc, config, settings, day)
-    if settings.slots_of(svc.id).capacity == 0:
-        raise HallError("not_bookable", f"“{svc.name}”不提供预约，请现场取号。")
+    if settings.capacity_on(svc.id, day) == 0:
+        raise HallError("not_bookable", f"“{svc.name}”{day:%m月%d日}不提供预约，请选择其他日期或现场取号。")
     if not available:
         raise HallError("hall_closed", f"{day:%Y年%m月%d日}大厅不办公，请选择其他工作日。")
     slot = next((s for s in available if s.start == start), None)
@@ -324,6 +349,8 @@ def check_in(a: Appointment, now: datetime, settings: AppointmentSettings) -> bo
         raise HallError("appointment_cancelled", "该预约已取消，请现场取号办理。")
     if a.status == Status.NO_SHOW:
         raise HallError("appointment_missed", "该预约已过签到时间并记为未到，请现场取号办理。")
+    if a.status == Status.REFUSED_LATE:
+        raise _late(settings)
     when = timing(a, now, settings)
     if when == Timing.EARLY:
         opens = a.start_at(now.tzinfo) - timedelta(minutes=settings.check_in_before_minutes)
@@ -335,10 +362,19 @@ def check_in(a: Appointment, now: datetime, settings: AppointmentSettings) -> bo
         raise HallError("appointment_missed", f"您预约的时段 {a.day} {a.slot_start}–{a.slot_end} 已过，请现场取号办理。")
     if when == Timing.LATE:
         if settings.late == Late.REFUSE:
-            raise HallError("check_in_late",
-                            f"您已超过预约时段开始后 {settings.grace_minutes} 分钟，预约失效，请现场取号办理。")
+            raise _late(settings)
         return False
     return True
+
+
+def _late(settings: AppointmentSettings) -> HallError:
+    return HallError("check_in_late", f"您已超过预约时段开始后 {settings.grace_minutes} 分钟，预约失效，请现场取号办理。")
+
+
+def refused_late(a: Appointment, now: datetime) -> Appointment:
+    """The citizen came, too late to keep the booking: recorded as late (with the arrival time), so the
+    sweep does not count it as a no-show and it does not weigh towards a booking ban."""
+    return replace(a, status=Status.REFUSED_LATE, checked_in_at=now.isoformat(), late=True)
 
 
 def checked_in(a: Appointment, now: datetime, ticket_id: str, priority: bool) -> Appointment:
