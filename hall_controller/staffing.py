@@ -3,7 +3,14 @@
 Past slots of today use the tickets actually issued; the current and later slots use the usual profile
 (`[simulation]`, see `demand`) scaled by how busy today has been so far. Windows needed come from Erlang C
 (`theory.windows_needed`) with the target tightened by the Allen–Cunneen factor (1 + Cs²)/2, since hall
-service times vary far more than exponential ones. Pure: give it the config, the hall state and `now`.
+service times vary far more than exponential ones. Every theme with matters is advised on, the special ones
+(跨省通办, 帮办代办, 统一出件, 咨询) included.
+
+A window that may serve several themes (全面综合, 分类综合, a special window listing matters of a general
+theme) is one window, not one per theme: the signed-in windows are shared out among the themes' needs by a
+maximum matching (`allocate`), so "open" per theme adds up to the windows actually signed in, and the
+shortfall is what no re-allocation of those windows can cover — the windows to add.
+Pure: give it the config, the hall state and `now`.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,6 +72,41 @@ def _wq_min(arrivals_per_hour: float, d: ThemeDemand, windows: int) -> float | N
     return None if math.isinf(w) else round(w, 1)
 
 
+def allocate(need: dict[str, int], windows: dict[str, set[str]], load: dict[str, float]) -> dict[str, int]:
+    """Windows per theme: each window to one theme it may serve, covering as much of `need` as any sharing can.
+
+    Augmenting paths (bipartite b-matching): a theme short of a window takes a free one it may use, or one
+    from a theme that can take another window instead. Windows left over go to the busiest theme they
+    serve (most arrivals per window), so the counts add up to the windows signed in.
+    """
+    owner: dict[str, str] = {}
+    count = {c: 0 for c in need}
+
+    def augment(cat: str, seen: set[str]) -> bool:
+        for wid, cats in windows.items():
+            if cat not in cats or wid in seen:
+                continue
+            seen.add(wid)
+            if wid not in owner or augment(owner[wid], seen):
+                owner[wid] = cat
+                return True
+        return False
+
+    # Themes with fewer windows able to serve them first: an augmenting path never lowers a theme already
+    # matched, so a shortfall ends up where the most windows could cover it (a general theme, fixable by
+    # one more comprehensive window) rather than at a special window that happens to list a general matter.
+    reach = {c: sum(1 for cats in windows.values() if c in cats) for c in need}
+    for cat in sorted(need, key=lambda c: (reach[c], -need[c])):
+        while count[cat] < need[cat] and augment(cat, set()):
+            count[cat] += 1
+    for wid, cats in windows.items():
+        if wid not in owner and cats & set(count):
+            best = max((c for c in count if c in cats), key=lambda c: load.get(c, 0.0) / (count[c] + 1))
+            owner[wid] = best
+            count[best] += 1
+    return count
+
+
 def advise(cfg: HallConfig, hall: Hall, now: datetime) -> dict[str, Any]:
     settings = demand.settings_of(cfg)
     usual = demand.service_rates(cfg, settings)
@@ -72,22 +115,24 @@ def advise(cfg: HallConfig, hall: Hall, now: datetime) -> dict[str, Any]:
     minute = now.hour * 60 + now.minute + now.second / 60
     current = int(minute // demand.SLOT_MINUTES * demand.SLOT_MINUTES)
     today = now.date().isoformat()
-    themes = [c for c in cfg.categories if c.general]
+    with_services = {s.category_id for s in cfg.services}
+    themes = [c for c in cfg.categories if c.id in with_services]
 
     arrived: dict[tuple[str, int], int] = {}
-    called_by: dict[tuple[str, int], set[str]] = {}
+    calls: dict[tuple[str, int], dict[str, int]] = {}  # (window, slot) -> calls per theme
     for t in hall.tickets.values():
         if t.day != today:
             continue
-        cat = cfg.service(t.service_id).category_id if cfg.service(t.service_id) else t.category_id
+        cat = _category(cfg, t.service_id, t.category_id)
         key = (cat, _slot(t.issued_at))
         arrived[key] = arrived.get(key, 0) + 1
         if t.called_at is not None and t.window_id:
-            called_by.setdefault((cat, _slot(t.called_at)), set()).add(t.window_id)
-    staffed = [wid for wid, ws in hall.windows.items()
-               if ws.staff_id is not None and ws.state in (WindowState.OPEN, WindowState.SERVING)]
+            per = calls.setdefault((t.window_id, _slot(t.called_at)), {})
+            per[cat] = per.get(cat, 0) + 1
+    staffed = {wid: serves(cfg, hall, wid) for wid, ws in hall.windows.items()
+               if ws.staff_id is not None and ws.state in (WindowState.OPEN, WindowState.SERVING)}
 
-    out_themes, now_rows = [], {}
+    demands, lam_of = {}, {}
     for c in themes:
         d = theme_demand(cfg, settings, c.id, usual)
         usual_c = {s: sum(lam for sid, lam in usual.get(s, {}).items() if cfg.service(sid).category_id == c.id)
@@ -98,68 +143,191 @@ def advise(cfg: HallConfig, hall: Hall, now: datetime) -> dict[str, Any]:
         actual = sum(n for (cat, s), n in arrived.items() if cat == c.id and s <= current)
         # No ticket at all today means no data (a fresh ledger, the CLI without --db): forecast the usual day.
         ratio = (actual + PRIOR_TICKETS) / (expected + PRIOR_TICKETS) if arrived else 1.0
-        open_now = sum(1 for wid in staffed if c.id in hall.weights(wid))
-        rows = []
-        for s in slots:
-            past = s < current
-            lam = arrived.get((c.id, s), 0) * 60 / demand.SLOT_MINUTES if past else usual_c[s] * ratio
-            rows.append({"slot": demand.slot_label(s), "arrivals_per_hour": round(lam, 1),
-                         "windows_needed": windows_needed(lam, d, target),
-                         "windows_open": len(called_by.get((c.id, s), ())) if past else open_now})
-        now_rows[c.id] = (d, usual_c.get(current, 0.0) * ratio, open_now)
-        out_themes.append({"category_id": c.id, "name": c.name, "rows": rows})
+        demands[c.id] = d
+        lam_of[c.id] = {s: arrived.get((c.id, s), 0) * 60 / demand.SLOT_MINUTES if s < current else usual_c[s] * ratio
+                        for s in slots}
 
-    advice = _advice(out_themes, current, target)
+    rows: dict[str, list[dict[str, Any]]] = {c.id: [] for c in themes}
+    totals = []
+    for s in slots:
+        need = {c.id: windows_needed(lam_of[c.id][s], demands[c.id], target) for c in themes}
+        if s < current:
+            share = _past_share(calls, s)
+            open_ = {c.id: round(share.get(c.id, 0.0), 1) for c in themes}
+            can = {c.id: sum(1 for (wid, slot), per in calls.items() if slot == s and c.id in per) for c in themes}
+            working = len({wid for (wid, slot) in calls if slot == s})
+        else:
+            open_ = allocate(need, staffed, {c.id: lam_of[c.id][s] for c in themes})
+            can = {c.id: sum(1 for cats in staffed.values() if c.id in cats) for c in themes}
+            working = len(staffed)
+        short = {c.id: max(0, math.ceil(need[c.id] - open_[c.id] - 1e-9)) for c in themes}
+        shared_wq: dict[str, float | None] = {}
+        if s >= current:
+            shared_wq = _shared_special(cfg, staffed, themes, demands, {c: lam[s] for c, lam in lam_of.items()}, target)
+            for cat in shared_wq:
+                short[cat] = max(short[cat], 1)
+        for c in themes:
+            rows[c.id].append({"slot": demand.slot_label(s), "arrivals_per_hour": round(lam_of[c.id][s], 1),
+                               "windows_needed": need[c.id], "windows_open": open_[c.id],
+                               "windows_may_serve": can[c.id], "short": short[c.id],
+                               **({"shared_wq_min": shared_wq[c.id]} if c.id in shared_wq else {})})
+        totals.append({"slot": demand.slot_label(s), "past": s < current, "windows_needed": sum(need.values()),
+                       "windows_open": working, "short": sum(short.values())})
+
+    out_themes = [{"category_id": c.id, "name": c.name, "general": c.general, "rows": rows[c.id]} for c in themes]
+    advice = _advice(cfg, out_themes, totals, current, target)
     if not arrived:
         advice.insert(0, "今日尚无取号记录，按常规客流测算。")
-    one = _one_more(cfg, hall, staffed, now_rows, out_themes, current)
-    if one["current_wq_min"] != one["with_one_more_wq_min"]:
-        advice.append(f"若现在增开1个综合窗口，平均等候约由{_show(one['current_wq_min'])}分钟降至"
-                      f"{_show(one['with_one_more_wq_min'])}分钟。")
-    return {"generated_at": now.isoformat(), "target_wait_minutes": target, "themes": out_themes,
+    one = _one_more(cfg, hall, staffed, demands, {c: lam[current] for c, lam in lam_of.items() if current in lam},
+                    out_themes, current)
+    advice.append(_one_more_line(one))
+    return {"generated_at": now.isoformat(), "target_wait_minutes": target, "themes": out_themes, "slots": totals,
             "advice": advice, "one_more_window": one}
+
+
+def _shared_special(cfg: HallConfig, staffed: dict[str, set[str]], themes: Iterable[Any],
+                    demands: dict[str, ThemeDemand], rates: dict[str, float], target: float) -> dict[str, float | None]:
+    """Special themes whose only windows also take general matters, with their estimated wait when over target.
+
+    Routing lets such a window (e.g. 跨省通办 also listing 户籍迁移) call the general queue's longest waiter, so
+    is about as busy as the general pool (or busier, with its own load); the theme's own citizens then wait as
+    in a queue of that occupancy: Allen–Cunneen with the arrivals raised to give it.
+    """
+    general = {c.id for c in cfg.categories if c.general}
+    pool = [wid for wid, cats in staffed.items() if cats & general and _mode(cfg, wid) != "special"]
+    offered = sum(rates[c] * demands[c].mean_min / 60 for c in rates if c in general)
+    busy = min(0.99, offered / len(pool)) if pool else 0.99
+    out: dict[str, float | None] = {}
+    for theme in themes:
+        if theme.general or rates.get(theme.id, 0) <= 0:
+            continue
+        own = [wid for wid, cats in staffed.items() if theme.id in cats and _mode(cfg, wid) == "special"]
+        if not own or not all(staffed[wid] & general for wid in own):
+            continue
+        d = demands[theme.id]
+        wq = _wq_min(max(rates[theme.id], busy * len(own) * 60 / d.mean_min), d, len(own))
+        if wq is None or wq > target:
+            out[theme.id] = wq
+    return out
+
+
+def serves(cfg: HallConfig, hall: Hall, window_id: str) -> set[str]:
+    """Themes a window may serve: its routing categories, plus the themes of the matters a special window lists."""
+    w = cfg.window(window_id)
+    listed = {cfg.service(sid).category_id for sid in (w.services if w else ()) if cfg.service(sid)}
+    return set(hall.weights(window_id)) | listed
+
+
+def _category(cfg: HallConfig, service_id: str, fallback: str) -> str:
+    s = cfg.service(service_id)
+    return s.category_id if s else fallback
 
 
 def _slot(t: datetime) -> int:
     return (t.hour * 60 + t.minute) // demand.SLOT_MINUTES * demand.SLOT_MINUTES
 
 
-def _advice(themes: list[dict[str, Any]], current: int, target: float) -> list[str]:
+def _past_share(calls: dict[tuple[str, int], dict[str, int]], slot: int) -> dict[str, float]:
+    """Window-equivalents per theme in a past half-hour: each calling window split by its share of calls."""
+    out: dict[str, float] = {}
+    for (_, s), per in calls.items():
+        if s == slot:
+            n = sum(per.values())
+            for cat, k in per.items():
+                out[cat] = out.get(cat, 0.0) + k / n
+    return out
+
+
+def _advice(cfg: HallConfig, themes: list[dict[str, Any]], totals: list[dict[str, Any]], current: int,
+            target: float) -> list[str]:
     out = []
-    for theme in themes:
-        for row in theme["rows"]:
-            start = demand.parse_slot(row["slot"])
-            if not current <= start < current + ADVICE_SLOTS * demand.SLOT_MINUTES:
-                continue
-            gap = row["windows_needed"] - row["windows_open"]
-            if gap > 0:
-                end = demand.slot_label(start + demand.SLOT_MINUTES)
-                out.append(f"{row['slot']}–{end} {theme['name']}预计每小时{row['arrivals_per_hour']:g}人，需{row['windows_needed']}个窗口"
-                           f"（当前可办理的窗口{row['windows_open']}个），建议增开{gap}个或调配综合窗口。")
+    for i, total in enumerate(totals):
+        start = demand.parse_slot(total["slot"])
+        if not current <= start < current + ADVICE_SLOTS * demand.SLOT_MINUTES or total["short"] <= 0:
+            continue
+        end = demand.slot_label(start + demand.SLOT_MINUTES)
+        parts, special = [], []
+        for theme in themes:
+            row = theme["rows"][i]
+            if "shared_wq_min" in row:
+                parts.append(f"{theme['name']}的专窗也办理综合类事项，照综合窗口的繁忙程度估算{theme['name']}群众等候约"
+                             f"{_show(row['shared_wq_min'])}分钟：建议该专窗暂停办理综合类事项或增开1个{theme['name']}窗口")
+                special.append(theme["name"])
+            elif row["short"] > 0:
+                parts.append(f"{theme['name']}缺{row['short']}个（每小时约{row['arrivals_per_hour']:g}人，"
+                             f"需{row['windows_needed']}、可分配{row['windows_open']}）")
+                if not theme["general"]:
+                    special.append(theme["name"])
+        line = (f"{total['slot']}–{end} 需增开{total['short']}个窗口：" + "；".join(parts) +
+                f"。共需{total['windows_needed']}个窗口，在岗{total['windows_open']}个（综合窗口按各主题缺口统一调配）。")
+        if special:
+            line += "其中" + "、".join(special) + "须由专窗（或授权的窗口）办理。"
+        out.append(line)
     if not out:
         out.append(f"当前窗口配置可满足平均等候不超过{target:g}分钟的目标。")
     return out
 
 
-def _one_more(cfg: HallConfig, hall: Hall, staffed: list[str], now_rows: dict[str, tuple[ThemeDemand, float, int]],
-              themes: list[dict[str, Any]], current: int) -> dict[str, Any]:
-    """One pooled queue of the general themes now: its Wq with the staffed general windows, and with one more."""
-    lam = sum(rate for _, rate, _ in now_rows.values())
+def _one_more(cfg: HallConfig, hall: Hall, staffed: dict[str, set[str]], demands: dict[str, ThemeDemand],
+              rates: dict[str, float], themes: list[dict[str, Any]], current: int) -> dict[str, Any]:
+    """The general themes as one pooled queue now, with the signed-in general windows and with one more.
+
+    Steady state (Allen–Cunneen Wq, `None` when the pool cannot keep up) and the transient the people already
+    waiting cause: the backlog clears at (cμ − λ) per minute, and a citizen taking a number now waits for the
+    backlog ahead of them, about (backlog + 1) services spread over c windows.
+    """
     general = {c.id for c in cfg.categories if c.general}
-    c = sum(1 for wid in staffed if general & set(hall.weights(wid)))
+    c = sum(1 for wid, cats in staffed.items() if cats & general and _mode(cfg, wid) != "special")
+    lam = sum(r for cat, r in rates.items() if cat in general)  # per hour
     if lam > 0:
-        mean = sum(d.mean_min * rate for d, rate, _ in now_rows.values()) / lam
-        cs2 = sum(d.cs2 * rate for d, rate, _ in now_rows.values()) / lam
+        mean = sum(demands[cat].mean_min * r for cat, r in rates.items() if cat in general) / lam
+        cs2 = sum(demands[cat].cs2 * r for cat, r in rates.items() if cat in general) / lam
     else:
         mean, cs2 = 10.0, 1.0
     pooled = ThemeDemand(mean, cs2)
+    backlog = sum(len(q) for cat, q in hall.waiting.items() if cat in general)
+    offered = lam * mean / 60  # Erlangs
     label = demand.slot_label(current)
-    gaps = {t["category_id"]: r["windows_needed"] - r["windows_open"]
-            for t in themes for r in t["rows"] if r["slot"] == label}
+    gaps = {t["category_id"]: r["short"] for t in themes if t["general"] for r in t["rows"] if r["slot"] == label}
     short = max(gaps, key=gaps.get, default=None)
+
+    def figures(n: int) -> dict[str, float | None]:
+        stable = n > offered
+        return {"wq": (_wq_min(lam, pooled, n) if lam > 0 else 0.0) if n else None,
+                "clear": round(backlog / (n / mean - lam / 60), 1) if stable and n else None,
+                "next": round((backlog + 1) * mean / n, 1) if backlog and n else (_wq_min(lam, pooled, n) if n else None)}
+
+    now_, more = figures(c), figures(c + 1)
     return {"category_id": short if short is not None and gaps[short] > 0 else None,
-            "current_wq_min": _wq_min(lam, pooled, c) if lam > 0 else 0.0,
-            "with_one_more_wq_min": _wq_min(lam, pooled, c + 1) if lam > 0 else 0.0}
+            "windows": c, "arrivals_per_hour": round(lam, 1), "capacity_per_hour": round(c * 60 / mean, 1),
+            "backlog": backlog, "stable": c > offered, "windows_for_stability": math.floor(offered) + 1,
+            "current_wq_min": now_["wq"], "with_one_more_wq_min": more["wq"],
+            "clear_backlog_min": now_["clear"], "clear_backlog_with_one_more_min": more["clear"],
+            "next_wait_min": now_["next"], "next_wait_with_one_more_min": more["next"]}
+
+
+def _mode(cfg: HallConfig, window_id: str) -> str:
+    w = cfg.window(window_id)
+    return w.mode if w else ""
+
+
+def _one_more_line(one: dict[str, Any]) -> str:
+    """Always one line on the pooled general windows: unstable said plainly, else the gain of one more."""
+    c, lam, q = one["windows"], one["arrivals_per_hour"], one["backlog"]
+    waiting = f"现排队{q}人，" if q else ""
+    if lam <= 0 and not q:
+        return "综合窗口池：当前时段预计无人到达、无人排队，无需增开。"
+    if not one["stable"]:
+        add = one["windows_for_stability"] - c
+        more = ("增开1个即可稳定，" + f"此后平均等候约{_show(one['with_one_more_wq_min'])}分钟。") if add == 1 else \
+            f"增开1个仍不够，需至少增开{add}个。"
+        return (f"综合窗口池不足：预计每小时到达{lam:g}人，在岗{c}个窗口每小时最多办理约{one['capacity_per_hour']:g}人，"
+                f"{waiting}队伍将持续增长；" + more)
+    line = f"若现在增开1个综合窗口：{waiting}"
+    if q:
+        line += (f"积压清空约由{_show(one['clear_backlog_min'])}分钟缩短到{_show(one['clear_backlog_with_one_more_min'])}分钟，"
+                 f"新取号群众等候约由{_show(one['next_wait_min'])}分钟降至{_show(one['next_wait_with_one_more_min'])}分钟；")
+    return line + f"平均等候约由{_show(one['current_wq_min'])}分钟降至{_show(one['with_one_more_wq_min'])}分钟（稳态）。"
 
 
 # ---------------------------------------------------------------------------------------------- the command
@@ -197,17 +365,22 @@ def command(args: argparse.Namespace) -> int:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
     print(f"{cfg.name} 人手测算 {now:%Y-%m-%d %H:%M}  平均等候目标 {report['target_wait_minutes']:g} 分钟")
-    print("每格：每小时到达人数 / 需要窗口数 / 可办理窗口数")
+    print("每格：每小时到达人数 / 需要窗口数 / 分配到的窗口数（! 为不足）")
     names = [t["name"] for t in report["themes"]]
-    print("时段   " + "".join(f"{n:　<10}" for n in names))
-    for i, row in enumerate(report["themes"][0]["rows"] if report["themes"] else []):
+    print("时段   " + "".join(_pad(n, 16) for n in names) + "合计 需要/在岗/缺")
+    for i, total in enumerate(report["slots"]):
         cells = [t["rows"][i] for t in report["themes"]]
-        print(f"{row['slot']}  " + "".join(
-            f"{c['arrivals_per_hour']:>6.1f}/{c['windows_needed']:>2}/{c['windows_open']:<2}     " for c in cells))
+        print(f"{total['slot']}  " + "".join(_pad(
+            f"{c['arrivals_per_hour']:.1f}/{c['windows_needed']}/{c['windows_open']:g}" + ("!" if c["short"] else ""), 16)
+            for c in cells) + f"{total['windows_needed']}/{total['windows_open']}/{total['short']}")
     print()
     for line in report["advice"]:
         print("· " + line)
     return 0
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(1, width - sum(2 if ord(ch) > 0x2E80 else 1 for ch in text))
 
 
 def _show(v: float | None) -> str:
