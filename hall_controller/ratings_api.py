@@ -97,9 +97,9 @@ def _session(service: HallService, authorization: str | None) -> dict[str, Any] 
 @router.post("/ratings")
 async def rate(request: Request, body: RatingRequest, authorization: Annotated[str | None, Header()] = None) -> dict:
     service = _service(request)
-    s = _session(service, authorization)
-    if s is not None and s["kind"] == "staff":
-        raise HallError("staff_cannot_rate", "工作人员可以邀请评价，但不能代为评价。", 403)
+    # 一次一评 is the citizen's own: staff, managers and admins may invite a rating but never give one.
+    if _session(service, authorization) is not None:
+        raise HallError("staff_cannot_rate", "工作人员和管理人员可以邀请评价，但不能代为评价。", 403)
     ticket = service.ticket_by_token(body.token)
     return ratings.record_rating(service, ticket["id"], body.level, body.channel, body.reasons,
                                  rater=(body.rater or "").strip() or None, comment=(body.comment or "").strip() or None)

@@ -59,10 +59,10 @@ def test_staff_only_at_their_own_window_and_never_as_manager(demo):
     assert demo.post("/api/retention/purge", headers=staff).status_code == 403
 
 
-def test_staff_cannot_rate(demo):
-    staff = staff_login(demo, "3")
-    r = demo.post("/api/ratings", headers=staff, json={"token": "whatever", "level": 1})
-    assert r.status_code in (403, 422) and r.json()["error"] in ("staff_cannot_rate", "invalid_request")
+def test_staff_managers_and_admins_cannot_rate(demo):
+    for auth in (staff_login(demo, "3"), login(demo, "manager", "manager123"), login(demo, "admin", "admin123")):
+        r = demo.post("/api/ratings", headers=auth, json={"token": "whatever", "level": 1})
+        assert r.status_code == 403 and r.json()["error"] == "staff_cannot_rate", r.text
 
 
 def test_manager_acts_and_is_recorded_but_is_no_admin_or_staff(demo):
