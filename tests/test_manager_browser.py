@@ -174,3 +174,23 @@ def test_a_queue_alert_appears_when_a_theme_reaches_its_threshold_and_clears_whe
         httpx.post(f"{url}/api/windows/1/finish", headers=auth)
     assert r.status_code == 204
     expect(alert).to_have_count(0)
+
+
+def test_staffing_table_shows_need_and_allocation_per_theme_and_half_hour(demo_server, desk):
+    open_board(desk, demo_server.url)
+    table = desk.locator("#staffing-table")
+    expect(table.locator("tbody tr[data-theme]")).to_have_count(8)  # general and special themes
+    r = httpx.post(f"{demo_server.url}/api/manager/sign-in", json={"manager_id": "manager", "password": "manager123"})
+    body = httpx.get(f"{demo_server.url}/api/staffing",
+                     headers={"Authorization": f"Bearer {r.json()['token']}"}).json()
+    upcoming = [s for s in body["slots"] if not s["past"]][:4]
+    expect(table.locator("thead th")).to_have_text(["主题", *(s["slot"] for s in upcoming)])
+    first = body["slots"].index(upcoming[0])
+    social = next(t for t in body["themes"] if t["category_id"] == "social")["rows"][first]
+    cell = table.locator('tr[data-theme="social"] td').nth(1)
+    expect(cell).to_contain_text(f"{social['windows_needed']}/{social['windows_open']}")
+    assert social["windows_needed"] > 0
+    # Few windows are signed in at 09:30: the short cells are marked, and the advice says how many to add.
+    expect(table.locator("td.short").first).to_be_visible()
+    expect(table.locator("tr.total td").nth(1)).to_contain_text(f"缺{upcoming[0]['short']}")
+    expect(desk.locator("#staffing-advice li").filter(has_text="需增开").first).to_be_visible()

@@ -127,9 +127,30 @@ async function loadStaffing() {
   const panel = $("#staffing");
   if (!r || r.status !== 200) { panel.hidden = true; return; }
   const body = await r.json();
+  renderStaffingTable(body);
   const advice = body.advice || [];
   $("#staffing-advice").innerHTML = advice.length ? advice.map((a) => `<li>${esc(a)}</li>`).join("") : "<li>当前人员配置合理</li>";
   panel.hidden = false;
+}
+
+// Themes × the current and next half-hours: windows needed / windows allocated, short cells marked.
+const STAFFING_SLOTS = 4;
+
+function renderStaffingTable(body) {
+  const slots = body.slots || [];
+  const first = slots.findIndex((s) => !s.past);
+  const shown = first < 0 ? [] : slots.slice(first, first + STAFFING_SLOTS).map((s, k) => [first + k, s]);
+  const head = `<tr><th>主题</th>${shown.map(([, s]) => `<th class="num">${esc(s.slot)}</th>`).join("")}</tr>`;
+  const cell = (row) => {
+    const title = `每小时约 ${row.arrivals_per_hour} 人；需 ${row.windows_needed} 个窗口，可分配 ${row.windows_open} 个` +
+      (row.short ? `，缺 ${row.short} 个` : "");
+    return `<td class="num${row.short ? " short" : ""}" title="${esc(title)}">${esc(row.windows_needed)}/${esc(row.windows_open)}${row.short ? ` <b>缺${esc(row.short)}</b>` : ""}</td>`;
+  };
+  const rows = (body.themes || []).map((t) =>
+    `<tr data-theme="${esc(t.category_id)}"><td>${esc(t.name)}</td>${shown.map(([i]) => cell(t.rows[i])).join("")}</tr>`).join("");
+  const total = `<tr class="total"><td>合计（在岗）</td>${shown.map(([, s]) =>
+    `<td class="num${s.short ? " short" : ""}">${esc(s.windows_needed)}/${esc(s.windows_open)}${s.short ? ` <b>缺${esc(s.short)}</b>` : ""}</td>`).join("")}</tr>`;
+  $("#staffing-table").innerHTML = shown.length ? `<thead>${head}</thead><tbody>${rows}${total}</tbody>` : "";
 }
 
 function start() {
