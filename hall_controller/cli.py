@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--demo", action="store_true",
                        help="if the hall is closed now, run the hall clock shifted into its opening hours")
-    serve.add_argument("--devices", choices=("simulated", "config", "none"), default="simulated",
-                       help="simulated devices (demo, default), the ports in the config, or none")
+    serve.add_argument("--devices", choices=("simulated", "config", "none"),
+                       help="simulated devices (the default with --demo), the ports in the config (the default "
+                            "otherwise: simulators add unauthenticated /api/sim/* routes), or none")
     serve.add_argument("--rate-limit", type=float, default=50,
                        help="requests a second allowed per client address, bursts twice that (0 = no limit)")
     serve.add_argument("--clock-start", metavar="ISO_TIME",
@@ -82,6 +83,11 @@ def demo_clock(cfg: HallConfig) -> Clock:
     return OffsetClock(cfg.timezone, target - now)
 
 
+def devices_mode(args: argparse.Namespace) -> str:
+    """Simulators only for a demo unless asked for: their /api/sim/* routes let anyone press a keypad or rate."""
+    return args.devices or ("simulated" if args.demo else "config")
+
+
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -105,7 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         clock = SystemClock(cfg.timezone)
     app = build_app(cfg, args.db, clock, ServeOptions(public_url=f"http://{args.host}:{args.port}",
-                                                      devices=args.devices, var_dir=Path(args.db).resolve().parent,
+                                                      devices=devices_mode(args), var_dir=Path(args.db).resolve().parent,
                                                       rate_limit=args.rate_limit))
     # loop="asyncio": pyserial-asyncio-fast sets attributes on socket:// transports, which uvloop's refuse
     # No per-message deflate: events are small, and compressing each one once per board client costs more

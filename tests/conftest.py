@@ -67,7 +67,7 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> ServerProcess:
         cmd = [sys.executable, "-m", "hall_controller.cli", "serve", "--config", str(self.config), "--db",
                str(self.db), "--port", str(self.port), "--clock-start", self.clock_start, "--rate-limit", "0",
-               *self.extra]
+               "--devices", "simulated", *self.extra]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout

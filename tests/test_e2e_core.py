@@ -156,3 +156,17 @@ def test_websocket_resume_on_real_server(server):
         return got
 
     assert asyncio.run(scenario()) == list(range(1, 12))
+
+
+def test_serve_starts_simulated_devices_only_for_a_demo_or_when_asked(monkeypatch):
+    """Simulators open unauthenticated /api/sim/* routes: a plain `serve` uses the config's own ports."""
+    import uvicorn
+
+    from hall_controller import cli, server
+
+    seen = []
+    monkeypatch.setattr(server, "build_app", lambda cfg, db, clock, options: seen.append(options.devices))
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: None)
+    for extra in ([], ["--demo"], ["--devices", "simulated"], ["--demo", "--devices", "none"]):
+        assert cli.main(["serve", "--db", ":memory:", *extra]) == 0
+    assert seen == ["config", "simulated", "simulated", "none"]
