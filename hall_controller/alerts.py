@@ -23,7 +23,13 @@ ALLOWED_KEYS = ("queue_alert", "idle_alert_minutes", "pause_alert_minutes", "ref
 
 # Events the rules read besides the hall state.
 DEVICE_EVENTS = ("device.offline", "device.online")
-SIGNAL_EVENTS = (*DEVICE_EVENTS, "printer.status", "rating.recorded", "manager.alert_acknowledged")
+# A missed deadline (cases.check_overdue), and the steps that may end it: done, or a new deadline.
+OVERDUE_EVENTS = {"case.overdue": "case", "complaint.overdue": "complaint"}
+CASE_EVENTS = ("case.verified", "case.appealed", "case.appeal_decided", "case.rectified", "case.replied",
+               "case.closed", "complaint.classified", "complaint.answered")
+DONE_STATES = ("closed", "answered")
+SIGNAL_EVENTS = (*DEVICE_EVENTS, "printer.status", "rating.recorded", "manager.alert_acknowledged",
+                 *OVERDUE_EVENTS, *CASE_EVENTS)
 
 DEVICE_NAMES = {"keypad": "呼叫器", "pad": "评价器", "display": "窗口屏", "board": "综合屏", "printer": "打印机",
                 "kiosk": "取号机", "voice": "语音播报", "speaker": "语音播报"}
@@ -54,7 +60,8 @@ register_section("manager", parse)
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # max_wait | queue | window_idle | window_paused | device_offline | paper | bad_review
+    kind: str  # max_wait | queue | window_idle | window_paused | device_offline | paper | printer_unknown
+    #           | bad_review | overdue
     key: str
     since: datetime
     level: str  # danger | warning
@@ -79,6 +86,8 @@ class Signals:
 
     offline: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # device -> (since, data)
     paper: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # device -> (since, data)
+    unknown: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # printer -> (since, data)
+    overdue: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # case:/complaint:id -> …
     bad_reviews: list[tuple[int, datetime, dict[str, Any]]] = field(default_factory=list)  # (seq, at, data)
     acknowledged: dict[str, str] = field(default_factory=dict)  # alert id -> manager id
 
@@ -96,17 +105,35 @@ def fold_signals(events: Iterable[dict[str, Any]], into: Signals | None = None) 
         elif e["type"] == "device.online":
             s.offline.pop(device, None)
         elif e["type"] == "printer.status":
-            if data.get("online") is False:  # a printer that stops answering is a device offline
+            # An empty reply says nothing: online None / paper "unknown" clear no alert; they raise their own.
+            online, paper = data.get("online"), data.get("paper")
+            if online is False:  # a printer that cannot be reached is a device offline
                 s.offline.setdefault(device, (at, {"kind": "printer", "device_id": device, **data}))
-            else:
+            elif online is True:
                 s.offline.pop(device, None)
-            paper = data.get("paper")
             if paper in ("near_end", "out"):
                 current = s.paper.get(device)
                 since = current[0] if current and current[1].get("paper") == paper else at
                 s.paper[device] = (since, data)
-            else:
+            elif paper == "ok":
                 s.paper.pop(device, None)
+            if online is None or (online and paper not in ("ok", "near_end", "out")):
+                s.unknown[device] = (s.unknown[device][0] if device in s.unknown else at, data)
+            else:
+                s.unknown.pop(device, None)
+        elif e["type"] in OVERDUE_EVENTS:
+            what = OVERDUE_EVENTS[e["type"]]
+            key = f"{what}:{data.get(f'{what}_id')}"
+            current = s.overdue.get(key)  # the same missed deadline keeps its episode
+            same = current is not None and current[1].get("due_at") == data.get("due_at")
+            s.overdue[key] = (current[0] if same else at, {"what": what, **data})
+        elif e["type"] in CASE_EVENTS:
+            what = e["type"].split(".")[0]
+            key = f"{what}:{data.get(f'{what}_id')}"
+            # done, or a step with a deadline of its own: this one no longer counts (a missed new one alerts anew)
+            if key in s.overdue and (data.get("state") in DONE_STATES
+                                     or data.get("due_at") != s.overdue[key][1].get("due_at")):
+                s.overdue.pop(key)
         elif e["type"] == "rating.recorded":
             if is_bad(data):
                 s.bad_reviews.append((e["seq"], at, data))
@@ -170,6 +197,15 @@ def evaluate(hall: Hall, now: datetime, settings: ManagerSettings, signals: Sign
                             "打印机缺纸" if out else "打印纸将尽",
                             f"{_device_name({'kind': 'printer', 'device_id': device, **data}, config)} "
                             f"{'已缺纸，无法出票' if out else '纸将用尽，请及时换纸'}", {"device_id": device}))
+    for device, (since, data) in signals.unknown.items():
+        alerts.append(Alert("printer_unknown", f"printer_unknown:{device}", since, "warning", "打印机状态未知",
+                            f"{_device_name({'kind': 'printer', 'device_id': device, **data}, config)} "
+                            f"{data.get('error') or '打印机无应答，状态未知'}", {"device_id": device}))
+    for key, (since, data) in signals.overdue.items():
+        alerts.append(Alert("overdue", f"overdue:{key}", since, "danger",
+                            "差评整改超期" if data["what"] == "case" else "投诉答复超期",
+                            _overdue_text(data, config), {key.split(":")[0] + "_id": key.split(":", 1)[1],
+                                                          "window_id": data.get("window_id")}))
     for seq, at, data in signals.bad_reviews:
         alert = Alert("bad_review", f"bad_review:{seq}", at, "danger", "新差评", _review_text(data, config),
                       {"window_id": data.get("window_id"), "service_id": data.get("service_id"),
@@ -192,6 +228,15 @@ def _device_name(data: Mapping[str, Any], config: HallConfig) -> str:
     window = config.window(str(data["window_id"])) if data.get("window_id") is not None else None
     where = f"（{window.name}）" if window else ""
     return f"{name} {data.get('device_id', '')}{where}"
+
+
+def _overdue_text(data: Mapping[str, Any], config: HallConfig) -> str:
+    window = config.window(str(data["window_id"])) if data.get("window_id") is not None else None
+    where = f"{window.name} " if window else ""
+    due = datetime.fromisoformat(data["due_at"]).strftime("%m-%d %H:%M")
+    if data["what"] == "case":
+        return f"{where}{data.get('number', '')} 的差评{data.get('state_label', '')}，已超过期限（{due}）"
+    return f"{where}投诉 {data.get('complaint_id', '')}{data.get('state_label', '')}，已超过答复期限（{due}）"
 
 
 def _review_text(data: Mapping[str, Any], config: HallConfig) -> str:

@@ -217,6 +217,58 @@ def test_device_offline_and_printer_paper_alert_until_they_recover():
     assert not evaluate(hall, now, SETTINGS, fold_signals(events))
 
 
+def test_an_unknown_printer_status_clears_nothing_and_alerts_until_the_printer_answers():
+    hall = Hall(small_hall())
+    now = MONDAY_10 + timedelta(minutes=10)
+    events = [event(1, "printer.status", 0, printer_id="P1", paper="out", online=True),
+              event(2, "printer.status", 1, printer_id="P2", paper="unknown", online=False, error="无法连接打印机"),
+              # both stop answering: an empty reply is no news, not "fine"
+              event(3, "printer.status", 2, printer_id="P1", paper="unknown", online=None, error="打印机无应答，状态未知"),
+              event(4, "printer.status", 3, printer_id="P2", paper="unknown", online=None, error="打印机无应答，状态未知")]
+    alerts = evaluate(hall, now, SETTINGS, fold_signals(events))
+    assert kinds(alerts) == {("paper", "P1:out"), ("device_offline", "P2"), ("printer_unknown", "P1"),
+                             ("printer_unknown", "P2")}
+    unknown = next(a for a in alerts if a.key == "printer_unknown:P1")
+    assert unknown.title == "打印机状态未知" and "打印机无应答，状态未知" in unknown.detail
+    assert unknown.since == MONDAY_10 + timedelta(minutes=2)
+    events.append(event(5, "printer.status", 4, printer_id="P1", paper="unknown", online=None))
+    again = next(a for a in evaluate(hall, now, SETTINGS, fold_signals(events)) if a.key == "printer_unknown:P1")
+    assert again.since == unknown.since  # still the same episode
+    events += [event(6, "printer.status", 5, printer_id="P1", paper="ok", online=True),
+               event(7, "printer.status", 5, printer_id="P2", paper="ok", online=True)]
+    assert not evaluate(hall, now, SETTINGS, fold_signals(events))
+
+
+def test_an_overdue_case_or_complaint_alerts_until_done_or_given_a_new_deadline():
+    hall = Hall(small_hall())
+    due = (MONDAY_10 + timedelta(minutes=5)).isoformat()
+    later = (MONDAY_10 + timedelta(days=3)).isoformat()
+    case = dict(case_id="C1", number="A007", window_id="3", state="pending", state_label="待核实", due_at=due)
+    complaint = dict(complaint_id="T1", window_id=None, state="open", state_label="待答复", due_at=due)
+    now = MONDAY_10 + timedelta(minutes=10)
+    events = [event(1, "case.overdue", 6, overdue=True, **case),
+              event(2, "complaint.overdue", 6, overdue=True, **complaint)]
+    alerts = evaluate(hall, now, SETTINGS, fold_signals(events))
+    assert kinds(alerts) == {("overdue", "case:C1"), ("overdue", "complaint:T1")}
+    case_alert = next(a for a in alerts if a.key == "overdue:case:C1")
+    assert case_alert.level == "danger" and case_alert.title == "差评整改超期"
+    assert "3号社会事务窗口" in case_alert.detail and "A007" in case_alert.detail and "待核实" in case_alert.detail
+    assert case_alert.subject == {"case_id": "C1", "window_id": "3"}
+    assert next(a for a in alerts if a.key == "overdue:complaint:T1").title == "投诉答复超期"
+
+    # verified: the case's next step has a later deadline; the complaint is answered
+    events += [event(3, "case.verified", 7, **{**case, "state": "rectifying", "due_at": later}),
+               event(4, "complaint.answered", 7, **{**complaint, "state": "answered"})]
+    assert not evaluate(hall, now, SETTINGS, fold_signals(events))
+    # the new deadline passes too: a new episode
+    late = MONDAY_10 + timedelta(days=4)
+    events.append(event(5, "case.overdue", 60 * 24 * 3 + 1, **{**case, "state": "rectifying", "due_at": later}))
+    [again] = evaluate(hall, late, SETTINGS, fold_signals(events))
+    assert again.key == "overdue:case:C1" and again.id != case_alert.id
+    events.append(event(6, "case.closed", 60 * 24 * 3 + 2, **{**case, "state": "closed", "due_at": None}))
+    assert not evaluate(hall, late, SETTINGS, fold_signals(events))
+
+
 def test_a_bad_review_alerts_until_acknowledged():
     hall = Hall(small_hall())
     events = [event(1, "rating.recorded", 0, level=1, bad=False, window_id="3", service_id="S1", staff_id="S003"),
