@@ -213,6 +213,8 @@ class DeviceHub:
             self.buses[spec.id] = bus
             for d in spec.devices:
                 self._where[(d.kind, d.window_id)] = (bus, d.address)
+                if d.brightness is not None:  # the master keeps it and sends it again after a reconnect
+                    bus.master.set_brightness(d.address, d.brightness)
         for pspec in self.settings.printers:
             psim = None
             if pspec.connection == SIM:
@@ -253,7 +255,8 @@ class DeviceHub:
                 sink = AplaySink()
             else:
                 sink = BoundedWavSink(wav_dir, voice.keep_wav_files)
-        announcer = Announcer(sink, template=voice.template, repeats=voice.repeats)
+        announcer = Announcer(sink, template=voice.template, repeats=voice.repeats, max_backlog=voice.max_backlog,
+                              segmented=voice.segmented)
         await announcer.start()
         return announcer
 

@@ -29,6 +29,7 @@ class DeviceSpec:
     address: int  # 1..247 on its bus
     kind: Literal["keypad", "display", "pad"]
     window_id: str
+    brightness: int | None = None  # displays only: percent, sent at start and after every reconnect
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class VoiceSettings:
     output: Literal["auto", "wav", "none"] = "auto"  # auto = the sound card, or WAV files without one
     wav_dir: str = ""  # "" = <var_dir>/voice
     keep_wav_files: int = 200  # older WAV files are deleted so a long day cannot fill the disk
+    segmented: bool = False  # calls assembled from pieces synthesised at start-up (docs/voice.md)
+    max_backlog: int = 6  # queued utterances above which queued repeats are dropped
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,8 @@ def parse(table: Table, core: HallConfig) -> DeviceSettings:
         buses=tuple(buses),
         printers=tuple(printers),
         voice=_voice(Table(t.source, t.at("voice"), t.raw("voice", {}),
-                           ("enabled", "repeats", "template", "output", "wav_dir", "keep_wav_files"))),
+                           ("enabled", "repeats", "template", "output", "wav_dir", "keep_wav_files",
+                            "segmented", "max_backlog"))),
         printer_status_interval_s=t.number("printer_status_interval_s", 30.0, positive=True, high=3600),
     )
 
@@ -102,7 +106,7 @@ def _bus(entry: Table, core: HallConfig, taken: dict[tuple[str, str], str]) -> B
     if baud not in _BAUDS:
         entry.fail("baud", f"must be one of {', '.join(map(str, _BAUDS))}, got {baud}")
     devices: list[DeviceSpec] = []
-    for d in entry.tables("devices", ("address", "kind", "window"), required=True):
+    for d in entry.tables("devices", ("address", "kind", "window", "brightness"), required=True):
         address = d.integer("address", low=1, high=247)
         if any(x.address == address for x in devices):
             d.fail("address", f"address {address} is used twice on bus {bus_id}")
@@ -117,7 +121,12 @@ def _bus(entry: Table, core: HallConfig, taken: dict[tuple[str, str], str]) -> B
         if (window, kind) in taken:
             d.fail("window", f"window {window} already has a {kind} (at {taken[(window, kind)]})")
         taken[(window, kind)] = d.path
-        devices.append(DeviceSpec(address, kind, window))  # type: ignore[arg-type]
+        brightness = None
+        if d.raw("brightness", None) is not None:
+            if kind != "display":
+                d.fail("brightness", f"only a display has a brightness, not a {kind}")
+            brightness = d.integer("brightness", low=0, high=100)
+        devices.append(DeviceSpec(address, kind, window, brightness))  # type: ignore[arg-type]
     if not devices:
         entry.fail("devices", "must list at least one device")
     if len(devices) > MAX_DEVICES_PER_BUS:
@@ -158,6 +167,8 @@ def _voice(t: Table) -> VoiceSettings:
         output=output,  # type: ignore[arg-type]
         wav_dir=t.text("wav_dir", "", empty=True),
         keep_wav_files=t.integer("keep_wav_files", 200, low=1, high=100_000),
+        segmented=t.flag("segmented", False),
+        max_backlog=t.integer("max_backlog", 6, low=1, high=100),
     )
 
 

@@ -20,6 +20,7 @@ from drivers.printer_sim import PrinterSimulator
 from drivers.protocol import Cmd, Frame, Key, KeyEvent, Outcome
 from drivers.simulators import Fault, SimBus, SimDisplay, SimKeypad, SimPad, SocatPair
 from drivers.voice import RecordingSink, has_sound_card
+from hall_controller import devices as devices_module
 from hall_controller import devices_config
 from hall_controller.config import ConfigError, Table, load_config
 from hall_controller.devices import DeviceHub, window_ranges
@@ -277,6 +278,55 @@ def test_unplugged_bus_goes_offline_and_comes_back_with_displays_resent(service,
     run(scenario)
 
 
+def test_display_brightness_from_the_config_is_sent_at_start_and_again_after_a_replug(service, tmp_path) -> None:
+    async def scenario() -> None:
+        disp, other = SimDisplay(DISPLAY), SimDisplay(DISPLAY + 1)
+        async with SimBus([disp, other], line_timing=False) as sim:
+            await sim.serve_tcp()
+            devices = (DeviceSpec(DISPLAY, "display", "1", brightness=40), DeviceSpec(DISPLAY + 1, "display", "2"))
+            settings = DeviceSettings(buses=(BusSpec("bus1", sim.url, 9600, devices),), voice=NO_VOICE)
+            hub = DeviceHub(service, settings, mode="config", var_dir=tmp_path, timing=FAST)
+            await hub.start()
+            try:
+                await disp.wait_for(lambda d: d.brightness == 40)
+                await until(lambda: hub.buses["bus1"].status[DISPLAY + 1].online)
+                assert other.brightness == 100  # unset: the display keeps its own
+                await sim.unplug()
+                await until(lambda: hub.buses["bus1"].status[DISPLAY].online is False)
+                disp.brightness = 100  # power-cycled while unplugged
+                await sim.replug()
+                await disp.wait_for(lambda d: d.brightness == 40)
+            finally:
+                await hub.stop()
+
+    run(scenario)
+
+
+def test_the_hub_builds_its_announcer_with_the_voice_settings(service, tmp_path, monkeypatch) -> None:
+    built = {}
+
+    class Recorded:
+        def __init__(self, sink, **kwargs) -> None:
+            built.update(kwargs)
+
+        async def start(self) -> None:
+            pass
+
+        async def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(devices_module, "Announcer", Recorded)
+    voice = VoiceSettings(repeats=3, segmented=True, max_backlog=9)
+
+    async def scenario() -> None:
+        hub = DeviceHub(service, DeviceSettings(voice=voice), mode="config", var_dir=tmp_path, sink=RecordingSink())
+        await hub.start()
+        await hub.stop()
+
+    run(scenario)
+    assert built == {"template": voice.template, "repeats": 3, "max_backlog": 9, "segmented": True}
+
+
 # ---------------------------------------------------------------------- printers
 
 
@@ -346,6 +396,12 @@ def parse_devices(data: dict) -> DeviceSettings:
     ({"voice": {"template": "请{number}号"}}, "devices.voice.template", "{window}"),
     ({"voice": {"output": "speaker"}}, "devices.voice.output", "auto, wav, none"),
     ({"voice": {"volume": 3}}, "devices.voice.volume", "unknown key"),
+    ({"voice": {"max_backlog": 0}}, "devices.voice.max_backlog", "between 1 and 100"),
+    ({"voice": {"segmented": "yes"}}, "devices.voice.segmented", "true or false"),
+    ({"buses": [{"id": "b", "port": "sim", "devices": [{"address": 1, "kind": "keypad", "window": "1", "brightness": 50}]}]},
+     "devices.buses[id=b].devices[0].brightness", "only a display"),
+    ({"buses": [{"id": "b", "port": "sim", "devices": [{"address": 1, "kind": "display", "window": "1", "brightness": 101}]}]},
+     "devices.buses[id=b].devices[0].brightness", "between 0 and 100"),
 ])
 def test_devices_section_errors_name_the_key(data, key, reason) -> None:
     with pytest.raises(ConfigError) as err:
@@ -355,12 +411,15 @@ def test_devices_section_errors_name_the_key(data, key, reason) -> None:
 
 def test_devices_section_defaults_and_values() -> None:
     settings = parse_devices({"buses": [{"id": "b", "port": "socket://127.0.0.1:4001",
-                                         "devices": [{"address": 3, "kind": "display", "window": 9}]}],
-                              "printers": [{"id": "P1", "connection": "serial:/dev/ttyUSB0?baud=19200", "paper_width": 58}]})
-    assert settings.buses[0] == BusSpec("b", "socket://127.0.0.1:4001", 9600, (DeviceSpec(3, "display", "9"),))
+                                         "devices": [{"address": 3, "kind": "display", "window": 9},
+                                                     {"address": 4, "kind": "display", "window": 2, "brightness": 60}]}],
+                              "printers": [{"id": "P1", "connection": "serial:/dev/ttyUSB0?baud=19200", "paper_width": 58}],
+                              "voice": {"segmented": True, "max_backlog": 12}})
+    assert settings.buses[0] == BusSpec("b", "socket://127.0.0.1:4001", 9600,
+                                        (DeviceSpec(3, "display", "9"), DeviceSpec(4, "display", "2", 60)))
     assert settings.printers[0] == PrinterSpec("P1", "serial:/dev/ttyUSB0?baud=19200", 58, True)
-    assert settings.voice == VoiceSettings()
-    assert parse_devices({}) == DeviceSettings()
+    assert settings.voice == VoiceSettings(segmented=True, max_backlog=12)
+    assert parse_devices({}) == DeviceSettings() and DeviceSettings().voice.max_backlog == 6
 
 
 def test_demo_hall_gives_every_window_a_keypad_display_and_pad_on_small_buses() -> None:
