@@ -1,10 +1,14 @@
 """Push to the upstream platform (一体化政务服务平台): a durable outbox, delivered with retry and back-off.
 
-The ledger copies every selected event into `outbox` in the transaction that commits it, so nothing is
-lost while the platform is down or the controller restarts. The pusher posts each event once per
-attempt with `Idempotency-Key: {hall_code}-{seq}` (stable across restarts: the receiver de-duplicates)
-and marks it delivered in a transaction after a 2xx. Rating levels and channels are mapped to the
-platform's codes here, at the boundary (docs/ratings.md).
+While `[platform] enabled`, the ledger copies every selected event into `outbox` in the transaction that
+commits it, so nothing is lost while the platform is down or the controller restarts; a disabled hall
+writes no outbox rows, so enabling it later does not send its history. The pusher posts each event once
+per attempt with `Idempotency-Key: {hall_code}-{seq}` (stable across restarts: the receiver
+de-duplicates) and marks it delivered in a transaction after a 2xx. An event the platform refuses for
+good (a 4xx other than 408/429), or one that cannot be mapped, is parked in `outbox_rejected` with a
+`platform.rejected` event and the rest flow on; anything else is retried with back-off for ever.
+Delivered rows are pruned after `keep_days` (the events table keeps the history). Rating levels and
+channels are mapped to the platform's codes here, at the boundary (docs/ratings.md).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import asyncio
 import json
 import logging
 import random
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -45,7 +50,11 @@ def pushed(event: dict[str, Any]) -> bool:
 
 
 register_table("outbox", {"seq": int, "delivered_at": str}, pk="seq", indexes=[["delivered_at", "seq"]])
+# Events the platform refused for good (dead letters): out of the way of the rest, kept for the managers.
+register_table("outbox_rejected", {"seq": int, "rejected_at": str, "status": int, "error": str}, pk="seq")
 OUTBOX_SELECTORS.append(pushed)
+RETRIED_4XX = frozenset({408, 429})  # request timeout, too many requests: the platform asks us to retry
+PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -59,9 +68,11 @@ class PlatformSettings:
     retry_max_s: float = 300.0
     batch_size: int = 50
     scale: str = "gbt39046"
+    keep_days: int = 30  # delivered outbox rows are pruned after this many days
 
 
-_KEYS = ("enabled", "url", "hall_code", "token", "timeout_s", "retry_base_s", "retry_max_s", "batch_size", "scale")
+_KEYS = ("enabled", "url", "hall_code", "token", "timeout_s", "retry_base_s", "retry_max_s", "batch_size", "scale",
+         "keep_days")
 
 
 def parse(table: config.Table, core: HallConfig) -> PlatformSettings:
@@ -81,6 +92,7 @@ def parse(table: config.Table, core: HallConfig) -> PlatformSettings:
         enabled=enabled, url=url, hall_code=t.text("hall_code", "hall"), token=t.text("token", "", empty=True),
         timeout_s=t.number("timeout_s", 5.0, positive=True, high=300), retry_base_s=base, retry_max_s=top,
         batch_size=t.integer("batch_size", 50, low=1, high=1000), scale=scale,
+        keep_days=t.integer("keep_days", 30, low=1, high=3660),
     )
 
 
@@ -150,15 +162,17 @@ class Pusher:
         self.failures = 0
         self.last_error: str | None = None
         self.wake = asyncio.Event()
+        self.pruned_at: float | None = None  # monotonic time of the last prune
 
     def pending(self, limit: int) -> list[dict[str, Any]]:
         rows = self.service.ledger.query(
             "SELECT e.seq, e.type, e.at, e.data FROM outbox o JOIN events e ON e.seq = o.seq "
-            "WHERE o.delivered_at IS NULL ORDER BY o.seq LIMIT ?", (limit,))
+            "WHERE o.delivered_at IS NULL AND o.seq NOT IN (SELECT seq FROM outbox_rejected) "
+            "ORDER BY o.seq LIMIT ?", (limit,))
         return [{"seq": seq, "type": t, "at": at, "data": json.loads(d)} for seq, t, at, d in rows]
 
     async def push_batch(self, client: httpx.AsyncClient) -> int:
-        """Try the next batch; returns how many were delivered, stops at the first failure."""
+        """Try the next batch; returns how many were delivered or parked, stops at the first failure."""
         done = 0
         for event in self.pending(self.s.batch_size):
             key = idempotency_key(self.s.hall_code, event["seq"])
@@ -166,10 +180,21 @@ class Pusher:
             if self.s.token:
                 headers["Authorization"] = f"Bearer {self.s.token}"
             try:
-                r = await client.post(self.s.url, json=to_platform(event, self.s), headers=headers)
+                body = to_platform(event, self.s)
+            except Exception as exc:  # an event we cannot map will never map: park it, keep the rest moving
+                log.exception("platform push: cannot map event %d (%s)", event["seq"], event["type"])
+                self._reject(event, None, f"mapping: {type(exc).__name__}: {exc}")
+                done += 1
+                continue
+            try:
+                r = await client.post(self.s.url, json=body, headers=headers)
             except httpx.HTTPError as exc:
                 self._failed(f"{type(exc).__name__}: {exc}")
                 return done
+            if 400 <= r.status_code < 500 and r.status_code not in RETRIED_4XX:
+                self._reject(event, r.status_code, f"HTTP {r.status_code}: {r.text[:200]}")
+                done += 1
+                continue
             if not 200 <= r.status_code < 300:
                 self._failed(f"HTTP {r.status_code}")
                 return done
@@ -179,17 +204,42 @@ class Pusher:
             done += 1
         return done
 
+    def _reject(self, event: dict[str, Any], status: int | None, error: str) -> None:
+        """Park an event the platform will never take, as a dead letter with a `platform.rejected` event."""
+        log.error("platform push: event %d (%s) parked as rejected: %s", event["seq"], event["type"], error)
+
+        def decide(now: datetime) -> Decision:
+            d = Decision(rows=[("outbox_rejected", {"seq": event["seq"], "rejected_at": now.isoformat(),
+                                                    "status": status, "error": error})])
+            d.emit("platform.rejected", {"seq": event["seq"], "type": event["type"], "status": status, "error": error})
+            return d
+
+        self.service.execute(decide)
+
     def _failed(self, error: str) -> None:
         self.failures += 1
         if error != self.last_error:
             log.warning("platform push failed (attempt %d): %s", self.failures, error)
         self.last_error = error
 
+    def prune(self) -> int:
+        """Delivered rows older than `keep_days` go (the events table keeps the history); returns how many."""
+        before = (self.service.clock.now() - timedelta(days=self.s.keep_days)).isoformat()
+        return self.service.ledger.prune_outbox(before)
+
     async def run(self) -> None:
         async with httpx.AsyncClient(timeout=self.s.timeout_s) as client:
             while True:
                 self.wake.clear()
-                sent = await self.push_batch(client)
+                try:
+                    if self.pruned_at is None or time.monotonic() - self.pruned_at > PRUNE_EVERY_S:
+                        self.prune()
+                        self.pruned_at = time.monotonic()
+                    sent = await self.push_batch(client)
+                except Exception as exc:  # storage down, a bug: never end the task, the outbox waits
+                    log.exception("platform push round failed")
+                    self._failed(f"{type(exc).__name__}: {exc}")
+                    sent = 0
                 if self.failures:
                     delay = backoff(self.failures, self.s.retry_base_s, self.s.retry_max_s)
                     await asyncio.sleep(delay * random.uniform(0.8, 1.0))  # jitter: halls do not retry in step
@@ -200,9 +250,15 @@ class Pusher:
                         pass
 
     def status(self) -> dict[str, Any]:
-        waiting = self.service.ledger.query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL")[0][0]
+        waiting = self.service.ledger.query(
+            "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND seq NOT IN (SELECT seq FROM outbox_rejected)")[0][0]
+        rejected = self.service.ledger.query("SELECT COUNT(*) FROM outbox_rejected")[0][0]
+        recent = self.service.ledger.query(
+            "SELECT r.seq, e.type, r.rejected_at, r.status, r.error FROM outbox_rejected r "
+            "JOIN events e ON e.seq = r.seq ORDER BY r.seq DESC LIMIT 20")
         return {"enabled": self.s.enabled, "url": self.s.url, "pending": waiting, "failures": self.failures,
-                "last_error": self.last_error}
+                "last_error": self.last_error, "rejected": rejected,
+                "recent_rejections": [dict(zip(("seq", "type", "rejected_at", "status", "error"), r)) for r in recent]}
 
 
 async def platform_pusher(app: FastAPI) -> AsyncIterator[None]:
@@ -211,6 +267,7 @@ async def platform_pusher(app: FastAPI) -> AsyncIterator[None]:
     s = settings(service.config)
     pusher = Pusher(service, s)
     app.state.platform = pusher
+    service.ledger.outbox = service.ledger.outbox and s.enabled  # a hall that does not push keeps no backlog
     if not s.enabled:
         yield
         return

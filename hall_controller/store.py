@@ -169,6 +169,15 @@ class Ledger:
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, tuple(params)).fetchall()
 
+    def prune_outbox(self, before: str) -> int:
+        """Drop outbox rows delivered before `before`: a delivery queue, not the record (the events stay)."""
+        with self._lock:
+            try:
+                return self.conn.execute(
+                    "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", (before,)).rowcount
+            except sqlite3.Error as exc:
+                raise StorageError(str(exc)) from exc
+
     def close(self) -> None:
         self.conn.close()
 

@@ -1,7 +1,8 @@
 """A fake upstream platform on 127.0.0.1: accepts pushed events, de-duplicating by Idempotency-Key.
 
 It can be told to be down (nothing listens), to answer 500, or to hang past the client's timeout after
-taking the event (processed but never acknowledged: the case that makes de-duplication necessary).
+taking the event (processed but never acknowledged: the case that makes de-duplication necessary); and
+to answer a given status for events of given types (`refuse`, e.g. 422 for a body it will never take).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class FakePlatform:
         self.accepted: dict[str, dict[str, Any]] = {}  # key -> body, in arrival order
         self.stored: dict[str, int] = {}  # key -> times stored (exactly-once means 1 for every key)
         self.posts: list[tuple[str, str]] = []  # (key, mode) for every request received
+        self.refuse: dict[str, int] = {}  # event type -> status answered for it, whatever the mode
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.base_events.Server | None = None
@@ -90,6 +92,9 @@ class FakePlatform:
             if mode == "error":
                 await self._reply(writer, 500, {"error": "internal"})
                 return
+            if body.get("type") in self.refuse:
+                await self._reply(writer, self.refuse[body["type"]], {"error": "refused"})
+                return
             with self._lock:
                 duplicate = key in self.accepted
                 if not duplicate:
@@ -106,7 +111,8 @@ class FakePlatform:
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, status: int, body: dict[str, Any]) -> None:
         data = json.dumps(body).encode()
-        reason = {200: "OK", 500: "Internal Server Error"}[status]
+        reason = {200: "OK", 400: "Bad Request", 408: "Request Timeout", 422: "Unprocessable Entity",
+                  429: "Too Many Requests", 500: "Internal Server Error"}[status]
         writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
         try:

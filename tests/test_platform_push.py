@@ -13,8 +13,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hall_controller import ratings
+from fastapi.testclient import TestClient
+
+from hall_controller import ratings, ratings_api
+from hall_controller.api.app import create_app
 from hall_controller.clock import ManualClock
+from hall_controller.domain.hall import Decision
 from hall_controller.platform_push import PlatformSettings, Pusher, backoff, to_platform
 from hall_controller.service import HallService
 from hall_controller.store import Ledger
@@ -97,14 +101,99 @@ def test_pusher_survives_down_errors_and_timeouts_and_delivers_each_event_once(t
             while await pusher.push_batch(client):
                 pass
 
-    # Its own thread and loop: a Playwright sync test earlier in the session leaves a loop set on this one.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
+    in_own_loop(run())
     expected = [f"H1-{seq}" for seq in outbox_seqs(svc.ledger)]
     assert fake.keys() == expected  # in order, each once
     assert set(fake.stored.values()) == {1}
     assert [k for k, m in fake.posts if m == "up"].count(expected[3]) == 1  # the hung one, re-posted once
     assert pusher.status()["pending"] == 0 and pusher.failures == 0
+
+
+def in_own_loop(coro) -> None:
+    # Its own thread and loop: a Playwright sync test earlier in the session leaves a loop set on this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_a_hall_that_does_not_push_keeps_no_outbox(tmp_path, fake, enabled):
+    cfg = small_hall()
+    cfg.sections["platform"] = PlatformSettings(enabled=enabled, url=fake.url, retry_base_s=60)
+    clock = ManualClock(MONDAY_10)
+    svc = HallService(cfg, Ledger(tmp_path / "h.db"), clock)
+    app = create_app(svc)
+    ratings_api.install(app)
+    with TestClient(app):
+        serve_and_rate(svc, clock, 1)
+    assert len(outbox_seqs(svc.ledger)) == (4 if enabled else 0)  # issued, called, finished, rated
+
+
+def test_a_refused_event_is_parked_and_the_rest_flow_on(tmp_path, fake):
+    clock = ManualClock(MONDAY_10)
+    svc = HallService(small_hall(), Ledger(tmp_path / "h.db"), clock)
+    serve_and_rate(svc, clock, 4)  # issued, called, finished, rated, case opened
+    svc.execute(lambda now: Decision(events=[("ticket.issued", {"unexpected": True})]))  # cannot be mapped
+    seqs = outbox_seqs(svc.ledger)
+    s = PlatformSettings(enabled=True, url=fake.url, hall_code="H1", timeout_s=1, batch_size=10)
+    pusher = Pusher(svc, s)
+    fake.set_mode("up")
+    fake.refuse = {"ticket.called": 422, "ticket.finished": 429, "rating.recorded": 408}
+
+    async def run() -> None:
+        async with httpx.AsyncClient(timeout=s.timeout_s) as client:
+            assert await pusher.push_batch(client) == 2  # issued delivered, called parked; 429 stops the batch
+            assert pusher.last_error == "HTTP 429" and pusher.status()["pending"] == 4
+            fake.refuse.pop("ticket.finished")
+            assert await pusher.push_batch(client) == 1 and pusher.last_error == "HTTP 408"  # 408 is retried too
+            fake.refuse.pop("rating.recorded")
+            assert await pusher.push_batch(client) == 3  # rated, case opened, the unmappable one parked
+            assert await pusher.push_batch(client) == 0 and pusher.failures == 0
+
+    in_own_loop(run())
+    assert fake.keys() == [f"H1-{seq}" for seq in (seqs[0], *seqs[2:5])]
+    status = pusher.status()
+    assert status["pending"] == 0 and status["rejected"] == 2
+    assert [(r["seq"], r["status"]) for r in status["recent_rejections"]] == [(seqs[5], None), (seqs[1], 422)]
+    assert status["recent_rejections"][0]["error"].startswith("mapping: KeyError")
+    parked = [e["data"] for e in svc.ledger.events_since(0) if e["type"] == "platform.rejected"]
+    assert [(p["seq"], p["type"], p["status"]) for p in parked] == [(seqs[1], "ticket.called", 422),
+                                                                    (seqs[5], "ticket.issued", None)]
+    parked_seqs = {e["seq"] for e in svc.ledger.events_since(0) if e["type"] == "platform.rejected"}
+    assert not parked_seqs & set(outbox_seqs(svc.ledger))  # the notice itself is not pushed
+
+
+def test_the_pusher_outlives_an_unexpected_error_and_prunes_delivered_rows(tmp_path, fake):
+    clock = ManualClock(MONDAY_10)
+    svc = HallService(small_hall(), Ledger(tmp_path / "h.db"), clock)
+    serve_and_rate(svc, clock, 1)
+    s = PlatformSettings(enabled=True, url=fake.url, timeout_s=1, retry_base_s=0.01, retry_max_s=0.02, keep_days=30)
+    pusher = Pusher(svc, s)
+    fake.set_mode("up")
+    real, calls = pusher.push_batch, []
+
+    async def flaky(client):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+        return await real(client)
+
+    pusher.push_batch = flaky
+
+    async def run() -> None:
+        task = asyncio.create_task(pusher.run())
+        for _ in range(200):
+            if len(fake.keys()) == 4:
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+
+    in_own_loop(run())
+    assert len(fake.keys()) == 4 and len(calls) >= 2 and pusher.failures == 0
+    clock.advance(days=29)
+    svc.issue_ticket("S1", "kiosk")  # a fresh row, still pending
+    assert pusher.prune() == 0
+    clock.advance(days=2)
+    assert pusher.prune() == 4 and len(outbox_seqs(svc.ledger)) == 1 and pusher.status()["pending"] == 1
 
 
 def platform_config(tmp_path: Path, url: str) -> Path:
