@@ -60,7 +60,7 @@ def theme_rows(result: Result) -> list[dict[str, object]]:
     rows = []
     for c in cfg.categories:
         issued = sum(n for (cat, _), n in counts.items() if cat == c.id)
-        if not issued and not result.turned_away.get(c.id):
+        if not issued and not result.turned_away.get(c.id) and not result.outside_hours.get(c.id):
             continue
         w = waits([m for _, _, m in by_cat.get(c.id, [])], target)
         rows.append({"category_id": c.id, "theme": c.name, "issued": issued,
@@ -68,6 +68,7 @@ def theme_rows(result: Result) -> list[dict[str, object]]:
                      "no_show": counts.get((c.id, TicketStatus.NO_SHOW.value), 0),
                      "unserved": counts.get((c.id, TicketStatus.WAITING.value), 0),
                      "turned_away": result.turned_away.get(c.id, 0),
+                     "outside_hours": result.outside_hours.get(c.id, 0),
                      "mean_wait_min": round(w.mean_min, 2), "p90_wait_min": round(w.p90_min, 2),
                      "within_target": round(w.within_target, 3)})
     return rows
@@ -269,8 +270,9 @@ def add_command(sub: argparse._SubParsersAction, default_config: str) -> None:
     p.add_argument("--windows", type=int, help="repeat the hall's windows up to this many (load tests)")
     p.add_argument("--cv", type=float, help="coefficient of variation of every service time")
     p.add_argument("--exponential", action="store_true", help="exponential service times (theory checks)")
-    p.add_argument("--arrivals", type=Path, help="CSV of past tickets: issued_at, service_id[, priority, "
-                                                 "service_minutes, no_show]")
+    p.add_argument("--arrivals-csv", "--arrivals", dest="arrivals", type=Path,
+                   help="past tickets: a CSV (issued_at, service_id[, priority, service_minutes, no_show]) or the "
+                        "hall's ledger (var/hall.db); several dates make an average day unless --date picks one")
     p.add_argument("--compare", action="store_true",
                    help="run the same day with dedicated, comprehensive and the hall's own windows")
     p.add_argument("--out", type=Path, help="directory for the CSV files and PNG charts")

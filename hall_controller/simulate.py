@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import csv
 import heapq
+import json
+import math
 import random
+import sqlite3
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -23,9 +26,11 @@ from . import demand
 from .config import HallConfig, Staff
 from .domain.calendar import is_working_day
 from .domain.errors import HallError
+from .domain import routing
 from .domain.hall import Hall
-from .domain.model import TicketStatus
+from .domain.model import Ticket, TicketStatus
 
+REFUSALS = ("daily_cap_reached", "issuing_closed", "hall_closed")
 MIN_BREAK_SESSION_S = 2 * 3600  # a break is taken only in sessions of two hours or more
 OVERTIME_S = 3600  # after its shift a window serves those already waiting for at most this long
 
@@ -64,6 +69,7 @@ class Result:
     hall: Hall
     windows: dict[str, WindowRecord]
     turned_away: dict[str, int]  # category -> tickets refused (daily cap)
+    outside_hours: dict[str, int]  # category -> arrivals refused outside the matter's issuing hours
     queue: list[tuple[float, dict[str, int]]]  # (seconds, waiting per category)
     end_s: float
     start: datetime = field(repr=False, default=datetime.min)
@@ -88,7 +94,7 @@ def draw_day(cfg: HallConfig, seed: int, on: date | None = None, tickets_per_day
         settings = replace(settings, service_cv=cv, cv={})
     rng = random.Random(f"{seed}-arrivals")
     if arrivals_csv is not None:
-        arrivals = read_arrivals(arrivals_csv, cfg, settings, rng, exponential)
+        arrivals = read_arrivals(arrivals_csv, cfg, settings, rng, exponential, on)
     else:
         arrivals = generate_arrivals(cfg, settings, rng, exponential)
     shifts = default_shifts(cfg, settings)
@@ -140,29 +146,122 @@ def _arrival(t: float, sid: str, rng: random.Random, settings: demand.Simulation
     return Arrival(t, sid, priority, service_s, u_show < settings.no_show_share)
 
 
+ARRIVAL_COLUMNS = ("issued_at", "service_id", "priority", "service_minutes", "no_show")
+_TRUE, _FALSE = ("1", "true", "yes"), ("0", "false", "no")
+
+
+@dataclass(frozen=True)
+class PastTicket:
+    """One past ticket, validated: where it came from, when, what, and what is known of its service."""
+    where: str  # "file: line n" for error messages
+    on: date | None  # None: the source gave only a time of day
+    at: float  # seconds after midnight
+    service_id: str
+    priority: str | None
+    service_s: float | None  # None: drawn
+    no_show: bool | None  # None: drawn
+
+
 def read_arrivals(path: Path, cfg: HallConfig, settings: demand.SimulationSettings, rng: random.Random,
-                  exponential: bool = False) -> list[Arrival]:
-    """Past tickets: columns issued_at (ISO time or HH:MM[:SS]) and service_id; optional priority,
-    service_minutes (else drawn) and no_show (1/0, else drawn)."""
+                  exponential: bool = False, on: date | None = None) -> list[Arrival]:
+    """Past tickets from a CSV (columns `ARRIVAL_COLUMNS`, see docs/routing.md) or from the hall's own ledger
+    (a `.db` file: every ticket it recorded), as one simulated day.
+
+    A source spanning several dates is not stacked into one day: with `on` only that date's tickets are
+    kept; otherwise each ticket is kept with probability 1 / (number of dates), an average day with the
+    real times of day. Every row is checked first; a bad one raises ValueError naming file, line and value.
+    """
+    past = read_ledger(path, cfg) if path.suffix in (".db", ".sqlite", ".sqlite3") else read_csv(path, cfg)
+    dates = {p.on for p in past}
+    if None in dates and len(dates) > 1:
+        raise ValueError(f"{path}: mixes rows with a date and rows with only a time of day")
+    keep = 1.0
+    if on is not None and dates != {None}:
+        past = [p for p in past if p.on == on]
+        if not past:
+            raise ValueError(f"{path}: no ticket on {on}")
+    elif len(dates) > 1:
+        keep = 1 / len(dates)
     draw_service_s = sampler(cfg, settings, rng, exponential)
     out = []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        for n, row in enumerate(csv.DictReader(f), start=2):
-            try:
-                raw = row["issued_at"].strip()
-                moment = datetime.fromisoformat(raw).time() if "T" in raw or " " in raw else time.fromisoformat(raw)
-                sid = row["service_id"].strip()
-            except (KeyError, ValueError, AttributeError) as exc:
-                raise ValueError(f"{path}: line {n}: needs issued_at (time) and service_id: {exc}") from None
-            if cfg.service(sid) is None:
-                raise ValueError(f"{path}: line {n}: unknown service_id {sid!r}")
-            at = moment.hour * 3600 + moment.minute * 60 + moment.second
-            a = _arrival(at, sid, rng, settings, None, draw_service_s)
-            minutes, no_show = (row.get("service_minutes") or "").strip(), (row.get("no_show") or "").strip()
-            out.append(replace(a, priority=(row.get("priority") or "").strip() or None,
-                               service_s=float(minutes) * 60 if minutes else a.service_s,
-                               no_show=no_show in ("1", "true", "yes") if no_show else a.no_show))
+    for p in sorted(past, key=lambda p: (p.on or date.min, p.at)):
+        # Every row draws its numbers, so the choice of date or share never shifts the stream of the others.
+        a, u_keep = _arrival(p.at, p.service_id, rng, settings, None, draw_service_s), rng.random()
+        if u_keep < keep:
+            out.append(replace(a, priority=p.priority, service_s=a.service_s if p.service_s is None else p.service_s,
+                               no_show=a.no_show if p.no_show is None else p.no_show))
     return sorted(out, key=lambda a: a.at)
+
+
+def read_csv(path: Path, cfg: HallConfig) -> list[PastTicket]:
+    out = []
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ARRIVAL_COLUMNS[:2] if c not in (reader.fieldnames or ())]
+        if missing:
+            raise ValueError(f"{path}: line 1: missing column(s) {', '.join(missing)} "
+                             f"(columns: {', '.join(ARRIVAL_COLUMNS)})")
+        for n, row in enumerate(reader, start=2):
+            where = f"{path}: line {n}"
+            raw = (row.get("issued_at") or "").strip()
+            try:
+                if "T" in raw or " " in raw:
+                    stamp = datetime.fromisoformat(raw)
+                    day, moment = stamp.date(), stamp.time()
+                else:
+                    day, moment = None, time.fromisoformat(raw)
+            except ValueError:
+                raise ValueError(f"{where}: issued_at {raw!r} is not a time (HH:MM[:SS]) or an ISO date-time") from None
+            minutes, no_show = (row.get("service_minutes") or "").strip(), (row.get("no_show") or "").strip().lower()
+            out.append(_past(where, cfg, day, moment, (row.get("service_id") or "").strip(),
+                             (row.get("priority") or "").strip() or None, minutes, no_show))
+    return out
+
+
+def _past(where: str, cfg: HallConfig, day: date | None, moment: time, sid: str, priority: str | None,
+          minutes: str, no_show: str) -> PastTicket:
+    if cfg.service(sid) is None:
+        raise ValueError(f"{where}: unknown service_id {sid!r}")
+    if priority is not None and cfg.priority(priority) is None:
+        known = ", ".join(p.id for p in cfg.queue.priorities) or "none configured"
+        raise ValueError(f"{where}: unknown priority {priority!r} (known: {known}; empty for none)")
+    try:
+        service_s = float(minutes) * 60 if minutes else None
+    except ValueError:
+        service_s = -1.0
+    if service_s is not None and not (0 < service_s < math.inf):
+        raise ValueError(f"{where}: service_minutes {minutes!r} is not a number of minutes above 0")
+    if no_show and no_show not in _TRUE + _FALSE:
+        raise ValueError(f"{where}: no_show {no_show!r} is not 1/0, true/false or yes/no")
+    return PastTicket(where, day, moment.hour * 3600 + moment.minute * 60 + moment.second + moment.microsecond / 1e6,
+                      sid, priority, service_s, no_show in _TRUE if no_show else None)
+
+
+def read_ledger(path: Path, cfg: HallConfig) -> list[PastTicket]:
+    """The tickets of the hall's own ledger (var/hall.db), read-only: issue time, matter, priority, the real
+    service length (started → finished) and whether it was a no-show; tickets still open draw theirs."""
+    if not path.exists():
+        raise ValueError(f"{path}: no such ledger")
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT id, data FROM tickets ORDER BY day, id").fetchall()
+    except sqlite3.Error as exc:
+        raise ValueError(f"{path}: not a hall ledger ({exc})") from None
+    finally:
+        conn.close()
+    tz = ZoneInfo(cfg.timezone)
+    out = []
+    for tid, data in rows:
+        t = Ticket.from_dict(json.loads(data))
+        issued = t.issued_at.astimezone(tz)
+        minutes = ""
+        began = t.started_at or t.called_at
+        if t.status == TicketStatus.FINISHED and began and t.finished_at:
+            minutes = f"{max((t.finished_at - began).total_seconds(), 1) / 60}"
+        no_show = "1" if t.status == TicketStatus.NO_SHOW else "0" if t.status == TicketStatus.FINISHED else ""
+        out.append(_past(f"{path}: ticket {tid}", cfg, issued.date(), issued.time(), t.service_id, t.priority,
+                         minutes, no_show))
+    return out
 
 
 def default_shifts(cfg: HallConfig, settings: demand.SimulationSettings) -> dict[str, tuple[tuple[float, float], ...]]:
@@ -229,8 +328,6 @@ class _Run:
         self.heap: list[tuple[float, int, int, object]] = []
         self.n = 0
         self.records = {w.id: WindowRecord() for w in cfg.windows}
-        # Which categories / services each window may serve (configs in a run carry no manager overrides).
-        self.serves = {w.id: (set(self.hall.weights(w.id)), set(w.services)) for w in cfg.windows}
         self.state: dict[str, str] = {w.id: "off" for w in cfg.windows}  # off | idle | busy | break
         self.idle: dict[str, float] = {}  # idle windows, longest idle first -> busy-integral when idle began
         self.closing: dict[str, float] = {}  # window -> shift end: serve those who came before, then sign out
@@ -242,6 +339,7 @@ class _Run:
         self.waited_integral = 0.0  # ∫ 1[someone waits] dt
         self.now_s = 0.0
         self.turned_away: dict[str, int] = {}
+        self.outside_hours: dict[str, int] = {}
         self.queue: list[tuple[float, dict[str, int]]] = []
         for i, a in enumerate(day.arrivals):
             self._at(a.at, _ARRIVE, i)
@@ -277,7 +375,8 @@ class _Run:
         for wid, st in self.state.items():
             if st != "off":
                 self.records[wid].open_s += self.now_s - self.since.pop(wid, self.now_s)
-        return Result(self.cfg, self.day, self.hall, self.records, self.turned_away, self.queue, self.now_s, self.start)
+        return Result(self.cfg, self.day, self.hall, self.records, self.turned_away, self.outside_hours, self.queue,
+                      self.now_s, self.start)
 
     # ---- citizens
 
@@ -286,22 +385,24 @@ class _Run:
         svc = self.cfg.service(a.service_id)
         try:
             d = self.hall.issue(a.service_id, "appointment" if a.priority == "appointment" else "kiosk", self._now(),
-                                f"sim{i}", priority=a.priority, check_hours=False)
-        except HallError:  # 每日限号 reached: the citizen is turned away
-            self.turned_away[svc.category_id] = self.turned_away.get(svc.category_id, 0) + 1
+                                f"sim{i}", priority=a.priority)
+        except HallError as exc:
+            # Refused as the real hall refuses: 每日限号 reached, or outside the matter's issuing hours.
+            # Anything else is a fault in the simulated day, not a citizen to count.
+            if exc.code not in REFUSALS:
+                raise
+            refused = self.turned_away if exc.code == "daily_cap_reached" else self.outside_hours
+            refused[svc.category_id] = refused.get(svc.category_id, 0) + 1
             return
         self.hall.apply(d)
         t = d.result
         self.arrival_of[t.id] = a
         self.waiting += 1
-        for wid in [w for w in self.idle if self._may_serve(w, t.category_id, t.service_id)]:
+        for wid in [w for w in self.idle
+                    if routing.may_serve(self.hall.window_config(w), self.hall.weights(w), t, self.cfg)]:
             self._call(wid)
             if self.hall.tickets[t.id].status != TicketStatus.WAITING:
                 break
-
-    def _may_serve(self, wid: str, category_id: str, service_id: str) -> bool:
-        cats, services = self.serves[wid]
-        return category_id in cats or service_id in services
 
     # ---- windows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,14 @@ from hall_controller import simreport, theory
 from hall_controller.cli import main
 from hall_controller.config import (Category, ConfigError, HallConfig, Hours, Period, QueueRules, Service, Window,
                                     load_config, parse_config)
+from hall_controller.clock import ManualClock
+from hall_controller.domain.errors import HallError
 from hall_controller.domain.model import TicketStatus
+from hall_controller.service import HallService
+from hall_controller.store import Ledger
 from hall_controller.simulate import Arrival, Day, compare, draw_day, run, working_day
+
+from .factory import MONDAY_10, small_hall
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "config" / "demo-hall.toml"
@@ -24,7 +30,7 @@ T_975_19 = 2.093  # Student t, 97.5 % quantile, 19 degrees of freedom
 def pooled_hall(windows: int, minutes: float) -> HallConfig:
     return HallConfig(
         source="<test>", name="池化测试大厅", timezone="Asia/Shanghai",
-        hours=Hours((Period(time(0), time(23, 59)),), None, weekdays=(1, 2, 3, 4, 5, 6, 7)),
+        hours=Hours((Period(time(0), time.max),), None, weekdays=(1, 2, 3, 4, 5, 6, 7)),
         queue=QueueRules(max_wait_minutes=10_000, target_wait_minutes=15),
         categories=(Category("pool", "综合"),),
         services=(Service("S", "综合业务", "pool", "A", minutes, "即办", None, (), ()),),
@@ -78,7 +84,7 @@ def test_a_day_accounts_for_every_citizen_and_uses_the_real_hall():
     cfg = load_config(DEMO)
     day = draw_day(cfg, 5, tickets_per_day=200)
     r = run(cfg, day)
-    assert len(r.hall.tickets) + sum(r.turned_away.values()) == len(day.arrivals)
+    assert len(r.hall.tickets) + sum(r.turned_away.values()) + sum(r.outside_hours.values()) == len(day.arrivals)
     statuses = {t.status for t in r.hall.tickets.values()}
     assert statuses <= {TicketStatus.FINISHED, TicketStatus.NO_SHOW, TicketStatus.WAITING}
     assert any(t.priority == "appointment" for t in r.hall.tickets.values())
@@ -122,15 +128,90 @@ def test_cli_writes_tables_csv_and_charts(tmp_path, capsys):
 def test_arrivals_from_a_csv_of_past_tickets(tmp_path):
     cfg = load_config(DEMO)
     path = tmp_path / "tickets.csv"
-    path.write_text("issued_at,service_id,service_minutes,no_show\n09:00:00,hukou_move,12,0\n"
-                    "2026-11-20T09:05:30,invoice_collection,,1\n", encoding="utf-8")
+    path.write_text("issued_at,service_id,priority,service_minutes,no_show\n09:00:00,hukou_move,,12,0\n"
+                    "09:05:30,invoice_collection,green,,1\n", encoding="utf-8")
     day = draw_day(cfg, 1, arrivals_csv=path)
-    assert [(a.at, a.service_id, a.no_show) for a in day.arrivals] == [(32400, "hukou_move", False),
-                                                                      (32730, "invoice_collection", True)]
+    assert [(a.at, a.service_id, a.priority, a.no_show) for a in day.arrivals] == [
+        (32400, "hukou_move", None, False), (32730, "invoice_collection", "green", True)]
     assert day.arrivals[0].service_s == 720
-    path.write_text("issued_at,service_id\n09:00,nope\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="line 2"):
-        draw_day(cfg, 1, arrivals_csv=path)
+
+
+def month_csv(path: Path, days: int = 30, per_day: int = 20) -> None:
+    lines = ["issued_at,service_id"]
+    for d in range(1, days + 1):
+        lines += [f"2026-11-{d:02d}T09:{m:02d}:00,hukou_move" for m in range(per_day)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_month_of_tickets_makes_an_average_day_not_thirty_stacked(tmp_path):
+    cfg = load_config(DEMO)
+    path = tmp_path / "month.csv"
+    month_csv(path)
+    sizes = [len(draw_day(cfg, seed, arrivals_csv=path).arrivals) for seed in range(1, 11)]
+    assert 14 <= sum(sizes) / len(sizes) <= 26  # 600 tickets over 30 dates: about 20 a day, not 600
+    one = draw_day(cfg, 1, on=date(2026, 11, 20), arrivals_csv=path)  # or the day chosen with --date
+    assert len(one.arrivals) == 20 and one.date == date(2026, 11, 20)
+    with pytest.raises(ValueError, match="no ticket on 2026-12-01"):
+        draw_day(cfg, 1, on=date(2026, 12, 1), arrivals_csv=path)
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("09:00,hukou_move,vip,,", "line 2: unknown priority 'vip'"),
+    ("09:00,nope,,,", "line 2: unknown service_id 'nope'"),
+    ("9 o'clock,hukou_move,,,", "line 2: issued_at \"9 o'clock\" is not a time"),
+    ("09:00,hukou_move,,,\n09:01,hukou_move,,-3,", "line 3: service_minutes '-3'"),
+    ("09:00,hukou_move,,,maybe", "line 2: no_show 'maybe'"),
+    ("09:00,hukou_move,,,\n2026-11-20T09:05,hukou_move,,,", "mixes rows with a date and rows with only a time"),
+])
+def test_a_bad_csv_row_is_refused_up_front_naming_file_line_and_value(tmp_path, rows, message):
+    """Audit: a 'vip' priority was caught by the daily-cap handler and the citizen silently counted turned away."""
+    path = tmp_path / "t.csv"
+    path.write_text("issued_at,service_id,priority,service_minutes,no_show\n" + rows + "\n", encoding="utf-8")
+    with pytest.raises(ValueError) as err:
+        draw_day(load_config(DEMO), 1, arrivals_csv=path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_cli_names_the_bad_line(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    path.write_text("issued_at,service_id,priority\n09:00,hukou_move,vip\n", encoding="utf-8")
+    assert main(["simulate", "--config", str(DEMO), "--arrivals-csv", str(path)]) == 2
+    assert f"{path}: line 2: unknown priority 'vip'" in capsys.readouterr().err
+
+
+def test_arrivals_outside_issuing_hours_are_refused_like_the_real_hall(tmp_path):
+    cfg = load_config(DEMO)
+    path = tmp_path / "t.csv"
+    path.write_text("issued_at,service_id\n07:10,hukou_move\n09:00,hukou_move\n18:30,hukou_move\n", encoding="utf-8")
+    r = run(cfg, draw_day(cfg, 1, arrivals_csv=path))
+    assert len(r.hall.tickets) == 1 and r.outside_hours == {"social": 2} and r.turned_away == {}
+    row = next(x for x in simreport.theme_rows(r) if x["category_id"] == "social")
+    assert row["outside_hours"] == 2 and row["turned_away"] == 0
+
+
+def test_a_refusal_other_than_the_hall_s_own_is_not_counted_as_turned_away():
+    cfg = pooled_hall(1, 6)
+    day = Day(working_day(cfg), (Arrival(3600, "S", "vip", 60, False),), {"1": ((0.0, 7200.0),)}, (), 0.0)
+    with pytest.raises(HallError) as err:
+        run(cfg, day)
+    assert err.value.code == "invalid_priority"
+
+
+def test_the_hall_s_own_ledger_is_a_source_of_arrivals(tmp_path):
+    cfg = small_hall()
+    clock = ManualClock(MONDAY_10)
+    service = HallService(cfg, Ledger(tmp_path / "hall.db"), clock)
+    service.sign_in("1", "S001", "1234")
+    service.issue_ticket("S1", "kiosk")
+    clock.advance(minutes=1)
+    service.issue_ticket("B1", "kiosk")
+    service.window_command("1", "call-next")
+    clock.advance(minutes=7)
+    service.window_command("1", "finish")
+    service.ledger.close()
+    day = draw_day(cfg, 1, arrivals_csv=tmp_path / "hall.db")
+    assert [(a.at, a.service_id) for a in day.arrivals] == [(36000, "S1"), (36060, "B1")]
+    assert day.arrivals[0].service_s == pytest.approx(7 * 60) and not day.arrivals[0].no_show  # as it really went
 
 
 @pytest.mark.parametrize("section, key", [
