@@ -287,6 +287,9 @@ class PrintResult:
 
 
 DLE_EOT = b"\x10\x04"
+GS_R_PAPER = b"\x1dr\x01"  # GS r 1: transmit paper sensor status (not real-time: answered between jobs)
+StatusQuery = Literal["auto", "dle_eot", "gs_r"]
+STATUS_QUERIES = ("auto", "dle_eot", "gs_r")
 
 
 def _reason(e: Exception) -> str:
@@ -298,6 +301,20 @@ def _status_byte(reply: bytes) -> int | None:
     if reply and reply[-1] & 0x93 == 0x12:
         return reply[-1]
     return None
+
+
+def _gs_r_byte(reply: bytes) -> int | None:
+    """The last reply byte if it can answer GS r 1 (bits 4 and 7 clear: a DLE EOT byte has bit 4 set)."""
+    if reply and reply[-1] & 0x90 == 0:
+        return reply[-1]
+    return None
+
+
+def _decode_gs_r(paper: int) -> PrinterStatus:
+    """Status from GS r 1 alone: bits 0–1 roll near end, bits 2–3 roll end. It says nothing of the cover
+    or errors, and answering at all means the printer took the command: online."""
+    state: Paper = "out" if paper & 0x0C else "near_end" if paper & 0x03 else "ok"
+    return PrinterStatus(True, state, None, None)
 
 
 def _decode_status(printer: int | None, cause: int | None, paper: int | None) -> PrinterStatus:
@@ -373,9 +390,17 @@ class TicketPrinter:
     call reconnects.
     """
 
-    def __init__(self, spec: str, *, status_timeout: float = 0.5, write_timeout: float = 5.0) -> None:
+    def __init__(self, spec: str, *, status_timeout: float = 0.5, write_timeout: float = 5.0,
+                 status_query: StatusQuery = "auto") -> None:
+        """`status_query`: "dle_eot" (real-time status), "gs_r" (GS r 1, for printers without DLE EOT) or
+        "auto": DLE EOT, and GS r 1 when DLE EOT gets no reply; a connection where only GS r answered
+        keeps using it, so a silent DLE EOT does not cost `status_timeout` on every print."""
+        if status_query not in STATUS_QUERIES:
+            raise ValueError(f"status_query must be one of {', '.join(STATUS_QUERIES)}, got {status_query!r}")
         self.spec = spec
         self.connection = parse_spec(spec)  # a malformed spec fails here, at configuration time
+        self.status_query = status_query
+        self._gs_r_only = status_query == "gs_r"
         self.status_timeout = status_timeout
         self.write_timeout = write_timeout
         self._printer: Escpos | None = None
@@ -405,12 +430,13 @@ class TicketPrinter:
         return PrintResult(True, "ok", "已打印", status)
 
     def status(self) -> PrinterStatus:
-        """Ask DLE EOT 1, 2 and 4; a printer that stays silent is "unknown", never "ok"."""
+        """Ask DLE EOT 1, 2 and 4 (or GS r 1, see `status_query`); a silent printer is "unknown", never "ok"."""
         return self._query_status(retry_stale=True)
 
     def close(self) -> None:
         """Close the connection; safe to call any time, also after an unplug."""
         printer, self._printer = self._printer, None
+        self._gs_r_only = self.status_query == "gs_r"  # "auto" asks DLE EOT again on the next connection
         if printer is None or printer is self._dummy:
             return
         try:
@@ -462,21 +488,27 @@ class TicketPrinter:
         if isinstance(printer, (File, Dummy)):
             return PrinterStatus(None, "unknown", None, "该连接方式无法读取打印机状态")
         try:
-            first = _status_byte(self._ask(printer, 1))
-            if first is None:
+            if not self._gs_r_only:
+                first = _status_byte(self._ask(printer, DLE_EOT + b"\x01"))
+                if first is not None:
+                    cause = _status_byte(self._ask(printer, DLE_EOT + b"\x02"))
+                    paper = _status_byte(self._ask(printer, DLE_EOT + b"\x04"))
+                    return _decode_status(first, cause, paper)
+            if self.status_query == "dle_eot":
                 return _decode_status(None, None, None)
-            cause = _status_byte(self._ask(printer, 2))
-            paper = _status_byte(self._ask(printer, 4))
+            sensor = _gs_r_byte(self._ask(printer, GS_R_PAPER))
+            if sensor is None:
+                return _decode_status(None, None, None)
+            self._gs_r_only = True
+            return _decode_gs_r(sensor)
         except Exception as e:
             self.close()
             if retry_stale and not fresh:  # a kept-open connection may have died since the last call
                 return self._query_status(retry_stale=False)
             return PrinterStatus(None, "unknown", None, f"与打印机的连接中断：{_reason(e)}")
-        return _decode_status(first, cause, paper)
 
-    def _ask(self, printer: Escpos, n: int) -> bytes:
-        """The reply to DLE EOT n; b"" when the printer stays silent for status_timeout."""
-        request = DLE_EOT + bytes([n])
+    def _ask(self, printer: Escpos, request: bytes) -> bytes:
+        """The reply to a status request; b"" when the printer stays silent for status_timeout."""
         if isinstance(printer, Network):
             return self._ask_socket(printer.device, request)
         if isinstance(printer, Serial):

@@ -1,7 +1,9 @@
 """Simulated ESC/POS network printer (like a printer on TCP port 9100), for tests and demos.
 
 It records what it receives, one job per cut (`GS V`), and answers real-time status requests
-(DLE EOT 1–4) from its state. `answering = False` models a printer that takes data but never replies;
+(DLE EOT 1–4) and the paper sensor request GS r 1 from its state; `status_commands` says which of the
+two it knows (a printer without DLE EOT: `{"gs_r"}`). `answering = False` models a printer that takes
+data but never replies;
 `unplug()` closes the listener and every connection, so later connects are refused.
 
     with PrinterSimulator() as sim:                 # listens on 127.0.0.1, a free port
@@ -25,12 +27,13 @@ class PrinterSimulator:
         self.cover_open = False
         self.cutter_error = False
         self.answering = True
+        self.status_commands: set[str] = {"dle_eot", "gs_r"}
         self._listener = socket.create_server((host, port))
         self._listener.setblocking(False)
         self.host, self.port = self._listener.getsockname()[:2]
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listener, selectors.EVENT_READ)
-        self._pending: dict[socket.socket, bytes] = {}  # an incomplete DLE EOT at a chunk's end
+        self._pending: dict[socket.socket, bytes] = {}  # an incomplete status request at a chunk's end
         self._job = bytearray()
         self._jobs: list[bytes] = []
         self._changed = threading.Condition()
@@ -82,6 +85,10 @@ class PrinterSimulator:
             return 0x12 | (0x0C if self.paper != "ok" else 0) | (0x60 if out else 0)
         return 0x12
 
+    def gs_r_byte(self) -> int:
+        """The reply to GS r 1: bits 0–1 roll near end, bits 2–3 roll end (out implies near end)."""
+        return (0x03 if self.paper != "ok" else 0) | (0x0C if self.paper == "out" else 0)
+
     def _serve(self) -> None:
         while not self._stop.is_set():
             for key, _ in self._selector.select(timeout=0.05):
@@ -103,16 +110,20 @@ class PrinterSimulator:
                 self._receive(sock, self._pending.pop(sock, b"") + chunk)
 
     def _receive(self, sock: socket.socket, data: bytes) -> None:
-        """Answer DLE EOT n wherever it occurs (as printers do); everything else is job data."""
+        """Answer DLE EOT n and GS r n wherever they occur; everything else is job data. A request the
+        printer does not know is swallowed unanswered, as a printer ignores an unsupported command."""
         i = 0
         while i < len(data):
-            if data[i] == 0x10 and data[i + 1 : i + 2] in (b"\x04", b""):
+            request = {0x10: (b"\x04", "dle_eot"), 0x1D: (b"r", "gs_r")}.get(data[i])
+            if request is not None and data[i + 1 : i + 2] in (request[0], b""):
                 if i + 2 >= len(data):
                     self._pending[sock] = data[i:]
                     return
-                if self.answering:
+                n = data[i + 2]
+                if self.answering and request[1] in self.status_commands:
+                    reply = self.status_byte(n) if request[1] == "dle_eot" else self.gs_r_byte() if n in (1, 49) else 0
                     try:
-                        sock.sendall(bytes([self.status_byte(data[i + 2])]))
+                        sock.sendall(bytes([reply]))
                     except OSError:
                         return
                 i += 3

@@ -160,7 +160,7 @@ class PrinterCoordinator:
 
     def __init__(self, spec: PrinterSpec, url: str, sim: PrinterSimulator | None):
         self.spec, self.url, self.sim = spec, url, sim
-        self.printer = TicketPrinter(url)
+        self.printer = TicketPrinter(url, status_query=spec.status)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"printer-{spec.id}")
         self.status: PrinterStatus | None = None
         self.checked_at: datetime | None = None

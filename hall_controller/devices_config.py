@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from drivers.printer import parse_spec
+from drivers.printer import STATUS_QUERIES, StatusQuery, parse_spec
 from drivers.voice import DEFAULT_TEMPLATE, phrase_pieces
 
 from . import config
@@ -46,6 +46,7 @@ class PrinterSpec:
     connection: str  # "sim" or a drivers.printer connection spec
     paper_width: Literal[80, 58]
     material_checklist: bool  # print the service's 一次性告知 list on the ticket
+    status: StatusQuery = "auto"  # how its paper state is asked: DLE EOT, GS r 1, or GS r 1 when DLE EOT is silent
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def parse(table: Table, core: HallConfig) -> DeviceSettings:
             entry.fail("id", f'duplicate bus id "{bus.id}"')
         buses.append(bus)
     printers: list[PrinterSpec] = []
-    for entry in t.tables("printers", ("id", "connection", "paper_width", "material_checklist")):
+    for entry in t.tables("printers", ("id", "connection", "paper_width", "material_checklist", "status")):
         printer = _printer(entry)
         if any(p.id == printer.id for p in printers):
             entry.fail("id", f'duplicate printer id "{printer.id}"')
@@ -146,7 +147,10 @@ def _printer(entry: Table) -> PrinterSpec:
     width = entry.integer("paper_width", 80, low=58, high=80)
     if width not in (58, 80):
         entry.fail("paper_width", f"must be 80 or 58 (mm), got {width}")
-    return PrinterSpec(printer_id, connection, width, entry.flag("material_checklist", True))  # type: ignore[arg-type]
+    status = entry.text("status", "auto")
+    if status not in STATUS_QUERIES:
+        entry.fail("status", f'must be one of {", ".join(STATUS_QUERIES)}, got "{status}"')
+    return PrinterSpec(printer_id, connection, width, entry.flag("material_checklist", True), status)  # type: ignore[arg-type]
 
 
 def _voice(t: Table) -> VoiceSettings:

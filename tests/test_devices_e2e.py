@@ -393,6 +393,7 @@ def parse_devices(data: dict) -> DeviceSettings:
      "devices.buses[id=b].baud", "9600"),
     ({"printers": [{"id": "P1", "connection": "lpt1"}]}, "devices.printers[id=P1].connection", "socket://HOST:PORT"),
     ({"printers": [{"id": "P1", "connection": "sim", "paper_width": 76}]}, "devices.printers[id=P1].paper_width", "80 or 58"),
+    ({"printers": [{"id": "P1", "connection": "sim", "status": "esc_v"}]}, "devices.printers[id=P1].status", "auto, dle_eot, gs_r"),
     ({"voice": {"template": "请{number}号"}}, "devices.voice.template", "{window}"),
     ({"voice": {"output": "speaker"}}, "devices.voice.output", "auto, wav, none"),
     ({"voice": {"volume": 3}}, "devices.voice.volume", "unknown key"),
@@ -413,11 +414,13 @@ def test_devices_section_defaults_and_values() -> None:
     settings = parse_devices({"buses": [{"id": "b", "port": "socket://127.0.0.1:4001",
                                          "devices": [{"address": 3, "kind": "display", "window": 9},
                                                      {"address": 4, "kind": "display", "window": 2, "brightness": 60}]}],
-                              "printers": [{"id": "P1", "connection": "serial:/dev/ttyUSB0?baud=19200", "paper_width": 58}],
+                              "printers": [{"id": "P1", "connection": "serial:/dev/ttyUSB0?baud=19200", "paper_width": 58},
+                                           {"id": "P2", "connection": "sim", "status": "gs_r"}],
                               "voice": {"segmented": True, "max_backlog": 12}})
     assert settings.buses[0] == BusSpec("b", "socket://127.0.0.1:4001", 9600,
                                         (DeviceSpec(3, "display", "9"), DeviceSpec(4, "display", "2", 60)))
-    assert settings.printers[0] == PrinterSpec("P1", "serial:/dev/ttyUSB0?baud=19200", 58, True)
+    assert settings.printers == (PrinterSpec("P1", "serial:/dev/ttyUSB0?baud=19200", 58, True, "auto"),
+                                 PrinterSpec("P2", "sim", 80, True, "gs_r"))
     assert settings.voice == VoiceSettings(segmented=True, max_backlog=12)
     assert parse_devices({}) == DeviceSettings() and DeviceSettings().voice.max_backlog == 6
 

@@ -274,6 +274,44 @@ def test_silent_printer_is_unknown_never_ok(sim: PrinterSimulator, printer: Tick
     assert printer.status().paper == "ok"
 
 
+@pytest.mark.parametrize("paper", ["ok", "near_end", "out"])
+def test_a_printer_without_dle_eot_is_read_with_gs_r(sim: PrinterSimulator, paper: str) -> None:
+    sim.status_commands = {"gs_r"}
+    sim.paper = paper
+    with TicketPrinter(sim.url, status_timeout=0.2) as auto:
+        status = auto.status()
+        assert (status.online, status.paper, status.cover_open, status.error) == (True, paper, None, None)
+        assert auto.status().paper == paper  # GS r straight away now: DLE EOT stayed silent on this connection
+        result = auto.print_ticket(TICKET)
+        assert result.code == ("paper_out" if paper == "out" else "ok")
+    assert len(sim.wait_for_jobs(1, timeout=0.3)) == (0 if paper == "out" else 1)
+    with TicketPrinter(sim.url, status_timeout=0.2, status_query="dle_eot") as strict:
+        assert (strict.status().online, strict.status().paper) == (None, "unknown")
+
+
+def test_auto_asks_gs_r_only_after_a_silent_dle_eot_and_gs_r_alone_when_told(sim: PrinterSimulator) -> None:
+    sim.paper = "near_end"
+    sim.cover_open = True
+    with TicketPrinter(sim.url, status_timeout=0.2) as auto:  # DLE EOT answers: its richer status is used
+        assert (auto.status().paper, auto.status().cover_open) == ("near_end", True)
+    with TicketPrinter(sim.url, status_timeout=0.2, status_query="gs_r") as gs_r:
+        assert (gs_r.status().online, gs_r.status().paper, gs_r.status().cover_open) == (True, "near_end", None)
+    sim.answering = False  # silent to both: unknown, never "ok"
+    with TicketPrinter(sim.url, status_timeout=0.2) as auto:
+        status = auto.status()
+        assert (status.online, status.paper, status.error) == (None, "unknown", "打印机无应答，状态未知")
+    with pytest.raises(ValueError):
+        TicketPrinter(sim.url, status_query="esc_v")  # type: ignore[arg-type]
+
+
+def test_status_requests_are_answered_not_printed(sim: PrinterSimulator, printer: TicketPrinter) -> None:
+    assert printer.print_ticket(TICKET).ok
+    with TicketPrinter(sim.url, status_timeout=0.2, status_query="gs_r") as gs_r:
+        assert gs_r.print_ticket(TICKET).ok
+    jobs = sim.wait_for_jobs(2)
+    assert len(jobs) == 2 and all(b"\x10\x04" not in job and b"\x1dr\x01" not in job for job in jobs)
+
+
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
 def test_unplug_gives_results_not_exceptions(sim: PrinterSimulator, printer: TicketPrinter) -> None:
     assert printer.print_ticket(TICKET).ok
