@@ -12,6 +12,8 @@ member in the config) must be signed in at some window when the session starts.
 - stand-in (替岗, AB岗): sign-ins flagged `standin` are counted per staff member.
 A sign-in that spans the lunch break counts for both sessions. Sessions not yet over are judged only on
 what is already known (late once the grace has passed; absent once absent_after_minutes have passed).
+Days before `since` (the first day the ledger holds anything) are not judged at all: before the system
+ran, nobody could sign in, so nobody was absent.
 """
 
 from __future__ import annotations
@@ -76,9 +78,9 @@ def month_bounds(month: str) -> tuple[date, date]:
 
 
 def attendance(events: Iterable[Mapping[str, Any]], config: HallConfig, settings: DaySettings, start: date,
-               end: date, now: datetime) -> dict[str, Any]:
-    """Per staff member: the marks of every session of every working day in [start, end) up to now, and
-    the month's totals."""
+               end: date, now: datetime, since: date | None = None) -> dict[str, Any]:
+    """Per staff member: the marks of every session of every working day in [start, end) from `since` up to
+    now, and the month's totals."""
     tz = now.tzinfo
     ivs = intervals(events)
     for iv in ivs:  # forgotten sign-outs count until the closing time of the day signed in
@@ -89,7 +91,8 @@ def attendance(events: Iterable[Mapping[str, Any]], config: HallConfig, settings
     by_staff: dict[str, list[Interval]] = {}
     for iv in ivs:
         by_staff.setdefault(iv.staff_id, []).append(iv)
-    days = [d for d in working_days(start, end, config.hours) if d <= now.date()]
+    counted_from = max(start, since) if since is not None else start
+    days = [d for d in working_days(counted_from, end, config.hours) if d <= now.date()]
     staff_rows = []
     for st in config.staff:
         mine = by_staff.get(st.id, [])
@@ -121,7 +124,8 @@ def attendance(events: Iterable[Mapping[str, Any]], config: HallConfig, settings
             "worked_hours": round(worked_s / 3600, 2),
             "marks": [m.__dict__ for m in marks],
         })
-    return {"start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(), "staff": staff_rows}
+    return {"start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(),
+            "counted_from": counted_from.isoformat(), "staff": staff_rows}
 
 
 def _end(iv: Interval, now: datetime) -> datetime:

@@ -87,3 +87,19 @@ def test_sign_out_for_lunch_and_back_on_time():
               signed_out(t(17, 31), "S001")]
     row = staff_row(events, "S001")
     assert [m["status"] for m in row["marks"]] == ["on_time", "on_time"] and row["early"] == 0
+
+
+def test_no_absence_before_the_ledger_has_data():
+    """A month the system started in: the working days before its first day are not judged."""
+    month = attendance([signed_in(t(8, 30), "S001"), signed_out(t(17, 30), "S001")], CFG, SETTINGS,
+                       date(2026, 11, 1), date(2026, 12, 1), EVENING, since=date(2026, 11, 23))
+    rows = {s["staff_id"]: s for s in month["staff"]}
+    assert month["counted_from"] == "2026-11-23"
+    assert rows["S001"]["absent_sessions"] == 0 and rows["S001"]["days_present"] == 1
+    assert rows["S002"]["absent_sessions"] == 2  # on the roster that day, never came
+    assert {m["day"] for m in rows["S002"]["marks"]} == {"2026-11-23"}
+    everything = attendance([], CFG, SETTINGS, date(2026, 11, 1), date(2026, 12, 1), EVENING)
+    assert everything["counted_from"] == "2026-11-01"
+    assert next(s for s in everything["staff"] if s["staff_id"] == "S002")["absent_sessions"] == 32  # 16 working days
+    later = attendance([], CFG, SETTINGS, date(2026, 11, 1), date(2026, 12, 1), EVENING, since=date(2026, 12, 5))
+    assert all(s["marks"] == [] for s in later["staff"])

@@ -219,6 +219,10 @@ def test_attendance_downloads(api, tmp_path):
     body = c.get("/api/reports/attendance?month=2026-11", headers=auth).json()
     s2 = next(s for s in body["staff"] if s["staff_id"] == "S002")
     assert s2["late"] == 1 and s2["late_minutes"] == 10 and s2["early"] == 1  # 08:40 in, 11:12 out
+    # the ledger starts on the fixture day: the month's earlier working days are nobody's absence
+    assert body["counted_from"] == DAY
+    absent = {s["staff_id"]: s["absent_sessions"] for s in body["staff"]}
+    assert absent == {"S001": 0, "S002": 1, "S003": 2, "S004": 2, "S009": 2}
     path = tmp_path / "a.xlsx"
     path.write_bytes(c.get("/api/reports/attendance.xlsx?month=2026-11", headers=auth).content)
     wb = load_workbook(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -101,7 +101,9 @@ def attendance_report(service: HallService, month: str) -> dict[str, Any]:
     events = [{"type": t, "at": at, "data": json.loads(d)} for t, at, d in service.ledger.query(
         "SELECT type, at, data FROM events WHERE type IN ('staff.signed_in', 'staff.signed_out') "
         "AND at >= ? AND at < ? ORDER BY seq", ((start - timedelta(days=1)).isoformat(), (end + timedelta(days=1)).isoformat()))]
-    report = att.attendance(events, service.config, settings_of(service.config), start, end, service.clock.now())
+    first = service.ledger.query("SELECT at FROM events ORDER BY seq LIMIT 1")  # no absence before the system ran
+    since = datetime.fromisoformat(first[0][0]).date() if first else service.clock.now().date()
+    report = att.attendance(events, service.config, settings_of(service.config), start, end, service.clock.now(), since)
     report["month"], report["hall"] = month, service.config.name
     return report
 

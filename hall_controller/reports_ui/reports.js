@@ -65,7 +65,8 @@ async function load() {
       $("#title").textContent = `${r.month} 考勤月报`;
       showCharts([]);
       renderTable(ATT_COLS, r.staff);
-      $("#note").textContent = "按大厅工作时段逐段判定：迟到、早退、缺勤（半天）、未签离；替岗（AB岗）单列。";
+      $("#note").textContent = "按大厅工作时段逐段判定：迟到、早退、缺勤（半天）、未签离；替岗（AB岗）单列。" +
+        (r.counted_from > r.start ? `系统自 ${r.counted_from} 起有记录，此前不计缺勤。` : "");
     } else {
       const r = await api(`/api/reports/days?${query()}`, { token });
       $("#title").textContent = `${r.month} 每日小结（闭厅时生成）`;
