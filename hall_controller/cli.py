@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
                             "otherwise: simulators add unauthenticated /api/sim/* routes), or none")
     serve.add_argument("--rate-limit", type=float, default=50,
                        help="requests a second allowed per client address, bursts twice that (0 = no limit)")
+    serve.add_argument("--ws-per-client", type=int, default=50,
+                       help="open event streams (WS /ws/events) allowed per client address")
     serve.add_argument("--clock-start", metavar="ISO_TIME",
                        help="run the hall clock from this local time (training, simulation, tests)")
 
@@ -112,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
         clock = SystemClock(cfg.timezone)
     app = build_app(cfg, args.db, clock, ServeOptions(public_url=f"http://{args.host}:{args.port}",
                                                       devices=devices_mode(args), var_dir=Path(args.db).resolve().parent,
-                                                      rate_limit=args.rate_limit))
+                                                      rate_limit=args.rate_limit, ws_per_client=args.ws_per_client))
     # loop="asyncio": pyserial-asyncio-fast sets attributes on socket:// transports, which uvloop's refuse
     # No per-message deflate: events are small, and compressing each one once per board client costs more
     # CPU than the LAN bytes it saves.

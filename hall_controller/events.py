@@ -16,13 +16,59 @@ Event = dict[str, Any]
 log = logging.getLogger(__name__)
 
 
+# What the public stream (hall board, phones, anyone on the hall LAN) must not carry, per event type or type
+# prefix ("case."): keys of `data`, a dotted key reaching into a nested object. Complaint and case text,
+# rating comments and the (masked) appointment holder are for managers and admins, who get events whole.
+PRIVATE_KEYS: dict[str, tuple[str, ...]] = {
+    "ticket.": ("ticket.appointment_id",),
+    "appointment.": ("appointment.id", "appointment.name", "appointment.phone", "appointment.id_number"),
+    "rating.recorded": ("comment",),
+    "case.": ("steps",),
+    "complaint.": ("content", "answer"),
+}
+
+
 def encode(event: Event) -> str:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
 
 
+def public(event: Event) -> Event:
+    """The event as unauthenticated consumers get it: the same event when nothing in it is private, otherwise
+    a copy without the private keys (copied only along the paths it cuts, the rest shared)."""
+    type_ = event["type"]
+    keys = PRIVATE_KEYS.get(type_, ()) + PRIVATE_KEYS.get(type_.split(".", 1)[0] + ".", ())
+    data = event["data"]
+    if not any(_has(data, key.split(".")) for key in keys):
+        return event
+    data = dict(data)
+    for key in keys:
+        _drop(data, key.split("."))
+    return {**event, "data": data}
+
+
+def _has(data: Any, path: list[str]) -> bool:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def _drop(data: dict[str, Any], path: list[str]) -> None:
+    head, *rest = path
+    if head not in data:
+        return
+    if not rest:
+        del data[head]
+    elif isinstance(data[head], dict):
+        data[head] = dict(data[head])
+        _drop(data[head], rest)
+
+
 class Subscription:
-    def __init__(self, bus: EventBus, maxsize: int):
+    def __init__(self, bus: EventBus, maxsize: int, private: bool):
         self._bus = bus
+        self.private = private  # a manager's or admin's stream: events whole, not their public projection
         # (event, its JSON text): the text is encoded once per event, not once per client.
         self.queue: asyncio.Queue[tuple[Event, str] | None] = asyncio.Queue(maxsize)
         self.overflowed = False
@@ -46,8 +92,8 @@ class EventBus:
         self._subs: set[Subscription] = set()
         self._listeners: list[Callable[[Event], None]] = []
 
-    def subscribe(self, maxsize: int = 10_000) -> Subscription:
-        sub = Subscription(self, maxsize)
+    def subscribe(self, maxsize: int = 10_000, private: bool = False) -> Subscription:
+        sub = Subscription(self, maxsize, private)
         self._subs.add(sub)
         return sub
 
@@ -62,10 +108,14 @@ class EventBus:
                     fn(event)
                 except Exception:  # a broken listener must not stop the others or the stream
                     log.exception("event listener %r failed on %s", fn, event.get("type"))
-            item = (event, encode(event)) if self._subs else None
+            # Each form (whole, public) is encoded once per event, not once per client.
+            private = sum(1 for sub in self._subs if sub.private)
+            shown = public(event) if private < len(self._subs) else None
+            full = encode(event) if private or shown is event else None
+            text = full if shown is event else encode(shown) if shown is not None else None
             for sub in list(self._subs):
                 try:
-                    sub.queue.put_nowait(item)
+                    sub.queue.put_nowait((event, full) if sub.private else (shown, text))
                 except asyncio.QueueFull:
                     sub.overflowed = True
                     self._subs.discard(sub)

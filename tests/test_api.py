@@ -270,6 +270,37 @@ def test_websocket_bad_since_closes(client):
     assert e.value.code == 1008
 
 
+def test_since_beyond_the_ledger_is_refused_not_silent(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    issue(client)
+    r = client.get("/api/events?since=5")
+    assert r.status_code == 409 and r.json()["error"] == "since_ahead" and "1" in r.json()["message"]
+    assert client.get("/api/events?since=1").json() == {"events": [], "last_seq": 1}
+    with client.websocket_connect("/ws/events?since=5") as ws:
+        with pytest.raises(WebSocketDisconnect) as e:
+            ws.receive_json()
+    assert e.value.code == 1008 and "beyond the last event 1" in e.value.reason
+
+
+def test_event_streams_per_address_are_capped(service):
+    from fastapi.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from hall_controller.api.app import create_app
+
+    with TestClient(create_app(service, ws_per_client=2)) as c:
+        with c.websocket_connect("/ws/events?since=0"), c.websocket_connect("/ws/events?since=0"):
+            with c.websocket_connect("/ws/events?since=0") as third:
+                with pytest.raises(WebSocketDisconnect) as e:
+                    third.receive_json()
+            assert e.value.code == 1008 and "too many event streams" in e.value.reason
+        assert c.app.state.ws_clients == {}  # closed streams are counted out
+        with c.websocket_connect("/ws/events") as again:
+            issue(c)
+            assert again.receive_json()["type"] == "ticket.issued"
+
+
 def test_events_paging(client):
     for _ in range(5):
         issue(client)

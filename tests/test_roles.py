@@ -3,6 +3,7 @@ and public surfaces that carry no personal data."""
 
 from __future__ import annotations
 
+import json
 import tomllib
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -100,3 +101,47 @@ def test_public_surfaces_carry_no_personal_data(demo):
         assert '"pin"' not in body and "pin_hash" not in body, path
         assert "pbkdf2" not in body and "password" not in body and "token_hash" not in body, path
         assert '"holder"' not in body and "id_number" not in body and '"phone"' not in body, path
+
+
+def test_the_public_event_stream_carries_no_personal_text(demo):
+    svc = demo.app.state.service
+    staff = staff_login(demo, "2")
+    manager = login(demo, "manager", "manager123")
+    service = next(s["id"] for s in demo.get("/api/services").json()["services"] if s["issuing_open"])
+    r = demo.post("/api/appointments", headers=staff, json={"service_id": service, "date": "2026-11-24", "slot": "10:00",
+                                                            "name": "欧阳明月", "phone": "13912345678", "channel": "phone"})
+    assert r.status_code == 201, r.text
+    booked = r.json()["appointment"]
+    demo.post("/api/tickets", json={"service_id": service})
+    called = demo.post("/api/windows/2/call-next", headers=staff).json()["ticket"]
+    demo.post("/api/windows/2/finish", headers=staff)
+    token = svc.hall.tickets[called["id"]].token
+    r = demo.post("/api/ratings", json={"token": token, "level": 5, "comment": "评价留言甲乙丙丁"})
+    assert r.status_code == 200, r.text
+    case_id = demo.get("/api/cases", headers=manager).json()["cases"][0]["case_id"]
+    demo.post(f"/api/cases/{case_id}/verify", headers=manager, json={"valid": True, "note": "核实记录戊己庚辛"})
+    r = demo.post("/api/complaints", json={"content": "投诉正文子丑寅卯", "name": "李四", "phone": "13700001111"})
+    assert r.status_code in (200, 201), r.text
+    secrets_ = ("评价留言甲乙丙丁", "核实记录戊己庚辛", "投诉正文子丑寅卯", booked["name"], booked["phone"])
+
+    def leaks(text: str) -> list[str]:
+        return [s for s in secrets_ if s in text]
+
+    public = demo.get("/api/events?since=0&limit=1000").text
+    with demo.websocket_connect("/ws/events?since=0") as ws:
+        last = svc.ledger.last_seq
+        streamed = []
+        while not streamed or streamed[-1]["seq"] < last:
+            streamed.append(ws.receive_json())
+    assert leaks(public) == [] and leaks(json.dumps(streamed, ensure_ascii=False)) == []
+    assert {"rating.recorded", "case.opened", "case.verified", "complaint.registered", "appointment.booked"} <= {
+        e["type"] for e in streamed}
+    assert not [e for e in streamed if "id" in e["data"].get("appointment", {})
+                or "appointment_id" in (e["data"].get("ticket") or {})]
+    whole = demo.get("/api/events?since=0&limit=1000", headers=manager).text
+    with demo.websocket_connect("/ws/events?since=0", headers=manager) as ws:
+        streamed = []
+        while not streamed or streamed[-1]["seq"] < last:
+            streamed.append(ws.receive_json())
+    assert set(leaks(whole)) == set(secrets_) and set(leaks(json.dumps(streamed, ensure_ascii=False))) == set(secrets_)
+    assert demo.get("/api/events", headers=staff).status_code == 403  # a staff token is no manager's

@@ -18,7 +18,7 @@ Lifespan = Callable[[FastAPI], AsyncIterator[None]]
 COMMON_STATIC = Path(__file__).resolve().parent.parent / "web"
 
 
-def create_app(service: HallService, rate_limit: float = 0) -> FastAPI:
+def create_app(service: HallService, rate_limit: float = 0, ws_per_client: int = ws.WS_PER_CLIENT) -> FastAPI:
     """Features add routers with `app.include_router` and background work to `app.state.lifespans`."""
 
     @asynccontextmanager
@@ -40,6 +40,7 @@ def create_app(service: HallService, rate_limit: float = 0) -> FastAPI:
     app = FastAPI(title="Hall controller 政务服务大厅排队叫号", version="0.1.0", lifespan=lifespan)
     app.state.service = service
     app.state.lifespans = []
+    app.state.ws_per_client, app.state.ws_clients = ws_per_client, {}
     errors.install(app)
     app.include_router(core.router)
     app.include_router(auth.router)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
+from starlette.requests import HTTPConnection
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.errors import HallError
@@ -38,7 +39,7 @@ async def sign_in(request: Request, body: ManagerSignIn) -> dict:
     return {"token": token, "manager": {"id": manager.id, "name": manager.name, "role": manager.role}}
 
 
-def require_manager(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+def require_manager(request: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> str:
     """FastAPI dependency: the manager (or admin) id behind the bearer token; 401/403 otherwise."""
     service: HallService = request.app.state.service
     token = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
@@ -58,3 +59,9 @@ def require_admin(request: Request, authorization: Annotated[str | None, Header(
     if s["kind"] != "admin":
         raise HallError("forbidden", "仅系统管理员可执行此操作。", 403)
     return subject
+
+
+def reads_private_events(connection: HTTPConnection, authorization: str | None) -> bool:
+    """Whole events for a manager's or admin's bearer token, the public projection without any; a token that
+    is not a valid manager's is refused (401/403) rather than quietly served less."""
+    return authorization is not None and bool(require_manager(connection, authorization))

@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..domain.calendar import describe_periods, issuing_open, issuing_periods
 from ..domain.errors import HallError
 from ..domain.model import OUTCOMES
+from ..events import public
 from ..service import HallService
+from .auth import reads_private_events
 
 # Handlers are async on purpose: a command is ~1 ms of CPU and one SQLite commit, cheaper than a hop to the
 # thread pool, and it keeps every state change on the event loop with the devices and WebSockets.
@@ -207,6 +209,13 @@ async def hall(request: Request) -> dict[str, Any]:
 
 @router.get("/events")
 async def events(request: Request, since: Annotated[int, Query(ge=0, le=2**62)] = 0,
-           limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> dict[str, Any]:
+                 limit: Annotated[int, Query(ge=1, le=1000)] = 500,
+                 authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """Without a token, each event's public projection; a manager's or admin's token gets them whole."""
     svc = service_of(request)
-    return {"events": svc.ledger.events_since(since, limit), "last_seq": svc.ledger.last_seq}
+    private = reads_private_events(request, authorization)
+    last = svc.ledger.last_seq
+    if since > last:
+        raise HallError("since_ahead", f"since（{since}）超过台账最新事件序号（{last}），请重新读取 /api/hall 后从其 seq 继续。", 409)
+    page = svc.ledger.events_since(since, limit)
+    return {"events": page if private else [public(e) for e in page], "last_seq": last}
