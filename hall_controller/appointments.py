@@ -241,11 +241,13 @@ class Appointments:
             if not self.service.ledger.query("SELECT 1 FROM appointments WHERE code = ?", (code,)):
                 return code
 
-    def cancel(self, code: str, by: str, staff: bool, phone: str | None = None) -> Appointment:
+    def cancel(self, code: str | None, by: str, staff: bool, phone: str | None = None,
+               appointment_id: str | None = None) -> Appointment:
+        """Cancel by the citizen's code, or by id (staff: their list shows no codes)."""
         settings = self.settings
 
         def decide(now: datetime) -> Decision:
-            a = self.by_code(code)
+            a = self.by_code(code) if code is not None else self.by_id(appointment_id or "")
             if not staff and (phone is None or self.hash(phone) != a.phone_hash):
                 raise HallError("forbidden", "取消预约需提供预约时登记的手机号码。", 403)
             new = rules.cancel(a, now, settings, by, staff)
@@ -486,6 +488,15 @@ async def post_cancel(request: Request, code: Annotated[str, Path(max_length=16)
     by = caller(request, authorization)
     a = book_of(request).cancel(code, by or "citizen", staff=by is not None, phone=body.phone if body else None)
     return {"appointment": a.view()}
+
+
+@router.post("/id/{appointment_id}/cancel")
+async def post_cancel_by_id(request: Request, appointment_id: Annotated[str, Path(max_length=32)],
+                            authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    by = caller(request, authorization)
+    if by is None:
+        raise HallError("unauthorised", "请工作人员或管理人员登录后操作。", 401)
+    return {"appointment": book_of(request).cancel(None, by, staff=True, appointment_id=appointment_id).view()}
 
 
 async def _sweeper(app: FastAPI) -> AsyncIterator[None]:

@@ -411,3 +411,13 @@ def test_a_refused_late_arrival_is_recorded_late_not_as_a_no_show(hall_app, cloc
     types = [e["type"] for e in c.get("/api/events").json()["events"]]
     assert types.count("appointment.refused_late") == 1 and "appointment.no_show" not in types
     assert rules.suspended_until([a, replace(a, status=Status.NO_SHOW)], clock.now(), SETTINGS) is None
+
+
+def test_staff_cancel_by_id_from_their_list(hall_app):
+    c, _ = hall_app
+    a = book_http(c, slot="14:00")["appointment"]
+    assert c.post(f"/api/appointments/id/{a['id']}/cancel").status_code == 401  # citizens cancel by code and phone
+    staff = c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"}).json()["token"]
+    r = c.post(f"/api/appointments/id/{a['id']}/cancel", headers={"authorization": f"Bearer {staff}"})
+    assert r.status_code == 200 and r.json()["appointment"]["status_name"] == "已取消"
+    assert c.post("/api/appointments/id/nope/cancel", headers={"authorization": f"Bearer {staff}"}).status_code == 404

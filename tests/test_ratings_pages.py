@@ -61,3 +61,53 @@ def test_results_and_case_pages(server, page):
     page.fill("form[data-action=reply] textarea[name=content]", "已电话致歉并告知整改措施")
     page.click("form[data-action=reply] button")
     page.wait_for_function("document.querySelector('#facts').innerText.includes('待办结')")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_appointments_page_books_imports_and_cancels(server, page, tmp_path):
+    """预约管理 at the demo hall on Monday 2026-11-23 09:30 (the server's pinned clock)."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{server.url}/manage/appointments")
+    page.fill("input[name=manager_id]", "manager")
+    page.fill("input[name=password]", "manager123")
+    page.click("#signin button")
+    page.wait_for_selector("body[data-ready='1']")
+    page.select_option("#pick select[name=service_id]", "hukou_move")
+    page.wait_for_selector("#slots .slot[data-slot='10:00']:not([disabled])")
+    assert page.locator("#slots .slot[data-slot='09:00']").is_disabled()  # already begun
+
+    # book by phone for a citizen
+    page.click("#slots .slot[data-slot='10:00']")
+    page.check("#book input[value=phone]")
+    page.fill("#book input[name=name]", "王小明")
+    page.fill("#book input[name=phone]", "13911112222")
+    page.click("#book-submit")
+    code = page.wait_for_selector("#booked-code").inner_text()
+    assert len(code) == 8 and code.isdigit() and "电话预约成功" in page.inner_text("#booked")
+    page.wait_for_function("document.querySelector('#slots .slot[data-slot=\"10:00\"] small').innerText === '已约 1 / 2'")
+    row = page.locator("#bookings tbody tr", has_text="王*")
+    assert "139****2222" in row.inner_text() and "电话预约" in row.inner_text() and "已预约" in row.inner_text()
+
+    # import a file: per-row results with the codes
+    csv_path = tmp_path / "bookings.csv"
+    csv_path.write_text("service_id,date,slot,name,phone,id_number,channel\n"
+                        "hukou_move,2026-11-23,10:00,李四,13700001111,,电话\n"
+                        "hukou_move,2026-11-23,14:00,赵六,13700003333,,当面\n"
+                        "no_such_service,2026-11-23,14:00,钱七,13700004444,,网上\n", encoding="utf-8")
+    page.set_input_files("#import input[type=file]", str(csv_path))
+    page.click("#import button")
+    page.wait_for_selector("#import-result:not(.hidden)")
+    assert page.inner_text("#import-summary") == "导入成功 2 条，失败 1 条。"
+    results = page.locator("#import-result tbody tr")
+    assert results.count() == 3 and results.nth(0).locator(".code").inner_text().isdigit()
+    assert "失败" in results.nth(2).inner_text()
+    page.wait_for_function("document.querySelector('#slots .slot[data-slot=\"10:00\"]').disabled")  # 2 of 2
+    assert page.locator("#bookings tbody tr").count() == 3
+    page.screenshot(path=str(DOCS / "appointments-page.png"), full_page=True)
+
+    # cancel (two taps) frees the place
+    row.locator("button.cancel").click()
+    row.locator("button.cancel", has_text="确认取消").click()
+    page.wait_for_function("[...document.querySelectorAll('#bookings tbody tr')].some(r => r.innerText.includes('王*') && r.innerText.includes('已取消'))")
+    page.wait_for_selector("#slots .slot[data-slot='10:00']:not([disabled])")

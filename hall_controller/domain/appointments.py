@@ -26,6 +26,10 @@ class Status(StrEnum):
     REFUSED_LATE = "refused_late"  # came after the grace period under `late = "refuse"`: late, not a no-show
 
 
+STATUS_NAMES: dict[str, str] = {"booked": "已预约", "cancelled": "已取消", "checked_in": "已签到", "no_show": "爽约",
+                                 "refused_late": "迟到未受理"}
+
+
 class Late(StrEnum):
     ORDINARY = "ordinary"  # a late arrival gets an ordinary ticket
     REFUSE = "refuse"
@@ -79,6 +83,11 @@ class AppointmentSettings:
     def slots_of(self, service_id: str) -> ServiceSlots:
         return self.services.get(service_id) or ServiceSlots(self.slot_minutes, self.capacity)
 
+    def bookable(self, service_id: str) -> bool:
+        """Whether the service takes bookings on some day (its own capacity or an override)."""
+        return self.slots_of(service_id).capacity > 0 or any(
+            o.capacity > 0 and o.service_id in (None, service_id) for o in self.overrides)
+
     def capacity_on(self, service_id: str, day: date) -> int:
         """Bookings per slot of the service on that day: the closest override, else the service's own."""
         ranked = [(r, o.capacity) for o in self.overrides if (r := o.rank(service_id, day)) is not None]
@@ -127,7 +136,7 @@ class Appointment:
         return {"id": self.id, "service_id": self.service_id, "day": self.day, "slot_start": self.slot_start,
                 "slot_end": self.slot_end, "channel": self.channel, "channel_name": CHANNELS.get(self.channel, self.channel),
                 "name": self.name_masked, "phone": self.phone_masked, "id_number": self.id_masked,
-                "status": self.status.value, "ticket_id": self.ticket_id, "checked_in_at": self.checked_in_at,
+                "status": self.status.value, "status_name": STATUS_NAMES[self.status.value], "ticket_id": self.ticket_id, "checked_in_at": self.checked_in_at,
                 "late": self.late, "booked_by": self.booked_by}
 
 

@@ -1,4 +1,4 @@
-"""Routes of the 好差评 pages; the manager pages are shells whose script signs in and calls the API."""
+"""Routes of the 好差评 pages and of 预约管理; the manager pages are shells whose script signs in and calls the API."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from .. import ratings
+from .. import appointments, ratings
+from ..domain import appointments as appointment_rules
 from ..domain import cases as case_rules
 from ..domain import complaints as complaint_rules
 from ..domain.errors import HallError
@@ -62,9 +63,23 @@ async def case_page(request: Request, case_id: str) -> HTMLResponse:
     })
 
 
+async def appointments_page(request: Request) -> HTMLResponse:
+    """预约管理: the day's slots, the bookings, booking for a citizen (当面 / 电话), cancelling, CSV import."""
+    service: HallService = request.app.state.service
+    settings = appointments.settings_of(service.config)
+    return templates.TemplateResponse(request, "appointments.html", {
+        "hall": service.config.name, "today": service.clock.now().date().isoformat(),
+        "bookable": [{"id": s.id, "name": s.name} for s in service.config.services if settings.bookable(s.id)],
+        "names": _names(service)["service"], "statuses": appointment_rules.STATUS_NAMES,
+        "columns": ",".join(appointments.CSV_COLUMNS), "max_rows": appointments.IMPORT_MAX_ROWS,
+    })
+
+
 def install(app: FastAPI) -> None:
     app.add_api_route("/results", results_page, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
     app.add_api_route("/manage/cases", cases_page, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
+    app.add_api_route("/manage/appointments", appointments_page, methods=["GET"], response_class=HTMLResponse,
+                      include_in_schema=False)
     app.add_api_route("/manage/cases/{case_id}", case_page, methods=["GET"], response_class=HTMLResponse,
                       include_in_schema=False)
     app.mount("/static/ratings", StaticFiles(directory=HERE / "static"), name="ratings-static")
