@@ -13,7 +13,7 @@ from hall_controller.config import Service
 from hall_controller.devices import window_ranges
 from hall_controller.domain.calendar import describe_periods, is_working_day, issuing_open, issuing_periods
 from hall_controller.domain.errors import HallError
-from hall_controller.domain.model import Ticket, TicketStatus
+from hall_controller.domain.model import ACTIVE, Ticket, TicketStatus
 from hall_controller.service import HallService
 
 from .readers import Readers, Swipe
@@ -82,7 +82,8 @@ class KioskDesk:
 
     # ------------------------------------------------------------ issuing
 
-    async def issue(self, kiosk: Kiosk, service_id: str, request_id: str, swipe_id: str | None) -> dict[str, Any]:
+    async def issue(self, kiosk: Kiosk, service_id: str, request_id: str, swipe_id: str | None,
+                    base_url: str) -> dict[str, Any]:
         svc = self.service.config.service(service_id)
         if svc is None:
             raise HallError("unknown_service", f"未找到事项：{service_id}", 404)
@@ -90,19 +91,25 @@ class KioskDesk:
         swipe: Swipe | None = None
         priority = None
         if not repeat:
-            full = self.settings.queue_full_at
-            queue = self.service.hall.waiting.get(svc.category_id)
-            if full and queue is not None and len(queue) >= full:
-                raise HallError("queue_full", f"“{svc.name}”当前排队已满，请稍后再取号或网上预约。")
-            if swipe_id:
+            try:
+                full = self.settings.queue_full_at
+                queue = self.service.hall.waiting.get(svc.category_id)
+                if full and queue is not None and len(queue) >= full:
+                    raise HallError("queue_full", f"“{svc.name}”当前排队已满，请稍后再取号或网上预约。")
                 swipe = self.readers.take(kiosk.id, swipe_id)
-                self._check_daily_limit(swipe, svc)
-                if swipe.elderly and self.settings.elderly_priority:
-                    priority = self.settings.elderly_priority
-        view = self.service.issue_ticket(svc.id, "kiosk", priority=priority, request_id=request_id,
-                                         holder=swipe.holder if swipe else None)
-        if swipe:
-            self.readers.clear(kiosk.id, swipe.id)
+                if swipe:
+                    self._check_daily_limit(swipe, svc)
+                    if swipe.elderly and self.settings.elderly_priority:
+                        priority = self.settings.elderly_priority
+                view = self.service.issue_ticket(svc.id, "kiosk", priority=priority, request_id=request_id,
+                                                 holder=swipe.holder if swipe else None)
+            finally:
+                # Issued or refused, the card has had its turn: the next citizen at this kiosk must not
+                # inherit its priority or be counted against its daily limit.
+                self.readers.clear(kiosk.id)
+        else:
+            view = self.service.issue_ticket(svc.id, "kiosk", request_id=request_id)
+        view["status_url"] = f"{base_url}/t/{view['token']}"
         return await self._finish(kiosk, view)
 
     def _check_daily_limit(self, swipe: Swipe, svc: Service) -> None:
@@ -116,13 +123,20 @@ class KioskDesk:
             raise HallError("person_daily_limit",
                             f"您今天已取“{svc.name}”号 {taken} 次，每人每天限取 {limit} 次。如有疑问请咨询服务台。")
 
-    async def check_in(self, kiosk: Kiosk, code: str | None, phone: str | None, swipe_id: str | None) -> dict[str, Any]:
-        holder = self.readers.take(kiosk.id, swipe_id).holder if swipe_id else None
+    async def check_in(self, kiosk: Kiosk, code: str | None, phone: str | None, swipe_id: str | None,
+                       base_url: str) -> dict[str, Any]:
+        holder = None
+        if swipe_id:
+            try:
+                swipe = self.readers.take(kiosk.id, swipe_id)
+            finally:
+                self.readers.clear(kiosk.id)  # found or not, the card has had its turn
+            holder = swipe.holder if swipe else None
         appointment = self.book.find_for_check_in(code=code, phone=phone, id_number_hash=holder)
         result = self.book.check_in(appointment)
-        if swipe_id:
-            self.readers.clear(kiosk.id, swipe_id)
-        out = await self._finish(kiosk, result["ticket"])
+        view = result["ticket"]
+        view["status_url"] = f"{base_url}/t/{view['token']}"
+        out = await self._finish(kiosk, view)
         out["appointment"] = result["appointment"]
         out["appointment_priority"] = result["priority"]
         return out
@@ -180,15 +194,20 @@ class KioskDesk:
 
     # ------------------------------------------------------------ the mobile page
 
-    def public_ticket(self, token: str) -> dict[str, Any]:
+    def public_ticket(self, token: str, base_url: str) -> dict[str, Any]:
         view = self.service.ticket_by_token(token)
         hall = self.service.hall
-        called = sorted((t for t in hall.tickets.values()
-                         if t.day == view["day"] and t.category_id == view["category_id"] and t.called_at is not None),
-                        key=lambda t: t.called_at, reverse=True)[:3]
+        ticket = hall.tickets.get(view["id"])
+        # The windows that could call this ticket, and the number each is serving right now (a window
+        # between citizens shows none): "正在办理" is the present, not the latest calls.
+        window_ids = hall.windows_serving(ticket) if ticket else []
         serving = []
-        for t in called:
-            w = self.service.config.window(t.window_id) if t.window_id else None
-            serving.append({"number": t.number, "window_number": w.number if w else None})
+        for wid in window_ids:
+            status = hall.windows.get(wid)
+            current = hall.tickets.get(status.ticket_id) if status and status.ticket_id else None
+            if current is not None and current.status in ACTIVE:
+                serving.append({"number": current.number, "window_number": self.service.config.window(wid).number,
+                                "status": current.status.value})
+        serving.sort(key=lambda s: s["window_number"])
         return {"hall": self.service.config.name, "ticket": view, "now_serving": serving,
-                "at": self.service.clock.now().isoformat()}
+                "status_url": f"{base_url}/t/{token}", "at": self.service.clock.now().isoformat()}

@@ -79,10 +79,13 @@ class Readers:
             return None
         return swipe
 
-    def take(self, kiosk_id: str, swipe_id: str) -> Swipe:
-        """The swipe the page refers to, used up by this ticket."""
+    def take(self, kiosk_id: str, swipe_id: str | None) -> Swipe | None:
+        """The swipe a ticket is issued with: the card last read at this kiosk, even one the page has not
+        shown yet (a citizen who swipes and taps within the page's poll). `swipe_id` is the swipe the page
+        shows; when that one has expired or been cleared and no card has been read since, the citizen is
+        asked again rather than served without the card they meant to use."""
         swipe = self.current(kiosk_id)
-        if swipe is None or swipe.id != swipe_id:
+        if swipe is None and swipe_id:
             raise HallError("swipe_expired", "身份证读取信息已失效，请重新刷身份证，或点击“清除”后直接取号。", 409)
         return swipe
 

@@ -16,8 +16,11 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.id_reader import IdCard
+from hall_controller.appointments import settings_of as appointment_settings
+from hall_controller.domain.appointments import Late
 from hall_controller.domain.errors import HallError
 
+from . import search
 from .desk import KioskDesk
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -65,6 +68,12 @@ def desk_of(request: Request) -> KioskDesk:
     return request.app.state.kiosk
 
 
+def base_url(request: Request) -> str:
+    """Where a citizen's phone finds the ticket page: the configured `public_url`, else the address this
+    request reached the controller by (a kiosk on the hall LAN), never the bind address (0.0.0.0)."""
+    return (request.app.state.kiosk.service.config.public_url or str(request.base_url)).rstrip("/")
+
+
 # ---------------------------------------------------------------- pages
 
 
@@ -81,7 +90,15 @@ async def kiosk_page(request: Request, kiosk_id: KioskId) -> Response:
         return HTMLResponse(f"<!doctype html><meta charset=utf-8><h1>未找到取号机 {kiosk_id}</h1>", status_code=404)
     return TEMPLATES.TemplateResponse(request, "kiosk.html", {
         "hall": desk.service.config.name, "kiosk": kiosk, "settings": desk.settings,
-        "timezone": desk.service.config.timezone})
+        "timezone": desk.service.config.timezone, "check_in_rule": check_in_rule(desk)})
+
+
+def check_in_rule(desk: KioskDesk) -> str:
+    """The check-in window of the hall's [appointments] settings, in the citizen's words."""
+    a = appointment_settings(desk.service.config)
+    late = "超过后按普通号排队。" if a.late == Late.ORDINARY else "超过后预约失效，请现场取号。"
+    return (f"请在预约时段开始前 {a.check_in_before_minutes} 分钟内至开始后 {a.grace_minutes} 分钟内签到，"
+            f"签到后优先叫号；{late}")
 
 
 @router.get("/t/{token}", include_in_schema=False, response_class=HTMLResponse)
@@ -95,7 +112,7 @@ async def ticket_qr(request: Request, token: Token) -> Response:
     """The QR code of the ticket's status page, drawn here: the kiosk has no internet for a QR service."""
     service = desk_of(request).service
     service.ticket_by_token(token)  # 404 for an unknown token
-    img = qrcode.make(f"{service.public_url}/t/{token}", image_factory=qrcode.image.svg.SvgPathImage, box_size=20,
+    img = qrcode.make(f"{base_url(request)}/t/{token}", image_factory=qrcode.image.svg.SvgPathImage, box_size=20,
                       border=2)
     buf = io.BytesIO()
     img.save(buf)
@@ -125,6 +142,15 @@ async def service_detail(request: Request, kiosk_id: KioskId,
     return desk.service_view(svc)
 
 
+@router.get("/api/kiosk/{kiosk_id}/search")
+async def search_services(request: Request, kiosk_id: KioskId,
+                          q: Annotated[str, Query(max_length=search.MAX_QUERY)] = "") -> dict[str, Any]:
+    """Services matching a part of the name or pinyin initials from any word ("kstb" → 跨省通办事项受理)."""
+    desk = desk_of(request)
+    desk.kiosk(kiosk_id)
+    return {"q": q, "service_ids": [s.id for s in search.search(q, desk.service.config.services)]}
+
+
 @router.get("/api/kiosk/{kiosk_id}/status")
 async def kiosk_status(request: Request, kiosk_id: KioskId) -> dict[str, Any]:
     desk = desk_of(request)
@@ -145,7 +171,8 @@ async def kiosk_status(request: Request, kiosk_id: KioskId) -> dict[str, Any]:
 @router.post("/api/kiosk/{kiosk_id}/tickets", status_code=201)
 async def kiosk_issue(request: Request, kiosk_id: KioskId, body: IssueBody) -> dict[str, Any]:
     desk = desk_of(request)
-    return await desk.issue(desk.kiosk(kiosk_id), body.service_id, body.request_id, body.swipe_id)
+    return await desk.issue(desk.kiosk(kiosk_id), body.service_id, body.request_id, body.swipe_id,
+                            base_url(request))
 
 
 @router.post("/api/kiosk/{kiosk_id}/check-in")
@@ -153,7 +180,7 @@ async def kiosk_check_in(request: Request, kiosk_id: KioskId, body: CheckInBody)
     desk = desk_of(request)
     if not (body.code or body.phone or body.swipe_id):
         raise HallError("invalid_request", "请输入预约码或手机号码，或刷身份证。", 422)
-    return await desk.check_in(desk.kiosk(kiosk_id), body.code, body.phone, body.swipe_id)
+    return await desk.check_in(desk.kiosk(kiosk_id), body.code, body.phone, body.swipe_id, base_url(request))
 
 
 @router.post("/api/kiosk/{kiosk_id}/swipe/clear")
@@ -171,7 +198,7 @@ async def speech(request: Request, text: Annotated[str, Query(min_length=1, max_
 
 @router.get("/api/t/{token}")
 async def public_ticket(request: Request, token: Token) -> dict[str, Any]:
-    return desk_of(request).public_ticket(token)
+    return desk_of(request).public_ticket(token, base_url(request))
 
 
 # ---------------------------------------------------------------- simulated devices (demo and tests)

@@ -4,8 +4,11 @@
 import { HallEvents, api } from "/static/common/hall-events.js";
 
 const KIOSK = document.body.dataset.kiosk;
-const IDLE_S = Number(document.body.dataset.idle);
-const TICKET_S = Number(document.body.dataset.ticketSeconds);
+// ?idle_seconds= and ?ticket_seconds= override the hall's settings on this screen (commissioning, tests).
+const PARAMS = new URLSearchParams(location.search);
+const seconds = (name, fallback) => Math.max(2, Number(PARAMS.get(name)) || fallback);
+const IDLE_S = seconds("idle_seconds", Number(document.body.dataset.idle));
+const TICKET_S = seconds("ticket_seconds", Number(document.body.dataset.ticketSeconds));
 const PER_PAGE = () => (elder ? 4 : 8);
 const $ = (sel) => document.querySelector(sel);
 const screenEl = $("#screen");
@@ -15,14 +18,15 @@ let current = null;  // {name, args, requestId, result}
 let elder = sessionStorage.getItem("kiosk.elder") === "1";
 let swipe = null;  // {id, name, age, elderly}
 let swipeAppointment = null;
+const usedSwipes = new Set();  // swipes this page has let go of: a status poll already on its way must not bring one back
 let online = true;
 let busy = false;
 let spokenText = "";
 let idleTimer = null;
 let ticketTimer = null;
 let refreshTimer = null;
-let quiet = false;
-let clockOffset = 0;  // the hall's clock minus this browser's (the controller may run a shifted demo clock)  // re-drawing a screen for fresh data does not read it aloud again
+let quiet = false;  // re-drawing a screen for fresh data does not read it aloud again
+let clockOffset = 0;  // the hall's clock minus this browser's (the controller may run a shifted demo clock)
 
 // ---------------------------------------------------------------- helpers
 
@@ -68,6 +72,7 @@ function show(name, args = {}, extra = {}) {
   save();
   clearInterval(ticketTimer);
   screenEl.replaceChildren();
+  screenEl.dataset.screen = name;
   screenEl.scrollTop = 0;
   SCREENS[name](args);
   $("#home-btn").hidden = name === "home";
@@ -129,6 +134,7 @@ $("#home-btn").addEventListener("click", () => goHome());
 
 function goHome() {
   $("#dialog").hidden = true;
+  dropSwipe(true);  // the citizen is done: the next one starts without their card
   show("home");
 }
 
@@ -184,11 +190,22 @@ const SCREENS = {
     }
     keys.append(el("button", { onclick: () => { input.value = input.value.slice(0, -1); input.dispatchEvent(new Event("input")); } }, "删除"));
     screenEl.append(input, keys, results);
-    function render() {
-      const query = input.value.trim().toLowerCase();
+    // The controller matches (name, or pinyin initials from any word); answers to earlier keystrokes are dropped.
+    let asked = 0;
+    async function render() {
+      const query = input.value.trim();
+      const mine = ++asked;
+      if (!query) { results.replaceChildren(); return; }
+      let found;
+      try {
+        const hits = await call(`/api/kiosk/${KIOSK}/search?q=${encodeURIComponent(query.slice(0, 40))}`);
+        found = hits.service_ids.map(findService).filter(Boolean);
+      } catch (err) {
+        if (mine === asked) results.replaceChildren(el("p", { class: "empty-result" }, err.message));
+        return;
+      }
+      if (mine !== asked) return;
       results.replaceChildren();
-      if (!query) return;
-      const found = services().filter((s) => s.name.includes(input.value.trim()) || (s.pinyin && s.pinyin.includes(query)));
       if (!found.length) results.append(el("p", { class: "empty-result" }, "没有找到相关事项，请换个关键词或咨询服务台。"));
       else serviceListInto(results, found);
     }
@@ -206,7 +223,7 @@ const SCREENS = {
         el("span", { class: `badge ${m.required ? "req" : "opt"}` }, m.required ? "必交" : "容缺"),
         el("span", {}, m.name, m.note ? el("span", { class: "note" }, m.note) : null)))
         : el("li", {}, "本事项无需提交材料。"));
-    const info = el("div", { class: "panel" },
+    const info = el("div", { class: "panel info", id: "service-info" },
       s.description ? el("p", { class: "desc" }, s.description) : null,
       el("p", { class: "desc" }, `办理时限：${s.time_limit} · 取号时间：${s.issuing_hours}`),
       el("h3", {}, "一次性告知 · 所需材料"), materials,
@@ -277,7 +294,7 @@ const SCREENS = {
     } }, "签 到");
     const pad = el("div", {}, entry, keys, submit);
     const about = el("div", { class: "panel" }, el("h3", {}, "签到说明"),
-      el("p", { class: "desc" }, "请在预约时段开始前 30 分钟内至时段开始后一刻钟内签到，签到后优先叫号。"),
+      el("p", { class: "desc", id: "checkin-rule" }, document.body.dataset.checkInRule),
       el("p", { class: "desc" }, "也可以在读卡区刷身份证签到。"));
     screenEl.append(el("div", { class: "checkin" }, el("div", {}, tabs, pad), about));
     speak(`预约签到。${hint}，然后点击签到。也可以刷身份证签到。`);
@@ -329,12 +346,16 @@ async function takeTicket(serviceId) {
   const button = $("#take");
   if (button) { button.disabled = true; button.textContent = "正在取号……"; }
   try {
+    // The controller issues with the card last read here, even one swiped after our last status poll;
+    // swipe_id says which card this screen shows, so an expired one is asked for again, not ignored.
     const body = { service_id: serviceId, request_id: current.requestId };
     if (swipe) body.swipe_id = swipe.id;
-    const result = await call(`/api/kiosk/${KIOSK}/tickets`, { method: "POST", body });
-    swipe = null;
-    renderSwipe();
-    show("ticket", { title: "取号成功" }, { result, requestId: current.requestId });
+    try {
+      const result = await call(`/api/kiosk/${KIOSK}/tickets`, { method: "POST", body });
+      show("ticket", { title: "取号成功" }, { result, requestId: current.requestId });
+    } finally {
+      dropSwipe(false);  // issued or refused, the controller has let the card go
+    }
   } catch (err) {
     dialog(err.message);
     if (button) { button.disabled = false; button.textContent = "取 号"; }
@@ -347,9 +368,12 @@ async function checkIn(body) {
   if (busy) return;
   busy = true;
   try {
-    const result = await call(`/api/kiosk/${KIOSK}/check-in`, { method: "POST", body });
-    swipe = null;
-    renderSwipe();
+    let result;
+    try {
+      result = await call(`/api/kiosk/${KIOSK}/check-in`, { method: "POST", body });
+    } finally {
+      if (body.swipe_id) dropSwipe(false);
+    }
     show("ticket", { title: result.appointment_priority ? "预约签到成功，将优先叫号" : "已签到（超过预约时段，按普通号排队）" }, { result });
   } catch (err) {
     dialog(err.message);
@@ -360,6 +384,16 @@ async function checkIn(body) {
 
 // ---------------------------------------------------------------- ID card swipe, printer, liveness
 
+// Forgets the card shown; `tell` also asks the controller to forget it (going home, idle): a card read
+// since then has another id and stays for its citizen.
+function dropSwipe(tell) {
+  if (!swipe) return;
+  const id = swipe.id;
+  usedSwipes.add(id);
+  swipe = null; swipeAppointment = null; renderSwipe();
+  if (tell) call(`/api/kiosk/${KIOSK}/swipe/clear`, { method: "POST", body: { swipe_id: id } }).catch(() => {});
+}
+
 function renderSwipe() {
   const box = $("#swipe");
   if (!swipe) { box.hidden = true; box.replaceChildren(); return; }
@@ -369,19 +403,16 @@ function renderSwipe() {
     swipeAppointment ? el("div", {}, `您今天预约了“${swipeAppointment.service_name}”（${swipeAppointment.slot}）`) : null);
   box.replaceChildren(...[who,
     swipeAppointment ? el("button", { class: "go", id: "swipe-checkin", onclick: () => checkIn({ swipe_id: swipe.id }) }, "预约签到") : null,
-    el("button", { id: "swipe-clear", onclick: async () => {
-      const id = swipe?.id;
-      swipe = null; swipeAppointment = null; renderSwipe();
-      await call(`/api/kiosk/${KIOSK}/swipe/clear`, { method: "POST", body: { swipe_id: id } }).catch(() => {});
-    } }, "清除")].filter(Boolean));
+    el("button", { id: "swipe-clear", onclick: () => dropSwipe(true) }, "清除")].filter(Boolean));
 }
 
 async function pollStatus() {
   try {
     const st = await call(`/api/kiosk/${KIOSK}/status`);
     const before = swipe?.id;
-    swipe = st.swipe;
-    swipeAppointment = st.appointment;
+    const fresh = st.swipe && !usedSwipes.has(st.swipe.id);
+    swipe = fresh ? st.swipe : null;
+    swipeAppointment = fresh ? st.appointment : null;
     if ((swipe?.id) !== before) {
       renderSwipe();
       if (swipe) {
@@ -412,7 +443,9 @@ async function loadCatalogue() {
     else show("home");
   } else if (current.name === "service") {
     const s = findService(current.args.id);
-    if (s) renderWait(s);
+    const shown = $("#closed")?.textContent ?? null;
+    if (s && (s.closed ?? null) !== shown && !busy) rerender();  // it closed (cap, full queue, hours) or reopened
+    else if (s) renderWait(s);
   } else if (current.name === "home" || current.name === "theme") {
     rerender();
   }
@@ -436,6 +469,7 @@ function resetIdle() {
   clearTimeout(idleTimer);
   idleTimer = setTimeout(() => {
     if (current && current.name !== "home") goHome();
+    else dropSwipe(true);  // a card read on the home screen by someone who then walked away
   }, IDLE_S * 1000);
 }
 

@@ -36,9 +36,10 @@ async function refresh() {
   $("#ahead").textContent = waiting ? `${t.ahead} 人` : "—";
   $("#wait").textContent = waiting ? minutes(t.estimated_wait_s) : "—";
   const list = $("#serving");
+  // What the windows that can call this ticket hold right now (a number is gone once it is finished).
   list.replaceChildren(...(data.now_serving.length ? data.now_serving.map((s) => {
     const li = document.createElement("li");
-    li.textContent = s.window_number ? `${s.number} → ${s.window_number} 号窗口` : s.number;
+    li.textContent = `${s.window_number} 号窗口：${s.number}${s.status === "called" ? "（叫号中）" : ""}`;
     return li;
   }) : [Object.assign(document.createElement("li"), { textContent: "暂无" })]));
   $("#updated").textContent = `更新于 ${data.at.slice(11, 19)}`;  // the hall's clock, not the phone's
