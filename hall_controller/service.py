@@ -19,15 +19,18 @@ from .clock import Clock
 from .config import HallConfig
 from .domain.errors import HallError
 from .domain.hall import Decision, Hall
-from .domain.lockout import Lockout
+from .domain.lockout import Attempts, Lockout
 from .domain.model import Ticket, WindowStatus
 from .events import EventBus
 from .passwords import verify_secret
-from .store import Ledger, StorageError, token_hash
+from .store import Ledger, StorageError, register_table, token_hash
 
 log = logging.getLogger(__name__)
 
 SESSION_HOURS = 12  # a window sign-in lasts a working day at most
+
+# Wrong PIN / password counts of real accounts (domain/lockout.py): a restart must not unlock them.
+register_table("lockouts", {"key": str, "failures": int, "last": str}, "key")
 # Additions to the next command executed in this context (`HallService.riding`): a device event's id and
 # verdict commit in the same transaction as the action the event caused.
 _riders: ContextVar[list[Callable[[Decision], None]] | None] = ContextVar("riders", default=None)
@@ -45,7 +48,9 @@ class HallService:
         self.clock = clock
         self.bus = bus or EventBus()
         self.public_url = config.public_url
-        self.lockout = Lockout()
+        self.lockout = Lockout(accounts={
+            key: Attempts(failures, datetime.fromisoformat(last))
+            for key, failures, last in ledger.query("SELECT key, failures, last FROM lockouts WHERE failures > 0")})
         self._lock = threading.RLock()
         self.day = clock.now().date().isoformat()
         tickets, windows, counters = ledger.load_state(self.day)
@@ -158,23 +163,43 @@ class HallService:
 
     # ------------------------------------------------------------------ windows
 
-    def check_secret(self, key: str, secret: str, hashed: str | None) -> None:
-        """Verify a PIN or password, with the slow-down and lock of repeated wrong tries."""
+    def check_secret(self, key: str, secret: str, hashed: str | None,
+                     failed_event: tuple[str, dict[str, Any]] | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Verify a PIN or password, with the slow-down and lock of repeated wrong tries.
+
+        A wrong one is committed at once (with `failed_event`, for a real account): a real account's count
+        survives a restart. A right one returns the rows that clear the count, for the caller to commit with
+        its own decision and then `cleared(key)`."""
         now = self.clock.now()
         self.lockout.check(key, now)
-        if hashed is None or not verify_secret(secret, hashed):
-            self.lockout.failed(key, now)
+        account = hashed is not None
+        if not account or not verify_secret(secret, hashed):
+            attempts = self.lockout.failure(key, now)
+            if account:
+                with self.riding():  # the wrong try is its own command, not the one a device event waits for
+                    self.execute(lambda now: Decision(
+                        rows=[("lockouts", {"key": key, "failures": attempts.failures, "last": attempts.last.isoformat()})],
+                        events=[failed_event] if failed_event else []))
+            self.lockout.apply(key, attempts, account, now)
             raise HallError("bad_credentials", "工号或密码错误。", 401)
-        self.lockout.succeeded(key)
+        if key not in self.lockout.accounts:
+            return []
+        return [("lockouts", {"key": key, "failures": 0, "last": None})]
+
+    def cleared(self, key: str) -> None:
+        """A right PIN or password was committed: its account's wrong tries no longer count."""
+        self.lockout.apply(key, None, True, self.clock.now())
 
     def sign_in(self, window_id: str, staff_id: str, pin: str) -> dict[str, Any]:
         staff = self.config.staff_member(staff_id)
-        self.check_secret(f"staff:{staff_id}", pin, staff.pin_hash if staff else None)
+        key = f"staff:{staff_id}"
+        clear = self.check_secret(key, pin, staff.pin_hash if staff else None)
         token = secrets.token_urlsafe(24)
 
         def decide(now: datetime) -> Decision:
             d = self.hall.sign_in(window_id, staff_id, now)
             ws: WindowStatus = d.result
+            d.rows.extend(clear)
             d.rows.append(("sessions", {
                 "token_hash": token_hash(token), "kind": "staff", "subject": staff_id, "window_id": window_id,
                 "signed_in_at": ws.signed_in_at.isoformat() if ws.signed_in_at else None,
@@ -183,6 +208,7 @@ class HallService:
             return d
 
         ws = self.execute(decide)
+        self.cleared(key)
         return {"token": token, "window": self.window_view(ws.id), "expires_in_s": SESSION_HOURS * 3600}
 
     def authorise(self, token: str | None, window_id: str) -> str:

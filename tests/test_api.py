@@ -324,6 +324,104 @@ def test_wrong_pins_slow_down_then_lock(client, clock):
     assert client.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"}).status_code == 200
 
 
+def test_a_lock_survives_a_restart(service, clock, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from hall_controller.api.app import create_app
+    from hall_controller.service import HallService
+    from hall_controller.store import Ledger
+
+    with TestClient(create_app(service)) as c:
+        for _ in range(6):
+            clock.advance(seconds=60)
+            assert c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "9"}).status_code == 401
+        assert c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"}).json()["error"] == "locked"
+    service.ledger.close()
+    restarted = HallService(service.config, Ledger(tmp_path / "hall.db"), clock)
+    with TestClient(create_app(restarted)) as c:
+        r = c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"})
+        assert r.status_code == 429 and r.json()["error"] == "locked"
+        clock.advance(minutes=16)
+        assert c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"}).status_code == 200
+    again = HallService(service.config, Ledger(tmp_path / "hall.db"), clock)
+    assert again.lockout.accounts == {}  # the right PIN cleared the count in the ledger too
+    restarted.ledger.close(), again.ledger.close()
+
+
+def test_unknown_ids_cannot_grow_the_lockout_for_ever(client, service, clock, monkeypatch):
+    from hall_controller.domain import lockout
+
+    monkeypatch.setattr(lockout, "MAX_STRANGERS", 50)
+    for n in range(120):
+        client.post("/api/windows/1/sign-in", json={"staff_id": f"X{n}", "pin": "9"})
+    assert len(service.lockout.strangers) == 50 and service.lockout.accounts == {}
+    clock.advance(minutes=16)  # no recent failure: dropped at the next one
+    client.post("/api/windows/1/sign-in", json={"staff_id": "Y", "pin": "9"})
+    assert list(service.lockout.strangers) == ["staff:Y"]
+    assert not service.ledger.query("SELECT * FROM lockouts")  # nor the ledger: only real accounts are kept
+
+
+def test_an_unknown_id_locks_like_a_real_one(client, clock):
+    """Or the lock would tell which 工号 exist."""
+    for staff in ("S001", "NOBODY"):
+        for _ in range(6):
+            clock.advance(seconds=60)
+            client.post("/api/windows/1/sign-in", json={"staff_id": staff, "pin": "9"})
+        assert client.post("/api/windows/1/sign-in", json={"staff_id": staff, "pin": "9"}).json()["error"] == "locked"
+
+
+@pytest.fixture
+def managed(tmp_path, clock):
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from hall_controller.api.app import create_app
+    from hall_controller.config import Manager
+    from hall_controller.passwords import hash_secret
+    from hall_controller.service import HallService
+    from hall_controller.store import Ledger
+
+    from .factory import small_hall
+
+    config = replace(small_hall(), managers=(Manager("boss", "值班主任", "manager", hash_secret("pw", iterations=1000)),))
+    svc = HallService(config, Ledger(tmp_path / "managed.db"), clock)
+    with TestClient(create_app(svc)) as c:
+        yield c
+    svc.ledger.close()
+
+
+def test_manager_sign_in_sign_out_and_failures_are_recorded(managed, clock):
+    c = managed
+    assert c.post("/api/manager/sign-in", json={"manager_id": "boss", "password": "wrong"}).status_code == 401
+    assert c.post("/api/manager/sign-in", json={"manager_id": "ghost", "password": "wrong"}).status_code == 401
+    token = c.post("/api/manager/sign-in", json={"manager_id": "boss", "password": "pw"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert c.get("/api/events", headers=auth).status_code == 200
+    r = c.post("/api/manager/sign-out", headers=auth)
+    assert r.status_code == 200 and r.json() == {"signed_out": "boss"}
+    r = c.get("/api/events", headers=auth)
+    assert r.status_code == 401 and r.json()["error"] == "session_expired"  # the token is revoked at once
+    assert c.post("/api/manager/sign-out", headers=auth).status_code == 401
+    assert c.post("/api/manager/sign-out").status_code == 401
+    events = [(e["type"], e["data"]) for e in c.get("/api/events?since=0").json()["events"]]
+    assert events == [("manager.sign_in_failed", {"manager_id": "boss"}),
+                      ("manager.signed_in", {"manager_id": "boss", "role": "manager"}),
+                      ("manager.signed_out", {"manager_id": "boss"})]
+    assert token not in str(events)
+
+
+def test_manager_token_expires(managed, clock):
+    c = managed
+    token = c.post("/api/manager/sign-in", json={"manager_id": "boss", "password": "pw"}).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    clock.advance(hours=9, minutes=59)
+    assert c.get("/api/events", headers=auth).status_code == 200
+    clock.advance(minutes=1)
+    r = c.get("/api/events", headers=auth)
+    assert r.status_code == 401 and r.json()["error"] == "session_expired"
+
+
 def test_manager_sign_in(client):
     r = client.post("/api/manager/sign-in", json={"manager_id": "nobody", "password": "x"})
     assert r.status_code == 401 and r.json()["error"] == "bad_credentials"

@@ -89,7 +89,11 @@ $("#login-form").addEventListener("submit", async (e) => {
     $("#login-error").textContent = err.message;
   }
 });
-$("#sign-out").addEventListener("click", () => signOut());
+$("#sign-out").addEventListener("click", () => {
+  // Revoke the token on the server too: a copy of it must not outlive the sign-out.
+  if (token) api("/api/manager/sign-out", { method: "POST", token }).catch(() => {});
+  signOut();
+});
 
 // ------------------------------------------------------------------------------------------ refresh loop
 

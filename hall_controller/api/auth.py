@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..domain.errors import HallError
+from ..domain.hall import Decision
 from ..service import HallService
 from ..store import token_hash
 
@@ -27,16 +28,40 @@ class ManagerSignIn(BaseModel):
 
 @router.post("/sign-in")
 async def sign_in(request: Request, body: ManagerSignIn) -> dict:
+    """Sign-ins and wrong passwords of real accounts are ledger events (`manager.signed_in`,
+    `manager.sign_in_failed`); tries at ids no account has are not, or anyone could fill the ledger."""
     service: HallService = request.app.state.service
     manager = next((m for m in service.config.managers if m.id == body.manager_id), None)
-    service.check_secret(f"manager:{body.manager_id}", body.password, manager.password_hash if manager else None)
+    key = f"manager:{body.manager_id}"
+    clear = service.check_secret(key, body.password, manager.password_hash if manager else None,
+                                 failed_event=("manager.sign_in_failed", {"manager_id": body.manager_id}))
     token = secrets.token_urlsafe(24)
-    now = service.clock.now()
-    service.write_rows([("sessions", {
-        "token_hash": token_hash(token), "kind": manager.role, "subject": manager.id, "window_id": None,
-        "signed_in_at": now.isoformat(), "expires_at": (now + timedelta(hours=MANAGER_SESSION_HOURS)).isoformat(),
-    })])
+
+    def decide(now: datetime) -> Decision:
+        return Decision(rows=[*clear, ("sessions", {
+            "token_hash": token_hash(token), "kind": manager.role, "subject": manager.id, "window_id": None,
+            "signed_in_at": now.isoformat(), "expires_at": (now + timedelta(hours=MANAGER_SESSION_HOURS)).isoformat(),
+        })], events=[("manager.signed_in", {"manager_id": manager.id, "role": manager.role})])
+
+    service.execute(decide)
+    service.cleared(key)
     return {"token": token, "manager": {"id": manager.id, "name": manager.name, "role": manager.role}}
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
+    """Ends the token now (a copied token must not outlive the sign-out), recorded as `manager.signed_out`."""
+    service: HallService = request.app.state.service
+    manager_id = require_manager(request, authorization)
+    token = authorization[7:].strip()
+
+    def decide(now: datetime) -> Decision:
+        s = service.ledger.session(token)
+        return Decision(rows=[("sessions", {"token_hash": token_hash(token), **s, "expires_at": now.isoformat()})],
+                        events=[("manager.signed_out", {"manager_id": manager_id})])
+
+    service.execute(decide)
+    return {"signed_out": manager_id}
 
 
 def require_manager(request: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> str:
@@ -48,7 +73,7 @@ def require_manager(request: HTTPConnection, authorization: Annotated[str | None
         raise HallError("unauthorised", "请以管理人员身份登录。", 401)
     if s["kind"] not in ("manager", "admin"):
         raise HallError("forbidden", "仅大厅管理人员可执行此操作。", 403)
-    if s["expires_at"] < service.clock.now().isoformat():
+    if s["expires_at"] <= service.clock.now().isoformat():  # valid until, not at, its end: sign-out ends it now
         raise HallError("session_expired", "登录已过期，请重新登录。", 401)
     return s["subject"]
 
