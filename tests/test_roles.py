@@ -127,7 +127,7 @@ def test_the_public_event_stream_carries_no_personal_text(demo):
     def leaks(text: str) -> list[str]:
         return [s for s in secrets_ if s in text]
 
-    public = demo.get("/api/events?since=0&limit=1000").text
+    public = demo.get("/api/events?since=0&limit=1000").text + demo.get(f"/api/tickets/{called['id']}/history").text
     with demo.websocket_connect("/ws/events?since=0") as ws:
         last = svc.ledger.last_seq
         streamed = []

@@ -106,7 +106,8 @@ async def get_ticket(request: Request, ticket_id: Id) -> dict[str, Any]:
 async def ticket_history(request: Request, ticket_id: Id) -> dict[str, Any]:
     svc = service_of(request)
     svc.ticket(ticket_id)  # 404 for an unknown ticket
-    return {"ticket_id": ticket_id, "events": svc.ledger.ticket_history(ticket_id)}
+    # Public by a guessable id: the ticket's rating, case and check-in events come in their public form.
+    return {"ticket_id": ticket_id, "events": [public(e) for e in svc.ledger.ticket_history(ticket_id)]}
 
 
 @router.post("/tickets/{ticket_id}/cancel")
