@@ -364,6 +364,14 @@ def test_screens_fit_without_sideways_overflow(kiosk_server, browser, viewport, 
         for category, service in (("social", "hukou_move"), ("construction", "construction_permit")):
             open_service(page, url, category, service)
             assert_fits(page, "take")
+        # the last material of a long list scrolls into view inside its panel, 取号 staying put
+        take = page.locator("#take").bounding_box()
+        last = page.locator("#materials li").last
+        last.scroll_into_view_if_needed()
+        panel, item = page.locator("#service-info").bounding_box(), last.bounding_box()
+        assert panel["y"] <= item["y"] and item["y"] + item["height"] <= panel["y"] + panel["height"] + 1
+        assert page.locator("#take").bounding_box() == take
+        assert_fits(page, "take")
         page.click("#take")
         page.wait_for_selector("#ticket-number")
         assert_fits(page, "number", "done")
@@ -517,8 +525,17 @@ def test_screenshots(kiosk_server, browser):
     phone.goto(f"{server.url}/t/{token_of(page)}")
     phone.wait_for_function("document.querySelector('#number').textContent.length > 1")
     phone.screenshot(path=out / "mobile-ticket.png", full_page=True)
-    wide = browser.new_context(locale="zh-CN", viewport={"width": 1920, "height": 1080}).new_page()
+    wide_ctx = browser.new_context(locale="zh-CN", viewport=LANDSCAPE)
+    wide = wide_ctx.new_page()
     wide.goto(f"{server.url}/kiosk/K2")
     wide.wait_for_selector(".tile")
     wide.screenshot(path=out / "kiosk-home-landscape.png")
+    open_service(wide, server.url, "construction", "construction_permit", kiosk="K2")
+    wide.screenshot(path=out / "kiosk-service-landscape.png")
+    wide.click("#take")
+    wide.wait_for_function("() => { const i = document.querySelector('#ticket-qr');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
+    wide.screenshot(path=out / "kiosk-ticket-landscape.png")
+    wide_ctx.close()
+    phone.context.close()
     ctx.close()
