@@ -73,7 +73,9 @@ def erlang_a_brute(lam: float, mu: float, c: int, theta: float, n_max: int) -> t
     return sum(p[c:]), p_abandon, queue / lam
 
 
-# --- hall-standards.md check values (per minute: λ = 2, μ = 1/6) -------------------------------------
+# --- the staffing check values (per minute: λ = 2, μ = 1/6): 15 pooled windows vs three queues of 5 --------
+# Erlang C as in Gross & Harris, Fundamentals of Queueing Theory, §2.3 (M/M/c); each value is re-derived here
+# in exact rational arithmetic (`c_exact`), not taken from the code under test.
 
 MU = 1 / 6
 
@@ -279,6 +281,25 @@ def test_priority_two_classes_by_hand():
     top = erlang_c(c, 12.0) / (c * MU)
     s1, s2 = lam1 / (c * MU), (lam1 + lam2) / (c * MU)
     assert priority_wq([lam1, lam2], MU, c) == pytest.approx([top / (1 - s1), top / ((1 - s1) * (1 - s2))])
+
+
+def test_priority_matches_a_published_two_class_example():
+    """A published worked example of the M/M/1 head-of-the-line (non-preemptive) queue with two classes
+    ("M/M/1 Queue with Two Priority Classes": high and low priority lots at one machine, formula quoted from
+    Prabhu (1981), Table 4.4; reproduced in the nvidia/Nemotron-CC-Math-v1 web corpus): λ_H = 1/h, λ_L = 9/h,
+    μ = 12/h for both; ν = Σλ/μ² = 0.06944 h; time in system 9.545 min (high) and 32.27 min (low), weighted
+    mean 30 min. The formula is Cobham's (A. Cobham, "Priority assignment in waiting line problems",
+    J. Operations Research Society of America 2(1), 1954, 70–76): W_p = W0 / ((1 − σ_{p−1})(1 − σ_p)).
+
+    Re-derived independently: W0 = ν = 10/144 h; Wq_H = ν / (1 − 1/12) = 1/13.2 h = 4.545 min; Wq_L =
+    ν / ((11/12)(1/6)) = 5/11 h = 27.27 min; + 5 min service each; FCFS M/M/1 W = 1/(μ − λ) = 30 min.
+    """
+    per_hour = priority_wq([1.0, 9.0], 12.0, 1)
+    exact = [Fraction(10, 144) / Fraction(11, 12), Fraction(10, 144) / (Fraction(11, 12) * Fraction(1, 6))]
+    assert per_hour == pytest.approx([float(x) for x in exact], rel=1e-12)
+    in_system_min = [60 * (w + 1 / 12) for w in per_hour]
+    assert in_system_min == pytest.approx([9.545, 32.27], abs=0.005)  # the published figures
+    assert (1 * in_system_min[0] + 9 * in_system_min[1]) / 10 == pytest.approx(30.0)  # = FCFS 1/(μ − λ)
 
 
 def test_priority_single_class_is_fcfs_and_order_helps():
