@@ -194,3 +194,12 @@ def test_staffing_table_shows_need_and_allocation_per_theme_and_half_hour(demo_s
     expect(table.locator("td.short").first).to_be_visible()
     expect(table.locator("tr.total td").nth(1)).to_contain_text(f"缺{upcoming[0]['short']}")
     expect(desk.locator("#staffing-advice li").filter(has_text="需增开").first).to_be_visible()
+
+
+def test_the_board_links_to_the_other_manager_pages(quick_alert_server, desk):
+    url = quick_alert_server.url
+    open_board(desk, url)
+    links = desk.locator("nav.pages a")
+    expect(links).to_have_text(["差评整改", "预约管理", "报表"])
+    for href in links.evaluate_all("as => as.map(a => a.getAttribute('href'))"):
+        assert httpx.get(url + href).status_code == 200
