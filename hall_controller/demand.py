@@ -19,8 +19,9 @@ PEAK_SLOT = 10 * 60  # weekday peak at 10:00 ...
 PEAK_RATIO = 1.3  # ... at about 1.3× the daily mean (hall-standards notes)
 LUNCH_LEVEL = 0.35  # relative arrivals during 午间值班 before scaling
 DEFAULT_TICKETS_PER_DAY = 1000.0  # a county hall: ~600 cases + ~600 enquiries a day
-ALLOWED_KEYS = ("tickets_per_day", "profile", "mix", "service_cv", "cv", "no_show_share", "no_show_wait_minutes",
-                "appointment_share", "break_minutes", "windows")
+ALLOWED_KEYS = ("tickets_per_day", "profile", "profiles", "mix", "service_cv", "cv", "no_show_share",
+                "no_show_wait_minutes", "appointment_share", "appointment_early_minutes", "appointment_spread_minutes",
+                "break_minutes", "windows")
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,15 @@ class WindowShift:
 class SimulationSettings:
     tickets_per_day: float = DEFAULT_TICKETS_PER_DAY
     profile: dict[int, float] = field(default_factory=dict)  # slot start (minutes) -> relative weight; {} = default
+    profiles: dict[str, dict[int, float]] = field(default_factory=dict)  # a service's own shape over the day
     mix: dict[str, float] = field(default_factory=dict)  # service id -> relative weight; unlisted = 1
     service_cv: float = 1.5
     cv: dict[str, float] = field(default_factory=dict)  # per-service CV overrides
     no_show_share: float = 0.05
     no_show_wait_minutes: float = 1.5  # recalls before 过号
-    appointment_share: float = 0.1
+    appointment_share: float = 0.1  # of the day's citizens, those with a booking (bookable services)
+    appointment_early_minutes: float = 10  # bookers arrive on average this long before their slot ...
+    appointment_spread_minutes: float = 15  # ... give or take this (standard deviation)
     break_minutes: float = 15  # one break per window per session of 2 h or more; 0 = none
     shifts: tuple[WindowShift, ...] = ()  # windows whose hours differ from the hall's
 
@@ -49,17 +53,11 @@ class SimulationSettings:
 def parse(table: config.Table, core: HallConfig) -> SimulationSettings:
     t = config.Table(table.source, table.path, table.data, ALLOWED_KEYS)
     d = SimulationSettings()
-    profile: dict[int, float] = {}
-    raw_profile = t.raw("profile", {})
-    prof = config.Table(t.source, t.at("profile"), raw_profile, tuple(raw_profile) if isinstance(raw_profile, dict) else ())
-    for key in prof.data:
-        slot = parse_slot(str(key))
-        if slot is None:
-            prof.fail(key, 'must be a half-hour slot start "HH:00" or "HH:30" (e.g. "09:30")')
-        profile[slot] = prof.number(key, positive=False)
-    if profile and not any(profile.values()):
-        t.fail("profile", "must give at least one slot a weight above 0")
+    profile = _profile(t, "profile")
     services = {s.id for s in core.services}
+    raw_profiles = t.raw("profiles", {})
+    own = config.Table(t.source, t.at("profiles"), raw_profiles, tuple(services))
+    profiles = {sid: _profile(own, sid) for sid in own.data}
     mix = _per_service(t, "mix", services, positive=False)
     if mix and not any(mix.values()):
         t.fail("mix", "must give at least one service a weight above 0")
@@ -77,15 +75,35 @@ def parse(table: config.Table, core: HallConfig) -> SimulationSettings:
     return SimulationSettings(
         tickets_per_day=t.number("tickets_per_day", d.tickets_per_day, positive=True, high=1_000_000),
         profile=profile,
+        profiles=profiles,
         mix=mix,
         service_cv=t.number("service_cv", d.service_cv, positive=True, high=10),
         cv=_per_service(t, "cv", services, positive=True),
         no_show_share=t.number("no_show_share", d.no_show_share, positive=False, high=0.9),
         no_show_wait_minutes=t.number("no_show_wait_minutes", d.no_show_wait_minutes, positive=False, high=30),
         appointment_share=t.number("appointment_share", d.appointment_share, positive=False, high=1),
+        appointment_early_minutes=t.number("appointment_early_minutes", d.appointment_early_minutes, positive=False,
+                                           high=120),
+        appointment_spread_minutes=t.number("appointment_spread_minutes", d.appointment_spread_minutes,
+                                            positive=False, high=120),
         break_minutes=t.number("break_minutes", d.break_minutes, positive=False, high=120),
         shifts=tuple(shifts),
     )
+
+
+def _profile(t: config.Table, key: str) -> dict[int, float]:
+    """A half-hour profile `{ "HH:MM" = weight }` under `key`; {} when absent."""
+    raw = t.raw(key, {})
+    prof = config.Table(t.source, t.at(key), raw, tuple(raw) if isinstance(raw, dict) else ())
+    out: dict[int, float] = {}
+    for k in prof.data:
+        slot = parse_slot(str(k))
+        if slot is None:
+            prof.fail(k, 'must be a half-hour slot start "HH:00" or "HH:30" (e.g. "09:30")')
+        out[slot] = prof.number(k, positive=False)
+    if out and not any(out.values()):
+        t.fail(key, "must give at least one slot a weight above 0")
+    return out
 
 
 def _per_service(t: config.Table, key: str, services: set[str], *, positive: bool) -> dict[str, float]:
@@ -168,14 +186,34 @@ def mix_weights(cfg: HallConfig, settings: SimulationSettings, minute: float) ->
     return {sid: w for sid, w in weights.items() if w > 0}
 
 
+def rates_at(cfg: HallConfig, settings: SimulationSettings, minute: float,
+             hall_rates: dict[int, float] | None = None) -> dict[str, float]:
+    """Arrivals per hour of each service at this minute of the day.
+
+    A service with its own profile (`[simulation.profiles]`) gets its share of the day's tickets (its `mix`
+    weight over all services') spread by that profile; the others share the rest of the stream, shaped by the
+    hall's profile, by `mix` among those issuing at this minute.
+    """
+    hall_rates = arrivals_per_hour(cfg, settings) if hall_rates is None else hall_rates
+    slot = int(minute // SLOT_MINUTES * SLOT_MINUTES)
+    everyone = sum(settings.mix.get(s.id, 1.0) for s in cfg.services) or 1.0
+    own_share = sum(settings.mix.get(sid, 1.0) for sid in settings.profiles) / everyone
+    weights = {sid: w for sid, w in mix_weights(cfg, settings, minute).items() if sid not in settings.profiles}
+    total = sum(weights.values())
+    rest = hall_rates.get(slot, 0.0) * (1 - own_share)
+    out = {sid: rest * w / total for sid, w in weights.items()} if total else {}
+    for sid, profile in settings.profiles.items():
+        if profile.get(slot) and issuing(cfg.service(sid), cfg, minute):
+            day = settings.tickets_per_day * settings.mix.get(sid, 1.0) / everyone
+            out[sid] = day * profile[slot] / sum(profile.values()) * (60 / SLOT_MINUTES)
+    return out
+
+
 def service_rates(cfg: HallConfig, settings: SimulationSettings) -> dict[int, dict[str, float]]:
     """Usual arrivals per hour of each service in each slot (judged at the slot's middle)."""
-    out: dict[int, dict[str, float]] = {}
-    for slot, rate in arrivals_per_hour(cfg, settings).items():
-        weights = mix_weights(cfg, settings, slot + SLOT_MINUTES / 2)
-        total = sum(weights.values())
-        out[slot] = {sid: rate * w / total for sid, w in weights.items()} if total else {}
-    return out
+    hall_rates = arrivals_per_hour(cfg, settings)
+    slots = set(hall_rates) | {slot for p in settings.profiles.values() for slot, w in p.items() if w > 0}
+    return {slot: rates_at(cfg, settings, slot + SLOT_MINUTES / 2, hall_rates) for slot in sorted(slots)}
 
 
 def lognormal_params(mean: float, cv: float) -> tuple[float, float]:

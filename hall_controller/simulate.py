@@ -1,6 +1,7 @@
 """A day in the hall on a virtual clock, driving the real domain core (`Hall`) with simulated citizens and staff.
 
-Citizens arrive (per service and half-hour, from the usual demand or a CSV of past tickets), windows open and
+Citizens walk in (per service and minute, from the usual demand or a CSV of past tickets) or come for a booked
+slot (checked in by the hall's own appointment rules), windows open and
 close on their shifts, staff take breaks (暂停服务), call the next ticket the moment they are free, wait out
 no-shows (过号) and finish services that last a lognormal time. Every state change is a `Hall` decision
 applied in memory — no ledger, no HTTP — so the routing measured is exactly the routing the hall runs.
@@ -23,10 +24,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from . import demand
+from .appointments import settings_of as booking_settings
 from .config import HallConfig, Staff
 from .domain.calendar import is_working_day
 from .domain.errors import HallError
-from .domain import routing
+from .domain import appointments, routing
 from .domain.hall import Hall
 from .domain.model import Ticket, TicketStatus
 
@@ -93,13 +95,14 @@ def draw_day(cfg: HallConfig, seed: int, on: date | None = None, tickets_per_day
     if cv is not None:
         settings = replace(settings, service_cv=cv, cv={})
     rng = random.Random(f"{seed}-arrivals")
+    day = working_day(cfg, on)
     if arrivals_csv is not None:
         arrivals = read_arrivals(arrivals_csv, cfg, settings, rng, exponential, on)
     else:
-        arrivals = generate_arrivals(cfg, settings, rng, exponential)
+        booked = draw_bookings(cfg, settings, day, random.Random(f"{seed}-appointments"), exponential)
+        arrivals = sorted(generate_arrivals(cfg, settings, rng, exponential, len(booked)) + booked, key=lambda a: a.at)
     shifts = default_shifts(cfg, settings)
-    return Day(working_day(cfg, on), tuple(arrivals), shifts, draw_breaks(shifts, settings, seed),
-               settings.no_show_wait_minutes * 60)
+    return Day(day, tuple(arrivals), shifts, draw_breaks(shifts, settings, seed), settings.no_show_wait_minutes * 60)
 
 
 def sampler(cfg: HallConfig, settings: demand.SimulationSettings, rng: random.Random, exponential: bool):
@@ -112,38 +115,70 @@ def sampler(cfg: HallConfig, settings: demand.SimulationSettings, rng: random.Ra
 
 
 def generate_arrivals(cfg: HallConfig, settings: demand.SimulationSettings, rng: random.Random,
-                      exponential: bool = False) -> list[Arrival]:
-    """A Poisson stream, piecewise constant per half-hour; each arrival picks a service issuing at that time."""
+                      exponential: bool = False, booked: float = 0.0) -> list[Arrival]:
+    """Walk-ins: a Poisson stream, piecewise constant per minute at `demand.rates_at` (the hall's profile, or a
+    service's own), thinned by the share the `booked` appointments already bring."""
     draw_service_s = sampler(cfg, settings, rng, exponential)
-    appointment = "appointment" if cfg.priority("appointment") else None
-    mixes: dict[int, tuple[list[str], list[float]]] = {}
+    walk_in = max(0.0, 1 - booked / settings.tickets_per_day)
+    hall_rates = demand.arrivals_per_hour(cfg, settings)
+    slots = set(hall_rates) | {slot for p in settings.profiles.values() for slot in p}
     out: list[Arrival] = []
-    for slot, per_hour in sorted(demand.arrivals_per_hour(cfg, settings).items()):
+    for minute in sorted({m for slot in slots for m in range(slot, slot + demand.SLOT_MINUTES)}):
+        rates = {sid: r for sid, r in demand.rates_at(cfg, settings, minute, hall_rates).items() if r > 0}
+        per_hour = sum(rates.values()) * walk_in
         if per_hour <= 0:
             continue
-        t, end = slot * 60.0, (slot + demand.SLOT_MINUTES) * 60.0
-        while True:
-            t += rng.expovariate(per_hour / 3600)
-            if t >= end:
-                break
-            minute = int(t // 60)
-            if minute not in mixes:
-                weights = demand.mix_weights(cfg, settings, minute)
-                mixes[minute] = (list(weights), list(weights.values()))
-            ids, weights = mixes[minute]
-            if not ids:
-                continue
-            sid = rng.choices(ids, weights)[0]
-            out.append(_arrival(t, sid, rng, settings, appointment, draw_service_s))
+        ids, weights = list(rates), list(rates.values())
+        t, end = minute * 60.0, (minute + 1) * 60.0
+        while (t := t + rng.expovariate(per_hour / 3600)) < end:
+            out.append(_arrival(t, rng.choices(ids, weights)[0], rng, settings, draw_service_s))
     return out
 
 
-def _arrival(t: float, sid: str, rng: random.Random, settings: demand.SimulationSettings, appointment: str | None,
-             draw_service_s) -> Arrival:
-    # Always draw all three numbers, so one setting never shifts the random stream of the others.
-    service_s, u_show, u_appt = draw_service_s(sid), rng.random(), rng.random()
-    priority = appointment if appointment and u_appt < settings.appointment_share else None
-    return Arrival(t, sid, priority, service_s, u_show < settings.no_show_share)
+def draw_bookings(cfg: HallConfig, settings: demand.SimulationSettings, day: date, rng: random.Random,
+                  exponential: bool = False) -> list[Arrival]:
+    """Citizens with a booked slot (预约): the bookable places of the day (`[appointments]`, laid out by the real
+    `domain.appointments.slots`) are each booked with the probability that brings `appointment_share` of the
+    day's citizens; a booker skips the day (爽约) with `no_show_share`, else arrives around the slot start
+    (`appointment_early_minutes` early on average, `appointment_spread_minutes` spread). One who comes before
+    check-in opens waits for it; the check-in itself is the hall's rule (`domain.appointments.check_in`): on
+    time keeps the `appointment` priority, late follows `[appointments] late` (an ordinary ticket, or refused
+    and then a walk-in ticket), and so does one past the slot.
+    """
+    book = booking_settings(cfg)
+    tz = ZoneInfo(cfg.timezone)
+    places = [(svc, slot) for svc in cfg.services for slot in appointments.slots(svc, cfg, book, day)
+              for _ in range(slot.capacity)]
+    if not places or settings.appointment_share <= 0:
+        return []
+    p = min(1.0, settings.appointment_share * settings.tickets_per_day / len(places))
+    priority = "appointment" if cfg.priority("appointment") else None
+    draw_service_s = sampler(cfg, settings, rng, exponential)
+    out = []
+    for n, (svc, slot) in enumerate(places):
+        # Every place draws all its numbers, so one setting never shifts the stream of the others.
+        u_book, u_show, offset, service_s = rng.random(), rng.random(), rng.gauss(), draw_service_s(svc.id)
+        if u_book >= p or u_show < settings.no_show_share:
+            continue
+        start = datetime.combine(day, slot.start, tz)
+        a = appointments.Appointment(f"sim-{n}", "", svc.id, day.isoformat(), f"{slot.start:%H:%M}",
+                                     f"{slot.end:%H:%M}", "online", "", "", "", "", "simulation")
+        arrive = start + timedelta(minutes=-settings.appointment_early_minutes
+                                   + settings.appointment_spread_minutes * offset)
+        arrive = max(arrive, start - timedelta(minutes=book.check_in_before_minutes))
+        try:
+            keeps = appointments.check_in(a, arrive, book)
+        except HallError:  # refused late or past the slot: the kiosk sends the citizen to take a number
+            keeps = False
+        at = (arrive - datetime.combine(day, time(0), tz)).total_seconds()
+        out.append(Arrival(at, svc.id, priority if keeps else None, service_s, False))
+    return out
+
+
+def _arrival(t: float, sid: str, rng: random.Random, settings: demand.SimulationSettings, draw_service_s) -> Arrival:
+    # Always draw both numbers, so one setting never shifts the random stream of the others.
+    service_s, u_show = draw_service_s(sid), rng.random()
+    return Arrival(t, sid, None, service_s, u_show < settings.no_show_share)
 
 
 ARRIVAL_COLUMNS = ("issued_at", "service_id", "priority", "service_minutes", "no_show")
@@ -186,7 +221,7 @@ def read_arrivals(path: Path, cfg: HallConfig, settings: demand.SimulationSettin
     out = []
     for p in sorted(past, key=lambda p: (p.on or date.min, p.at)):
         # Every row draws its numbers, so the choice of date or share never shifts the stream of the others.
-        a, u_keep = _arrival(p.at, p.service_id, rng, settings, None, draw_service_s), rng.random()
+        a, u_keep = _arrival(p.at, p.service_id, rng, settings, draw_service_s), rng.random()
         if u_keep < keep:
             out.append(replace(a, priority=p.priority, service_s=a.service_s if p.service_s is None else p.service_s,
                                no_show=a.no_show if p.no_show is None else p.no_show))

@@ -20,7 +20,10 @@ from hall_controller.domain.errors import HallError
 from hall_controller.domain.model import TicketStatus
 from hall_controller.service import HallService
 from hall_controller.store import Ledger
-from hall_controller.simulate import Arrival, Day, compare, draw_day, run, sampler, variants, working_day
+from hall_controller.appointments import settings_of as appointment_settings
+from hall_controller.domain import appointments as appointment_rules
+from hall_controller.simulate import (Arrival, Day, compare, draw_bookings, draw_day, generate_arrivals, run,
+                                      sampler, variants, working_day)
 
 from .factory import MONDAY_10, small_hall
 
@@ -86,7 +89,7 @@ def test_the_cli_s_exponential_day_matches_erlang_c():
     cfg = replace(pooled_hall(5, 6), sections={"simulation": demand.SimulationSettings(
         tickets_per_day=40 * 24, profile={slot: 1.0 for slot in range(0, 24 * 60, 30)},
         no_show_share=0, appointment_share=0, break_minutes=0)})
-    days = [draw_day(cfg, seed, exponential=True) for seed in range(1, 5)]
+    days = [draw_day(cfg, seed, exponential=True) for seed in range(1, 9)]
     assert all(not a.no_show and a.priority is None for d in days for a in d.arrivals)
     means = [mean_wait(run(cfg, d), 2 * 3600, 23 * 3600) for d in days]
     grand, half_width = interval(means)
@@ -369,3 +372,75 @@ def test_simulation_windows_open_and_close_on_their_own_hours():
     assert r.windows["20"].open_s == 0
     signed_out = [t for t in r.hall.tickets.values() if t.window_id == "21" and t.called_at.time() > time(11, 30)]
     assert all(t.issued_at.time() < time(11, 30) for t in signed_out)  # after its shift: only those already waiting
+
+
+def with_simulation(cfg: HallConfig, **changes) -> HallConfig:
+    return replace(cfg, sections={**cfg.sections, "simulation": replace(demand.settings_of(cfg), **changes)})
+
+
+def test_appointments_are_booked_slots_checked_in_by_the_hall_s_rule():
+    cfg = load_config(DEMO)
+    book = appointment_settings(cfg)
+    day = draw_day(cfg, 6)
+    on_time = [a for a in day.arrivals if a.priority == "appointment"]
+    assert on_time
+    per_place: dict[tuple[str, str], int] = {}
+    for a in on_time:
+        svc = cfg.service(a.service_id)
+        slots = appointment_rules.slots(svc, cfg, book, day.date)
+        minute = a.at / 60
+        # Checked in on time: from check-in opening to the end of the grace period of one of its slots.
+        fits = [sl for sl in slots if sl.start.hour * 60 + sl.start.minute - book.check_in_before_minutes <= minute
+                <= sl.start.hour * 60 + sl.start.minute + book.grace_minutes]
+        assert fits, (a.service_id, minute)
+        key = (a.service_id, f"{fits[-1].start}")
+        per_place[key] = per_place.get(key, 0) + 1
+    assert all(book.capacity_on(sid, day.date) > 0 for sid, _ in per_place)  # 咨询 (capacity 0) is never booked
+    assert "policy_consult" not in {a.service_id for a in on_time}
+    share = len(on_time) / len(day.arrivals)
+    assert 0.04 < share < 0.12  # appointment_share 0.1, less the 爽约 and the late
+
+
+def test_late_bookers_lose_their_priority_as_the_config_says():
+    cfg = with_simulation(load_config(DEMO), appointment_early_minutes=-40, appointment_spread_minutes=5)
+    day = draw_day(cfg, 6)  # everyone 40 minutes after the slot start: past the 15-minute grace
+    booked = draw_bookings(cfg, demand.settings_of(cfg), day.date, random.Random(1))
+    assert booked and all(a.priority is None for a in booked)
+    early = with_simulation(load_config(DEMO), appointment_early_minutes=60, appointment_spread_minutes=0)
+    booked = draw_bookings(early, demand.settings_of(early), day.date, random.Random(1))
+    # An hour early: they wait until check-in opens (30 minutes before the slot) and keep their priority.
+    book = appointment_settings(early)
+    assert booked and all(a.priority == "appointment" for a in booked)
+    for a in booked:
+        starts = {sl.start.hour * 60 + sl.start.minute
+                  for sl in appointment_rules.slots(early.service(a.service_id), early, book, day.date)}
+        assert round(a.at / 60) + book.check_in_before_minutes in starts
+
+
+def test_a_service_with_its_own_half_hour_profile():
+    text = (DEMO.read_text(encoding="utf-8") +
+            '\n[simulation.profiles.pickup_result]\n"15:00" = 1\n"15:30" = 3\n')
+    cfg = parse_config(text, "hall.toml")
+    settings = demand.settings_of(cfg)
+    assert settings.profiles == {"pickup_result": {900: 1.0, 930: 3.0}}
+    rates = demand.service_rates(cfg, settings)
+    share = settings.mix["pickup_result"] / sum(settings.mix.get(s.id, 1.0) for s in cfg.services)
+    assert rates[930]["pickup_result"] == pytest.approx(3 * rates[900]["pickup_result"])
+    assert sum(r.get("pickup_result", 0) for r in rates.values()) / 2 == pytest.approx(600 * share)
+    assert "pickup_result" not in rates[600]
+    assert sum(sum(r.values()) for r in rates.values()) / 2 == pytest.approx(600, rel=0.02)  # the day's total kept
+    walk_ins = [a.at for seed in (1, 2, 3) for a in generate_arrivals(cfg, settings, random.Random(seed))
+                if a.service_id == "pickup_result"]  # (its bookings keep to their slots)
+    assert walk_ins and all(15 * 3600 <= t < 16 * 3600 for t in walk_ins)
+
+
+@pytest.mark.parametrize("section, key", [
+    ('[simulation.profiles.nope]\n"09:00" = 1\n', "simulation.profiles.nope"),
+    ('[simulation.profiles.pickup_result]\n"09:10" = 1\n', "simulation.profiles.pickup_result.09:10"),
+    ('[simulation.profiles.pickup_result]\n"09:00" = 0\n', "simulation.profiles.pickup_result"),
+])
+def test_bad_service_profiles_name_the_key(section, key):
+    text = DEMO.read_text(encoding="utf-8").split("\n[simulation]")[0] + "\n[simulation]\n" + section
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "hall.toml")
+    assert err.value.key == key
