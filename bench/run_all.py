@@ -43,7 +43,7 @@ SUITE: list[tuple[str, list[str], list[str], list[Row]]] = [
     ]),
     ("simulator.py", [], [], [
         ("simulated day, 150 windows", lambda r: f"{r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU ({r['tickets']} tickets)",
-         "< 10 s", lambda r: r["wall_s"] < 10),
+         "< 10 s CPU", lambda r: r["cpu_s"] < 10),  # CPU: wall time on a shared machine measures the neighbours
     ]),
 ]
 
