@@ -175,7 +175,7 @@ def advise(cfg: HallConfig, hall: Hall, now: datetime) -> dict[str, Any]:
                        "windows_open": working, "short": sum(short.values())})
 
     out_themes = [{"category_id": c.id, "name": c.name, "general": c.general, "rows": rows[c.id]} for c in themes]
-    advice = _advice(cfg, out_themes, totals, current, target)
+    advice = _advice(out_themes, totals, current, target)
     if not arrived:
         advice.insert(0, "今日尚无取号记录，按常规客流测算。")
     one = _one_more(cfg, hall, staffed, demands, {c: lam[current] for c, lam in lam_of.items() if current in lam},
@@ -238,8 +238,7 @@ def _past_share(calls: dict[tuple[str, int], dict[str, int]], slot: int) -> dict
     return out
 
 
-def _advice(cfg: HallConfig, themes: list[dict[str, Any]], totals: list[dict[str, Any]], current: int,
-            target: float) -> list[str]:
+def _advice(themes: list[dict[str, Any]], totals: list[dict[str, Any]], current: int, target: float) -> list[str]:
     out = []
     for i, total in enumerate(totals):
         start = demand.parse_slot(total["slot"])
