@@ -137,8 +137,8 @@ async function loadStaffing() {
   panel.hidden = false;
 }
 
-// Themes × the current and next half-hours: windows needed / windows allocated, short cells marked.
-const STAFFING_SLOTS = 4;
+// Themes × the current and next two half-hours (the advice's horizon): windows needed / allocated, short cells marked.
+const STAFFING_SLOTS = 3;
 
 function renderStaffingTable(body) {
   const slots = body.slots || [];
