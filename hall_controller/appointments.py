@@ -1,8 +1,9 @@
 """Appointments (预约) at the edges: the `[appointments]` section, the table, the HTTP API and the no-show sweep.
 
 The rules are in `domain/appointments.py`; every change goes through `HallService.execute`, and a
-check-in issues its ticket through the normal issue path (`service.issue_ticket`) with a request id
-derived from the appointment, so a repeated check-in returns the same ticket.
+check-in issues its ticket through the normal issue path (`service.issue_ticket`) with an idempotency key
+derived from the appointment, in the hall's own namespace (no client request_id can reach it), so a
+repeated check-in returns the same ticket.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ async def events(ws: WebSocket) -> None:
     raw = ws.query_params.get("since")
     await ws.accept()
     # The per-address request limit cannot see a stream that stays open: count them instead.
-    client = (ws.client.host if ws.client else "?")
+    client = ws.client.host if ws.client else "?"
     open_streams: dict[str, int] = ws.app.state.ws_clients
     if open_streams.get(client, 0) >= ws.app.state.ws_per_client:
         await ws.close(code=1008, reason=f"too many event streams from this address (max {ws.app.state.ws_per_client})")
