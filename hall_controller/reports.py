@@ -187,7 +187,8 @@ def idle_while_waiting(events: Iterable[Mapping[str, Any]], config: HallConfig, 
             if not calls_allowed(w, config.hours, lo):
                 continue
             weights = routing.window_weights(w, ws.get("weights"), config)
-            if any(_may_serve(w, weights, t) for t in waiting.values()):
+            if any(routing.serves(w, weights, t["service_id"], t["category_id"], t.get("target_window_id"), config)
+                   for t in waiting.values()):
                 seconds = (hi - lo).total_seconds()
                 idle[("window", w.id)] += seconds
                 idle[("staff", ws["staff_id"])] += seconds
@@ -235,12 +236,6 @@ def _split_at_lunch(t0: datetime, t1: datetime, config: HallConfig, fn: Any) -> 
     cuts.append(t1)
     for a, b in zip(cuts, cuts[1:]):
         fn(a, b)
-
-
-def _may_serve(window: Any, weights: Mapping[str, float], t: Mapping[str, Any]) -> bool:
-    if t.get("target_window_id") is not None:
-        return t["target_window_id"] == window.id
-    return t["category_id"] in weights or t["service_id"] in window.services
 
 
 def build(data: Rows, config: HallConfig, period: str, day: date, by: str, now: datetime) -> dict[str, Any]:

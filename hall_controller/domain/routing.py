@@ -12,7 +12,7 @@ Order of the rules, strongest first:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,14 +37,20 @@ def window_weights(window: Window, override: dict[str, float] | None, config: Ha
 
 
 def may_serve(window: Window, weights: dict[str, float], ticket: Ticket, config: HallConfig) -> bool:
-    if ticket.target_window_id is not None:
-        return ticket.target_window_id == window.id
-    if ticket.category_id in weights:
+    return serves(window, weights, ticket.service_id, ticket.category_id, ticket.target_window_id, config)
+
+
+def serves(window: Window, weights: Mapping[str, float], service_id: str, category_id: str,
+           target_window_id: str | None, config: HallConfig) -> bool:
+    """The rule of may_serve on a ticket's fields alone, for callers that replay tickets from events."""
+    if target_window_id is not None:
+        return target_window_id == window.id
+    if category_id in weights:
         return True
     # A special window serves its listed services in their own category; a ticket transferred to another
     # category has joined that category's queue and is no longer the special window's.
-    service = config.service(ticket.service_id)
-    return ticket.service_id in window.services and service is not None and service.category_id == ticket.category_id
+    service = config.service(service_id)
+    return service_id in window.services and service is not None and service.category_id == category_id
 
 
 def choose(
