@@ -112,8 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
         clock = demo_clock(cfg)
     else:
         clock = SystemClock(cfg.timezone)
-    app = build_app(cfg, args.db, clock, ServeOptions(public_url=f"http://{args.host}:{args.port}",
-                                                      devices=devices_mode(args), var_dir=Path(args.db).resolve().parent,
+    app = build_app(cfg, args.db, clock, ServeOptions(devices=devices_mode(args), var_dir=Path(args.db).resolve().parent,
                                                       rate_limit=args.rate_limit, ws_per_client=args.ws_per_client))
     # loop="asyncio": pyserial-asyncio-fast sets attributes on socket:// transports, which uvloop's refuse
     # No per-message deflate: events are small, and compressing each one once per board client costs more

@@ -25,7 +25,6 @@ from .store import Ledger
 
 @dataclass(frozen=True)
 class ServeOptions:
-    public_url: str = ""
     devices: str = "simulated"  # "simulated" | "config" | "none"
     var_dir: Path = Path("var")  # runtime files: WAVs, device logs
     rate_limit: float = 50  # requests a second per client address (0 = no limit)
@@ -34,7 +33,6 @@ class ServeOptions:
 
 def build_app(config: HallConfig, db_path: str, clock: Clock, options: ServeOptions = ServeOptions()) -> FastAPI:
     service = HallService(config, Ledger(db_path), clock)
-    service.public_url = config.public_url or options.public_url
     app = create_app(service, rate_limit=options.rate_limit, ws_per_client=options.ws_per_client)
     app.state.options = options
     appointments.install(app)

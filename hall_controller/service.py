@@ -47,7 +47,6 @@ class HallService:
         self.ledger = ledger
         self.clock = clock
         self.bus = bus or EventBus()
-        self.public_url = config.public_url
         self.lockout = Lockout(accounts={
             key: Attempts(failures, datetime.fromisoformat(last))
             for key, failures, last in ledger.query("SELECT key, failures, last FROM lockouts WHERE failures > 0")})
@@ -125,7 +124,6 @@ class HallService:
 
         t: Ticket = self.execute(decide)
         view = self.hall.view(t)
-        view["status_url"] = f"{self.public_url}/t/{t.token}"
         view["token"] = t.token
         return view
 

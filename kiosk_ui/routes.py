@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.id_reader import IdCard
+from hall_controller.api.links import public_base, status_url
 from hall_controller.appointments import settings_of as appointment_settings
 from hall_controller.domain.appointments import Late
 from hall_controller.domain.errors import HallError
@@ -68,12 +69,6 @@ def desk_of(request: Request) -> KioskDesk:
     return request.app.state.kiosk
 
 
-def base_url(request: Request) -> str:
-    """Where a citizen's phone finds the ticket page: the configured `public_url`, else the address this
-    request reached the controller by (a kiosk on the hall LAN), never the bind address (0.0.0.0)."""
-    return (request.app.state.kiosk.service.config.public_url or str(request.base_url)).rstrip("/")
-
-
 # ---------------------------------------------------------------- pages
 
 
@@ -112,7 +107,7 @@ async def ticket_qr(request: Request, token: Token) -> Response:
     """The QR code of the ticket's status page, drawn here: the kiosk has no internet for a QR service."""
     service = desk_of(request).service
     service.ticket_by_token(token)  # 404 for an unknown token
-    img = qrcode.make(f"{base_url(request)}/t/{token}", image_factory=qrcode.image.svg.SvgPathImage, box_size=20,
+    img = qrcode.make(status_url(request, token), image_factory=qrcode.image.svg.SvgPathImage, box_size=20,
                       border=2)
     buf = io.BytesIO()
     img.save(buf)
@@ -172,7 +167,7 @@ async def kiosk_status(request: Request, kiosk_id: KioskId) -> dict[str, Any]:
 async def kiosk_issue(request: Request, kiosk_id: KioskId, body: IssueBody) -> dict[str, Any]:
     desk = desk_of(request)
     return await desk.issue(desk.kiosk(kiosk_id), body.service_id, body.request_id, body.swipe_id,
-                            base_url(request))
+                            public_base(request))
 
 
 @router.post("/api/kiosk/{kiosk_id}/check-in")
@@ -180,7 +175,7 @@ async def kiosk_check_in(request: Request, kiosk_id: KioskId, body: CheckInBody)
     desk = desk_of(request)
     if not (body.code or body.phone or body.swipe_id):
         raise HallError("invalid_request", "请输入预约码或手机号码，或刷身份证。", 422)
-    return await desk.check_in(desk.kiosk(kiosk_id), body.code, body.phone, body.swipe_id, base_url(request))
+    return await desk.check_in(desk.kiosk(kiosk_id), body.code, body.phone, body.swipe_id, public_base(request))
 
 
 @router.post("/api/kiosk/{kiosk_id}/swipe/clear")
@@ -198,7 +193,7 @@ async def speech(request: Request, text: Annotated[str, Query(min_length=1, max_
 
 @router.get("/api/t/{token}")
 async def public_ticket(request: Request, token: Token) -> dict[str, Any]:
-    return desk_of(request).public_ticket(token, base_url(request))
+    return desk_of(request).public_ticket(token, public_base(request))
 
 
 # ---------------------------------------------------------------- simulated devices (demo and tests)

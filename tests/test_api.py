@@ -38,6 +38,12 @@ def test_issue_ticket_contract(client):
     assert got["number"] == "A001" and "token" not in got  # the token never leaks through the id
 
 
+def test_status_url_is_on_the_address_the_caller_used(client):
+    """With no public_url configured the phone link uses the host the request came to, not the bind address."""
+    r = client.post("/api/tickets", json={"service_id": "S1"}, headers={"host": "192.168.10.5:8000"})
+    assert r.json()["status_url"] == f"http://192.168.10.5:8000/t/{r.json()['token']}"
+
+
 def test_request_id_double_tap_issues_once(client):
     a = issue(client, request_id="kiosk1-42")
     b = issue(client, request_id="kiosk1-42")

@@ -13,6 +13,7 @@ from ..domain.model import OUTCOMES
 from ..events import public
 from ..service import HallService
 from .auth import reads_private_events
+from .links import status_url
 
 # Handlers are async on purpose: a command is ~1 ms of CPU and one SQLite commit, cheaper than a hop to the
 # thread pool, and it keeps every state change on the event loop with the devices and WebSockets.
@@ -94,7 +95,9 @@ async def issue_ticket(request: Request, body: IssueRequest, authorization: Anno
         raise HallError("appointment_channel", "预约号票只能通过预约签到取得。", 403)
     if body.priority is not None or body.channel == "staff":
         svc.authorise_any_staff(bearer(authorization))
-    return svc.issue_ticket(body.service_id, body.channel, priority=body.priority, request_id=body.request_id)
+    view = svc.issue_ticket(body.service_id, body.channel, priority=body.priority, request_id=body.request_id)
+    view["status_url"] = status_url(request, view["token"])
+    return view
 
 
 @router.get("/tickets/{ticket_id}")
