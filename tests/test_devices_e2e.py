@@ -102,10 +102,14 @@ def test_keypad_call_shows_speaks_and_rating_is_stored_despite_faults(service, t
             await disp.wait_for(lambda d: d.lines == ("1号综合窗口", "员工1 工号 S001"))
             await kp.wait_for(lambda k: k.lcd == "签到成功\n员工1")
 
-            # the report of "call next" is lost twice, then duplicated; an ack is corrupted and one poll unheard
+            # the report of "call next" is lost twice, then duplicated, split into pieces and preceded by line
+            # noise with a false header; an ack is corrupted, one split, one late and one poll unheard
             sim.inject(Fault.DROP, count=2, match=reply_to(Cmd.KEY_EVENT))
             sim.inject(Fault.DUPLICATE, count=2, match=reply_to(Cmd.KEY_EVENT))
+            sim.inject(Fault.SPLIT, count=2, match=reply_to(Cmd.KEY_EVENT))
+            sim.inject(Fault.NOISE, count=2, match=reply_to(Cmd.KEY_EVENT))
             sim.inject(Fault.CORRUPT, count=1, match=reply_to(Cmd.ACK, KEYPAD))
+            sim.inject(Fault.SPLIT, count=1, match=reply_to(Cmd.ACK, DISPLAY))
             sim.inject(Fault.LATE, count=1, match=reply_to(Cmd.ACK, DISPLAY))
             sim.inject(Fault.DEAF, count=1, match=lambda f: f.addr == KEYPAD and f.command == Cmd.POLL)
             kp.press(KeyEvent(Key.CALL_NEXT))
@@ -132,6 +136,8 @@ def test_keypad_call_shows_speaks_and_rating_is_stored_despite_faults(service, t
             assert [tuple(r) for r in rows] == [(ticket["id"], "1", "S001", 2, "pad")]  # once, not lost
             stats = hub.buses["bus1"].master.stats
             assert stats.retries >= 1 and stats.stale_frames >= 1 and stats.parser.crc_errors >= 1
+            assert stats.parser.dropped_bytes >= 1  # the noise, skipped
+            assert sum(r.fired for r in sim.faults if r.kind in (Fault.SPLIT, Fault.NOISE)) == 5
         finally:
             await hub.stop()
             await sim.close()
@@ -327,6 +333,49 @@ def test_the_hub_builds_its_announcer_with_the_voice_settings(service, tmp_path,
     assert built == {"template": voice.template, "repeats": 3, "max_backlog": 9, "segmented": True}
 
 
+def test_pty_unplugged_mid_call_and_replugged_resends_the_display_and_acts_once(service, tmp_path) -> None:
+    async def scenario() -> None:
+        kp, disp = AckDeafKeypad(KEYPAD), SimDisplay(DISPLAY)
+        cable = SocatPair(tmp_path / "cable")
+        cable.master_path.parent.mkdir()
+        cable.start()
+        sim = SimBus([kp, disp], seed=3)
+        await sim.attach_serial(str(cable.device_path))
+        settings = DeviceSettings(buses=(BusSpec("bus1", str(cable.master_path), 9600, WINDOW_1[:2]),), voice=NO_VOICE)
+        hub = DeviceHub(service, settings, mode="config", var_dir=tmp_path, timing=FAST)
+        await hub.start()
+        try:
+            ticket = service.issue_ticket("S1", "kiosk")
+            kp.press(KeyEvent(Key.SIGN_IN, staff_id="S001", pin="1234"))
+            await disp.wait_for(lambda d: d.lines == ("1号综合窗口", "员工1 工号 S001"))
+            await kp.wait_for(lambda k: not k.pending)
+
+            # the call is made, but neither its acknowledgement nor the new display text gets through
+            kp.deaf = True
+            sim.inject(Fault.DEAF, count=None, match=lambda f: f.addr == DISPLAY and f.command == Cmd.DISPLAY_TEXT)
+            kp.press(KeyEvent(Key.CALL_NEXT))
+            await until(lambda: len(events(service, "ticket.called")) == 1)
+            cable.kill()
+            await until(lambda: len(events(service, "device.offline")) == 2)
+            assert disp.lines == ("1号综合窗口", "员工1 工号 S001") and kp.pending
+            sim.clear_faults()
+            kp.deaf = False
+            disp.lines = ()  # the display lost power with the cable
+
+            cable.start()
+            await disp.wait_for(lambda d: d.lines == ("A001", "员工1"), timeout=10)  # its state sent again
+            await kp.wait_for(lambda k: not k.pending, timeout=10)
+            await until(lambda: len(events(service, "device.online")) == 4)
+            assert [e["ticket"]["id"] for e in events(service, "ticket.called")] == [ticket["id"]]  # once
+            assert not kp.rejected and hub.buses["bus1"].master.stats.opens >= 2
+        finally:
+            await hub.stop()
+            await sim.close()
+            cable.kill()
+
+    run(scenario)
+
+
 # ---------------------------------------------------------------------- printers
 
 
@@ -339,6 +388,7 @@ def test_printer_out_of_paper_is_reported_and_the_ticket_kept(service, tmp_path)
             await hub.start()
             try:
                 view = service.issue_ticket("S1", "kiosk")
+                view["status_url"] = f"http://hall.example/t/{view['token']}"  # added at the HTTP edge
                 result = await hub.print_ticket("P1", view)
                 assert result == {"ok": False, "code": "paper_out", "message": "打印纸已用完，请更换纸卷"}
                 assert service.ticket(view["id"])["status"] == "waiting"  # committed before printing
