@@ -229,6 +229,24 @@ def test_re_reported_event_is_acknowledged_again_not_acted_on() -> None:
     run(scenario)
 
 
+@pytest.mark.parametrize("accepted", [True, False])
+def test_a_master_started_with_the_memory_of_an_event_repeats_its_verdict_without_acting(accepted: bool) -> None:
+    async def scenario() -> None:
+        kp = SimKeypad(KEYPAD)
+        hall = Hall()
+        handled = kp.press(KeyEvent(Key.CALL_NEXT))  # handled by the master before a restart, never acknowledged
+        skip = kp.press(KeyEvent(Key.SKIP))
+        async with SimBus([kp]) as sim:
+            await sim.serve_tcp()
+            async with make_bus(sim.url, hall, [(KEYPAD, DeviceType.KEYPAD)], handled={KEYPAD: (handled, accepted)}) as bus:
+                await kp.wait_for(lambda k: not k.pending)
+                assert [e.key for _, e in hall.keys] == [Key.SKIP] and bus.stats.duplicate_events == 1
+                assert [i for i, _ in kp.acked] == ([handled, skip] if accepted else [skip])
+                assert [i for i, _ in kp.rejected] == ([] if accepted else [handled])
+
+    run(scenario)
+
+
 def test_malformed_report_is_refused_and_counted() -> None:
     async def scenario() -> None:
         kp = SimKeypad(KEYPAD)
