@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from hall_controller import cases, ratings, ratings_api
 from hall_controller.api.app import create_app
+from hall_controller.api.manager import Feed
 from hall_controller.clock import ManualClock
 from hall_controller.domain import cases as case_rules
 from hall_controller.domain.calendar import add_working_days, is_working_day, working_days_between
@@ -245,6 +246,16 @@ def test_overdue_case_alerts_once_and_is_listed(app_client, service, clock):
     clock.set(at("2026-12-10"))
     assert [a["state"] for a in cases.check_overdue(service)] == ["rectifying"]
     assert len(events(service, "case.overdue")) == 2
+
+
+def test_an_overdue_case_still_alerts_on_a_board_started_days_later(service, clock):
+    ratings.record_rating(service, served(service, clock)["id"], 5, "pad")
+    clock.set(at("2026-11-24", "17:31"))
+    [late] = cases.check_overdue(service)
+    clock.set(at("2026-11-27", "09:00"))  # a restart or a new day: the board's feed starts afresh
+    feed = Feed()
+    feed.refresh(service, clock.now())
+    assert [(a.kind, a.subject["case_id"]) for a in feed.alerts(service, clock.now())] == [("overdue", late["case_id"])]
 
 
 def test_the_watcher_task_raises_the_alert(service, clock):

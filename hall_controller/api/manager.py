@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from .. import kpis
-from ..alerts import SIGNAL_EVENTS, Alert, ManagerSettings, Signals, evaluate, fold_signals
+from ..alerts import CASE_EVENTS, OVERDUE_EVENTS, SIGNAL_EVENTS, Alert, ManagerSettings, Signals, evaluate, fold_signals
 from ..domain.errors import HallError
 from ..domain.hall import Decision
 from ..domain.model import TicketStatus, WindowState
@@ -29,6 +29,7 @@ Id = Annotated[str, Field(min_length=1, max_length=64)]
 ManagerId = Annotated[str, Depends(require_manager)]
 FEED_EVENTS = (*kpis.QUEUE_DELTAS, *SIGNAL_EVENTS)
 DEVICE_MEMORY = timedelta(hours=24)  # device and printer reports older than this no longer count
+CASE_SIGNALS = (*OVERDUE_EVENTS, *CASE_EVENTS)
 
 
 class Strict(BaseModel):
@@ -67,9 +68,13 @@ class Feed:
         if self.day != service.day:
             self.__init__()
             self.day = service.day
+            # A case's deadline outlives the device memory: its few events are replayed from the start, so an
+            # overdue case still alerts after a restart or a new day, and a closed one stays closed.
+            case_marks = ",".join("?" * len(CASE_SIGNALS))
             rows = service.ledger.query(
-                f"SELECT seq, type, at, data FROM events WHERE type IN ({marks}) AND at >= ? AND seq <= ? ORDER BY seq",
-                (*FEED_EVENTS, (now - DEVICE_MEMORY).isoformat(), top))
+                f"SELECT seq, type, at, data FROM events WHERE type IN ({marks}) "
+                f"AND (at >= ? OR type IN ({case_marks})) AND seq <= ? ORDER BY seq",
+                (*FEED_EVENTS, (now - DEVICE_MEMORY).isoformat(), *CASE_SIGNALS, top))
         else:
             rows = service.ledger.query(
                 f"SELECT seq, type, at, data FROM events WHERE seq > ? AND seq <= ? AND type IN ({marks}) ORDER BY seq",
