@@ -29,7 +29,7 @@ CASE_EVENTS = ("case.verified", "case.appealed", "case.appeal_decided", "case.re
                "case.closed", "complaint.classified", "complaint.answered")
 DONE_STATES = ("closed", "answered")
 SIGNAL_EVENTS = (*DEVICE_EVENTS, "printer.status", "rating.recorded", "manager.alert_acknowledged",
-                 *OVERDUE_EVENTS, *CASE_EVENTS)
+                 "platform.rejected", *OVERDUE_EVENTS, *CASE_EVENTS)
 
 DEVICE_NAMES = {"keypad": "呼叫器", "pad": "评价器", "display": "窗口屏", "board": "综合屏", "printer": "打印机",
                 "kiosk": "取号机", "voice": "语音播报", "speaker": "语音播报"}
@@ -61,7 +61,7 @@ register_section("manager", parse)
 @dataclass(frozen=True)
 class Alert:
     kind: str  # max_wait | queue | window_idle | window_paused | device_offline | paper | printer_unknown
-    #           | bad_review | overdue
+    #           | bad_review | overdue | platform_rejected
     key: str
     since: datetime
     level: str  # danger | warning
@@ -82,13 +82,15 @@ class Alert:
 
 @dataclass
 class Signals:
-    """What the recent events say: device states, printer paper, bad reviews, acknowledgements."""
+    """What the recent events say: device states, printer paper, overdue cases, bad reviews, events the
+    platform refused, acknowledgements."""
 
     offline: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # device -> (since, data)
     paper: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # device -> (since, data)
     unknown: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # printer -> (since, data)
     overdue: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # case:/complaint:id -> …
     bad_reviews: list[tuple[int, datetime, dict[str, Any]]] = field(default_factory=list)  # (seq, at, data)
+    rejected: list[tuple[int, datetime, dict[str, Any]]] = field(default_factory=list)  # platform dead letters
     acknowledged: dict[str, str] = field(default_factory=dict)  # alert id -> manager id
 
 
@@ -137,6 +139,8 @@ def fold_signals(events: Iterable[dict[str, Any]], into: Signals | None = None) 
         elif e["type"] == "rating.recorded":
             if is_bad(data):
                 s.bad_reviews.append((e["seq"], at, data))
+        elif e["type"] == "platform.rejected":
+            s.rejected.append((e["seq"], at, data))
         elif e["type"] == "manager.alert_acknowledged":
             s.acknowledged[str(data.get("alert_id"))] = str(data.get("by", ""))
     return s
@@ -206,6 +210,13 @@ def evaluate(hall: Hall, now: datetime, settings: ManagerSettings, signals: Sign
                             "差评整改超期" if data["what"] == "case" else "投诉答复超期",
                             _overdue_text(data, config), {key.split(":")[0] + "_id": key.split(":", 1)[1],
                                                           "window_id": data.get("window_id")}))
+    for seq, at, data in signals.rejected:  # a dead letter alerts until someone has looked into it
+        alert = Alert("platform_rejected", f"platform_rejected:{seq}", at, "warning", "数据上报被拒收",
+                      f"上级平台拒收 {data.get('type', '')} 事件（#{data.get('seq', '')}"
+                      f"{'，HTTP ' + str(data['status']) if data.get('status') else ''}）：{data.get('error', '')}",
+                      {"seq": data.get("seq")})
+        if alert.id not in signals.acknowledged:
+            alerts.append(alert)
     for seq, at, data in signals.bad_reviews:
         alert = Alert("bad_review", f"bad_review:{seq}", at, "danger", "新差评", _review_text(data, config),
                       {"window_id": data.get("window_id"), "service_id": data.get("service_id"),

@@ -279,6 +279,16 @@ def test_a_bad_review_alerts_until_acknowledged():
     assert not evaluate(hall, MONDAY_10, SETTINGS, fold_signals(events))
 
 
+def test_an_event_the_platform_refused_alerts_until_acknowledged():
+    hall = Hall(small_hall())
+    refused = {"seq": 42, "type": "rating.recorded", "status": 422, "error": "bad level"}
+    events = [{"seq": 7, "type": "platform.rejected", "at": MONDAY_10.isoformat(), "data": refused}]
+    [alert] = evaluate(hall, MONDAY_10, SETTINGS, fold_signals(events))
+    assert alert.kind == "platform_rejected" and "rating.recorded" in alert.detail and "422" in alert.detail
+    events.append(event(8, "manager.alert_acknowledged", 1, alert_id=alert.id, by="boss"))
+    assert not evaluate(hall, MONDAY_10, SETTINGS, fold_signals(events))
+
+
 def test_an_acknowledgement_covers_one_episode_of_a_lasting_condition():
     hall = staffed()
     issue(hall, "S1", MONDAY_10)
