@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import sys
 import tempfile
-import tomllib
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,7 +27,7 @@ from hall_controller.clock import ManualClock  # noqa: E402
 from hall_controller.config import load_config  # noqa: E402
 from hall_controller.domain.hall import Decision  # noqa: E402
 from hall_controller.server import ServeOptions, build_app  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS, DEMO_CONFIG, ServerProcess  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS, DEMO_CONFIG, ServerProcess, demo_staff  # noqa: E402
 
 START = datetime(2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 END = START + timedelta(hours=2, minutes=20)
@@ -37,15 +36,6 @@ AWAY = {"14": "临时离开"}  # paused all morning: the window display shows �
 NOTICE = "上午业务高峰，21号高峰应急窗口已开启，请留意叫号；过号请到咨询服务台重新排队。"
 MIX = {"hukou_move": 4, "id_card_renew": 5, "social_insurance_enrol": 3, "individual_business": 3,
        "llc_registration": 2, "pickup_result": 2, "policy_consult": 1}
-
-
-def staff_by_window() -> dict[str, tuple[str, str]]:
-    raw = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
-    out: dict[str, tuple[str, str]] = {}
-    for s in raw["staff"]:
-        for w in s.get("windows", []):
-            out.setdefault(str(w), (s["id"], s["pin"]))
-    return out
 
 
 def drive(db: Path) -> None:
@@ -57,7 +47,7 @@ def drive(db: Path) -> None:
     with TestClient(app) as c:
         boss = {"Authorization": "Bearer " + c.post("/api/manager/sign-in", json={
             "manager_id": "manager", "password": "manager123"}).json()["token"]}
-        staff = staff_by_window()
+        staff = demo_staff()
         auth = {}
         for w in WINDOWS:
             sid, pin = staff[w]
@@ -131,7 +121,7 @@ def photograph(db: Path) -> None:
 
             page = browser.new_page(locale="zh-CN", viewport={"width": 1600, "height": 900})
             page.goto(f"{srv.url}/counter/3")
-            staff_id, pin = staff_by_window()["3"]
+            staff_id, pin = demo_staff()["3"]
             page.fill("#staff-id", staff_id)
             page.fill("#pin", pin)
             page.click("button[type=submit]")

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,16 @@ from .factory import MONDAY_10, small_hall
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "config" / "demo-hall.toml"
+
+
+def demo_staff() -> dict[str, tuple[str, str]]:
+    """window id -> (staff id, clear PIN) of the demo hall's regular staff (the demo lists its PINs in clear)."""
+    raw = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
+    out: dict[str, tuple[str, str]] = {}
+    for s in raw["staff"]:
+        for w in s.get("windows", []):
+            out.setdefault(str(w), (s["id"], s["pin"]))
+    return out
 
 
 @pytest.fixture

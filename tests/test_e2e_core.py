@@ -5,26 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import tomllib
 from collections import Counter, defaultdict
 
 import httpx
 import pytest
 import websockets
 
-from .conftest import DEMO_CONFIG
+from .conftest import demo_staff
 
 pytestmark = pytest.mark.slow
-
-
-def demo_staff() -> dict[str, tuple[str, str]]:
-    """window id -> (staff id, clear PIN) for the demo hall's regular staff."""
-    raw = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
-    out: dict[str, tuple[str, str]] = {}
-    for s in raw["staff"]:
-        for w in s.get("windows", []):
-            out.setdefault(str(w), (s["id"], s["pin"]))
-    return out
 
 
 def open_services(url: str) -> list[str]:
