@@ -33,6 +33,7 @@ from .domain.model import WindowState
 
 PRIOR_TICKETS = 5.0  # pseudo-count: early in the day the usual profile dominates today's few tickets
 ADVICE_SLOTS = 3  # advice looks at the current half-hour and the next two
+LONG_WAIT_MIN = 240  # beyond this an estimate means "the queue keeps growing", not a figure to read
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,10 @@ def allocate(need: dict[str, int], windows: dict[str, set[str]], load: dict[str,
     """Windows per theme: each window to one theme it may serve, covering as much of `need` as any sharing can.
 
     Augmenting paths (bipartite b-matching): a theme short of a window takes a free one it may use, or one
-    from a theme that can take another window instead. Windows left over go to the busiest theme they
-    serve (most arrivals per window), so the counts add up to the windows signed in.
+    from a theme that can take another window instead. One window at a time goes to the theme furthest from
+    its need (relative shortfall), so when the hall is short every theme is short in proportion, not one
+    theme starved while another is whole. Windows left over go to the busiest theme they serve (most
+    arrivals per window), so the counts add up to the windows signed in.
     """
     owner: dict[str, str] = {}
     count = {c: 0 for c in need}
@@ -92,13 +95,18 @@ def allocate(need: dict[str, int], windows: dict[str, set[str]], load: dict[str,
                 return True
         return False
 
-    # Themes with fewer windows able to serve them first: an augmenting path never lowers a theme already
-    # matched, so a shortfall ends up where the most windows could cover it (a general theme, fixable by
-    # one more comprehensive window) rather than at a special window that happens to list a general matter.
+    # An augmenting path never lowers a theme's count, so trying every short theme until none can grow is a
+    # maximum matching whatever the order. Ties go to themes fewer windows can serve: a shortfall then ends
+    # up where the most windows could cover it (a general theme, fixable by one more comprehensive window)
+    # rather than at a special window that happens to list a general matter.
     reach = {c: sum(1 for cats in windows.values() if c in cats) for c in need}
-    for cat in sorted(need, key=lambda c: (reach[c], -need[c])):
-        while count[cat] < need[cat] and augment(cat, set()):
+    stuck: set[str] = set()
+    while short := [c for c in need if count[c] < need[c] and c not in stuck]:
+        cat = max(short, key=lambda c: ((need[c] - count[c]) / need[c], -reach[c]))
+        if augment(cat, set()):
             count[cat] += 1
+        else:
+            stuck.add(cat)  # others only take windows away from here on: it cannot grow again
     for wid, cats in windows.items():
         if wid not in owner and cats & set(count):
             best = max((c for c in count if c in cats), key=lambda c: load.get(c, 0.0) / (count[c] + 1))
@@ -239,29 +247,31 @@ def _past_share(calls: dict[tuple[str, int], dict[str, int]], slot: int) -> dict
 
 
 def _advice(themes: list[dict[str, Any]], totals: list[dict[str, Any]], current: int, target: float) -> list[str]:
-    out = []
+    """One line per short half-hour (the figures behind it are in the table), then what concerns the special
+    windows, said once."""
+    out, special, shared = [], [], {}
     for i, total in enumerate(totals):
         start = demand.parse_slot(total["slot"])
         if not current <= start < current + ADVICE_SLOTS * demand.SLOT_MINUTES or total["short"] <= 0:
             continue
         end = demand.slot_label(start + demand.SLOT_MINUTES)
-        parts, special = [], []
+        parts = []
         for theme in themes:
             row = theme["rows"][i]
-            if "shared_wq_min" in row:
-                parts.append(f"{theme['name']}的专窗也办理综合类事项，照综合窗口的繁忙程度估算{theme['name']}群众等候约"
-                             f"{_show(row['shared_wq_min'])}分钟：建议该专窗暂停办理综合类事项或增开1个{theme['name']}窗口")
-                special.append(theme["name"])
-            elif row["short"] > 0:
-                parts.append(f"{theme['name']}缺{row['short']}个（每小时约{row['arrivals_per_hour']:g}人，"
-                             f"需{row['windows_needed']}、可分配{row['windows_open']}）")
-                if not theme["general"]:
+            if row["short"] > 0:
+                parts.append(f"{theme['name']}缺{row['short']}个")
+                if not theme["general"] and theme["name"] not in special:
                     special.append(theme["name"])
-        line = (f"{total['slot']}–{end} 需增开{total['short']}个窗口：" + "；".join(parts) +
-                f"。共需{total['windows_needed']}个窗口，在岗{total['windows_open']}个（综合窗口按各主题缺口统一调配）。")
-        if special:
-            line += "其中" + "、".join(special) + "须由专窗（或授权的窗口）办理。"
-        out.append(line)
+            if "shared_wq_min" in row and theme["name"] not in shared:
+                shared[theme["name"]] = row["shared_wq_min"]
+        out.append(f"{total['slot']}–{end} 需增开{total['short']}个窗口：" + "、".join(parts) +
+                   f"（共需{total['windows_needed']}个，在岗{total['windows_open']}个）。")
+    for name, wq in shared.items():
+        wait = f"约{_show(wq)}分钟" if wq is not None and wq <= LONG_WAIT_MIN else "持续增长"
+        out.append(f"{name}的专窗也办理综合类事项，{name}群众等候{wait}：建议该专窗暂停办理综合类事项，"
+                   f"或增开1个{name}窗口。")
+    if special:
+        out.append("、".join(special) + "须由专窗（或授权的窗口）办理；综合窗口按各主题缺口统一调配。")
     if not out:
         out.append(f"当前窗口配置可满足平均等候不超过{target:g}分钟的目标。")
     return out

@@ -203,5 +203,10 @@ def test_allocation_is_a_maximum_matching():
     # Short overall: counts still add up to the windows, and only the uncoverable need is short.
     got = staffing.allocate({"x": 3, "y": 1}, {"a": {"x", "y"}, "b": {"x"}}, {"x": 1.0, "y": 1.0})
     assert sum(got.values()) == 2 and got["y"] == 1 and got["x"] == 1
+    # Short everywhere: shared windows go where the shortfall is relatively largest, no theme is starved.
+    pool = {f"c{i}": {"s", "b"} for i in range(5)} | {"w7": {"s"}, "w8": {"s", "b"}, "w9": {"b"}, "w10": {"b"}}
+    got = staffing.allocate({"s": 11, "b": 8}, pool, {"s": 70.0, "b": 22.0})
+    assert got == {"s": 5, "b": 4}  # 6/11 and 4/8 short, rather than 10/11 and 1/8
+    assert staffing.allocate({"x": 10, "y": 10}, {f"c{i}": {"x", "y"} for i in range(10)}, {}) == {"x": 5, "y": 5}
     # Spare windows go to the busiest theme per window.
     assert staffing.allocate({"x": 0, "y": 0}, {"a": {"x", "y"}}, {"x": 1.0, "y": 5.0}) == {"x": 0, "y": 1}
