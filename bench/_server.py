@@ -32,7 +32,8 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "hall_controller.cli", "serve", "--config", str(DEMO_CONFIG),
                "--db", f"{self.dir.name}/hall.db", "--port", str(self.port), "--clock-start", clock_start, "--rate-limit", "0",
-               "--devices", "simulated", *(extra or [])]
+               # every simulated board client comes from 127.0.0.1: lift the per-address stream cap
+               "--ws-per-client", "1000", "--devices", "simulated", *(extra or [])]
         out = open(self.log, "wb") if capture_log else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
