@@ -28,7 +28,7 @@ from drivers.printer import PrinterStatus, PrintResult, TicketPrint, TicketPrint
 from drivers.printer_sim import PrinterSimulator
 from drivers.protocol import DeviceType, Invite, Key, KeyEvent, ProtocolError, Rating, RatingReason
 from drivers.simulators import SimBus, SimDevice, SimDisplay, SimKeypad, SimPad
-from drivers.voice import Announcer, AplaySink, Sink, Utterance, WavDirSink, has_sound_card
+from drivers.voice import Announcer, AplaySink, Sink, Utterance, WavDirSink, has_sound_card, wav_seconds
 
 from .devices_config import SIM, BusSpec, DeviceSettings, PrinterSpec, VoiceSettings
 from .domain.errors import HallError
@@ -91,17 +91,27 @@ def window_ranges(numbers: list[int]) -> str:
 
 
 class BoundedWavSink(WavDirSink):
-    """WAV files for machines without sound, keeping only the newest `keep` so the disk never fills."""
+    """WAV files for machines without sound, keeping only the newest `keep` so the disk never fills.
+
+    It stands in for the hall's speaker, so it takes the utterance's airtime as the speaker would (as
+    `aplay` blocks): the announcer's backlog, merged recalls and dropped repeats then behave as in the
+    hall, and speech is synthesised at the pace it can be heard, not as fast as calls come."""
 
     def __init__(self, directory: Path, keep: int) -> None:
         super().__init__(directory)
         self.keep = keep
+        self._stopped = threading.Event()
 
     def play(self, utterance: Utterance, wav: bytes) -> None:
         super().play(utterance, wav)
         files = sorted(self.directory.glob("*.wav"), key=lambda p: p.stat().st_mtime_ns)
         for old in files[: -self.keep]:
             old.unlink(missing_ok=True)
+        self._stopped.wait(wav_seconds(wav))
+
+    def stop(self) -> None:
+        """Cut the airtime short: the controller is shutting down."""
+        self._stopped.set()
 
 
 @dataclass(frozen=True)
@@ -186,6 +196,7 @@ class DeviceHub:
         self.printers: dict[str, PrinterCoordinator] = {}
         self.announcer: Announcer | None = None
         self._sink = sink
+        self._wav_sink: BoundedWavSink | None = None
         self._where: dict[tuple[str, str], tuple[BusCoordinator, int]] = {}  # (kind, window) -> device
         self._pending_events: list[tuple[str, dict[str, Any]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -241,6 +252,8 @@ class DeviceHub:
                 await bus.sim.close()
         for printer in self.printers.values():
             await asyncio.to_thread(printer.close)
+        if self._wav_sink is not None:
+            self._wav_sink.stop()
         if self.announcer is not None:
             await self.announcer.close()
         self._flush_events()
@@ -254,7 +267,7 @@ class DeviceHub:
             if voice.output == "auto" and await asyncio.to_thread(has_sound_card):
                 sink = AplaySink()
             else:
-                sink = BoundedWavSink(wav_dir, voice.keep_wav_files)
+                sink = self._wav_sink = BoundedWavSink(wav_dir, voice.keep_wav_files)
         announcer = Announcer(sink, template=voice.template, repeats=voice.repeats, max_backlog=voice.max_backlog,
                               segmented=voice.segmented)
         await announcer.start()
