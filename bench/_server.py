@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -24,16 +25,22 @@ def free_port() -> int:
 
 
 class Server:
+    """`external_devices`: the demo's simulated devices run in a process of their own (bench/_devices.py)
+    and the controller drives them as real ones (`--devices config`), so what is measured is the controller,
+    not the simulators sharing its event loop."""
+
     def __init__(self, extra: list[str] | None = None, clock_start: str = "2026-11-23T08:40:00",
-                 capture_log: bool = False):
+                 capture_log: bool = False, external_devices: bool = False):
         self.dir = tempfile.TemporaryDirectory(prefix="hall-bench-")
         self.log = Path(self.dir.name) / "server.log"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "hall_controller.cli", "serve", "--config", str(DEMO_CONFIG),
+        self.devices: subprocess.Popen | None = None
+        config = self._external_devices() if external_devices else DEMO_CONFIG
+        cmd = [sys.executable, "-m", "hall_controller.cli", "serve", "--config", str(config),
                "--db", f"{self.dir.name}/hall.db", "--port", str(self.port), "--clock-start", clock_start, "--rate-limit", "0",
                # every simulated board client comes from 127.0.0.1: lift the per-address stream cap
-               "--ws-per-client", "1000", "--devices", "simulated", *(extra or [])]
+               "--ws-per-client", "1000", "--devices", "config" if external_devices else "simulated", *(extra or [])]
         out = open(self.log, "wb") if capture_log else subprocess.DEVNULL
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -46,6 +53,19 @@ class Server:
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("server did not start")
+
+    def _external_devices(self) -> Path:
+        self.devices = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_devices.py"), str(DEMO_CONFIG)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        urls = json.loads(self.devices.stdout.readline())
+        text = DEMO_CONFIG.read_text(encoding="utf-8")
+        for url in urls["buses"]:
+            text = text.replace('port = "sim"', f'port = "{url}"', 1)
+        for url in urls["printers"]:
+            text = text.replace('connection = "sim"', f'connection = "{url}"', 1)
+        config = Path(self.dir.name) / "hall.toml"
+        config.write_text(text, encoding="utf-8")
+        return config
 
     def rss_mb(self) -> tuple[float, float]:
         """Resident memory now and at its peak, in MB."""
@@ -72,6 +92,9 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if self.devices is not None:
+            self.devices.stdin.close()  # its cue to stop
+            self.devices.wait(10)
         self.dir.cleanup()
 
 

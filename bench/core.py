@@ -2,6 +2,8 @@
 
 Prints issue and call-next latency (p50/p99) at a fixed offered load, the closed-loop throughput, and the
 controller's memory after a simulated day of tickets. Goals: p99 < 20 ms at 200 requests/s; < 150 MB.
+The controller drives the demo's devices (buses, printers, voice) as in a hall; the device simulators run
+in a process of their own (bench/_devices.py), as real devices are hardware outside it.
 
     .venv/bin/python bench/core.py [--rate 200] [--seconds 20] [--day 20000] [--json]
 """
@@ -110,7 +112,7 @@ async def simulated_day(hall: Hall, tickets: int, workers: int = 8) -> None:
 
 
 async def main(args: argparse.Namespace) -> dict:
-    server = Server()
+    server = Server(external_devices=True)
     try:
         auth = sign_in_general_windows(server.url)
         services = open_uncapped_services(server.url)
