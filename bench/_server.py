@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import tomllib
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = ROOT / "config" / "demo-hall.toml"
+sys.path.insert(0, str(ROOT))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import DEMO_CONFIG, demo_staff, free_port  # noqa: E402  (shared with the tests)
 
 
 class Server:
@@ -96,15 +90,6 @@ class Server:
             self.devices.stdin.close()  # its cue to stop
             self.devices.wait(10)
         self.dir.cleanup()
-
-
-def demo_staff() -> dict[str, tuple[str, str]]:
-    raw = tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))
-    out: dict[str, tuple[str, str]] = {}
-    for s in raw["staff"]:
-        for w in s.get("windows", []):
-            out.setdefault(str(w), (s["id"], s["pin"]))
-    return out
 
 
 def sign_in_general_windows(url: str) -> dict[str, dict[str, str]]:
