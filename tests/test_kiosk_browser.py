@@ -55,6 +55,12 @@ def open_service(page, url: str, category: str = "social", service: str = "hukou
     page.wait_for_selector("#materials")
 
 
+def press_keys(page, digits: str) -> None:
+    """Type on the kiosk's on-screen keypad, as a citizen does."""
+    for digit in digits:
+        page.click(f"#screen .keys [data-key='{digit}']")
+
+
 def token_of(page) -> str:
     return re.search(r"/kiosk/qr/([A-Za-z0-9_-]+)\.svg", page.get_attribute("#ticket-qr", "src")).group(1)
 
@@ -161,8 +167,7 @@ def test_appointment_check_in_by_code(kiosk_server, page):
     code = book(url, "hukou_move", "10:00", "13800001111")
     page.goto(f"{url}/kiosk/K1")
     page.click("#go-checkin")
-    for digit in code:
-        page.click(f"#screen .keys [data-key='{digit}']")
+    press_keys(page, code)
     assert page.inner_text("#entry") == code
     page.click("#checkin-submit")
     page.wait_for_selector("#ticket-number")
@@ -171,8 +176,7 @@ def test_appointment_check_in_by_code(kiosk_server, page):
     # a wrong code: a clear message, not an error page
     page.click("#done")
     page.click("#go-checkin")
-    for digit in "00000000":
-        page.click(f"#screen .keys [data-key='{digit}']")
+    press_keys(page, "00000000")
     page.click("#checkin-submit")
     page.wait_for_selector("#dialog:not([hidden])")
     assert "未找到该预约码" in page.inner_text("#dialog-text")
@@ -420,8 +424,7 @@ def test_check_in_by_phone_number_shows_the_configured_window(kiosk_server, page
     assert page.inner_text("#checkin-rule") == ("请在预约时段开始前 30 分钟内至开始后 15 分钟内签到，签到后优先叫号；"
                                                   "超过后按普通号排队。")
     page.click("#tab-phone")
-    for digit in "13912345678":
-        page.click(f"#screen .keys [data-key='{digit}']")
+    press_keys(page, "13912345678")
     page.click("#checkin-submit")
     page.wait_for_selector("#ticket-number")
     assert "预约签到成功" in page.inner_text(".ticket .title")

@@ -282,6 +282,9 @@ def test_the_hall_s_own_ledger_is_a_source_of_arrivals(tmp_path):
     ('[simulation]\nprofile = { "09:15" = 1 }\n', "simulation.profile.09:15"),
     ('[simulation.mix]\nnot_a_service = 2\n', "simulation.mix.not_a_service"),
     ('[[simulation.windows]]\nwindow = "99"\nopen = [["09:00", "10:00"]]\n', "simulation.windows[0].window"),
+    ('[simulation]\n[simulation.profiles.nope]\n"09:00" = 1\n', "simulation.profiles.nope"),
+    ('[simulation]\n[simulation.profiles.pickup_result]\n"09:10" = 1\n', "simulation.profiles.pickup_result.09:10"),
+    ('[simulation]\n[simulation.profiles.pickup_result]\n"09:00" = 0\n', "simulation.profiles.pickup_result"),
 ])
 def test_bad_simulation_settings_name_the_key(section, key):
     text = DEMO.read_text(encoding="utf-8").split("\n[simulation]")[0] + "\n" + section
@@ -434,13 +437,3 @@ def test_a_service_with_its_own_half_hour_profile():
     assert walk_ins and all(15 * 3600 <= t < 16 * 3600 for t in walk_ins)
 
 
-@pytest.mark.parametrize("section, key", [
-    ('[simulation.profiles.nope]\n"09:00" = 1\n', "simulation.profiles.nope"),
-    ('[simulation.profiles.pickup_result]\n"09:10" = 1\n', "simulation.profiles.pickup_result.09:10"),
-    ('[simulation.profiles.pickup_result]\n"09:00" = 0\n', "simulation.profiles.pickup_result"),
-])
-def test_bad_service_profiles_name_the_key(section, key):
-    text = DEMO.read_text(encoding="utf-8").split("\n[simulation]")[0] + "\n[simulation]\n" + section
-    with pytest.raises(ConfigError) as err:
-        parse_config(text, "hall.toml")
-    assert err.value.key == key
