@@ -122,8 +122,9 @@ async function act(action, body) {
       recall: t && `已重呼 ${t.number}`, skip: t && `${t.number} 已过号`, start: t && `${t.number} 开始办理`,
       finish: t && `${t.number} 已办结`, transfer: t && `${t.number} 已转移`, pause: "已暂停服务", resume: "已恢复服务",
     }[action];
-    toast(done);
+    // Render the new state before confirming, so a key pressed on seeing the toast acts on the current ticket.
     await refresh();
+    toast(done);
   } catch (err) {
     if (err.status === 401) showSignIn(err.message); else toast(err.message, "error");
   }
