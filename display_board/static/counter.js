@@ -124,7 +124,7 @@ async function act(action, body) {
     }[action];
     // Render the new state before confirming, so a key pressed on seeing the toast acts on the current ticket.
     await refresh();
-    toast(done);
+    if (token) toast(done); // not over the sign-in prompt, should the refresh find the window signed out
   } catch (err) {
     if (err.status === 401) showSignIn(err.message); else toast(err.message, "error");
   }
