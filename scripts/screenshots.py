@@ -27,7 +27,7 @@ from hall_controller.clock import ManualClock  # noqa: E402
 from hall_controller.config import load_config  # noqa: E402
 from hall_controller.domain.hall import Decision  # noqa: E402
 from hall_controller.server import ServeOptions, build_app  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS, DEMO_CONFIG, ServerProcess, demo_staff  # noqa: E402
+from tests.conftest import CHROMIUM_ARGS, DEMO_CONFIG, ServerProcess, demo_staff, open_manager_board  # noqa: E402
 
 START = datetime(2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 END = START + timedelta(hours=2, minutes=20)
@@ -134,12 +134,7 @@ def photograph(db: Path) -> None:
             page.close()
 
             page = browser.new_page(locale="zh-CN", viewport={"width": 1600, "height": 1000})
-            page.goto(f"{srv.url}/manager")
-            page.fill("input[name=manager_id]", "manager")
-            page.fill("input[name=password]", "manager123")
-            page.click("#login-form button[type=submit]")
-            expect(page.locator("#windows tbody tr")).to_have_count(21)
-            expect(page.locator("#link")).to_have_attribute("data-online", "true")
+            open_manager_board(page, srv.url)
             page.wait_for_timeout(500)
             page.screenshot(path=docs / "manager-board.png", full_page=True)
             page.click('#windows button[data-categories="8"]')

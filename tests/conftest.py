@@ -36,6 +36,18 @@ def demo_staff() -> dict[str, tuple[str, str]]:
     return out
 
 
+def open_manager_board(page, url: str) -> None:
+    """Sign in to the demo hall's manager board and wait until it shows every window, live."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{url}/manager")
+    page.fill("input[name=manager_id]", "manager")
+    page.fill("input[name=password]", "manager123")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#windows tbody tr")).to_have_count(21)
+    expect(page.locator("#link")).to_have_attribute("data-online", "true")
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(MONDAY_10)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DEMO_CONFIG, ServerProcess
+from .conftest import DEMO_CONFIG, ServerProcess, open_manager_board
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -59,17 +59,8 @@ def issue(url: str, service_id: str) -> dict:
     return r.json()
 
 
-def open_board(page, url: str) -> None:
-    page.goto(f"{url}/manager")
-    page.fill("input[name=manager_id]", "manager")
-    page.fill("input[name=password]", "manager123")
-    page.click("#login-form button[type=submit]")
-    expect(page.locator("#windows tbody tr")).to_have_count(21)
-    expect(page.locator("#link")).to_have_attribute("data-online", "true")
-
-
 def test_a_call_through_the_api_appears_on_the_board_without_a_reload(demo_server, desk):
-    open_board(desk, demo_server.url)
+    open_manager_board(desk, demo_server.url)
     auth = sign_in_window(demo_server.url, "1")
     issue(demo_server.url, "hukou_move")
     r = httpx.post(f"{demo_server.url}/api/windows/1/call-next", headers=auth)
@@ -85,13 +76,13 @@ def test_sign_in_survives_a_reload_and_wrong_password_is_refused(demo_server, de
     desk.fill("input[name=password]", "wrong-password")
     desk.click("#login-form button[type=submit]")
     expect(desk.locator("#login-error")).to_contain_text("密码错误")
-    open_board(desk, demo_server.url)
+    open_manager_board(desk, demo_server.url)
     desk.reload()
     expect(desk.locator("#windows tbody tr")).to_have_count(21)  # token kept in sessionStorage
 
 
 def test_manager_reassigns_a_windows_categories_and_the_next_call_honours_it(demo_server, desk):
-    open_board(desk, demo_server.url)
+    open_manager_board(desk, demo_server.url)
     auth = sign_in_window(demo_server.url, "7")  # 7号: social 3, other 1
     issue(demo_server.url, "hukou_move")  # social, first in line
     business = issue(demo_server.url, "individual_business")
@@ -114,7 +105,7 @@ def test_manager_reassigns_a_windows_categories_and_the_next_call_honours_it(dem
 
 def test_a_paused_window_alert_appears_is_acknowledged_and_clears_on_resume(quick_alert_server, desk):
     url = quick_alert_server.url
-    open_board(desk, url)
+    open_manager_board(desk, url)
     expect(desk.locator("#alerts .none")).to_be_visible()
     auth = sign_in_window(url, "1")
     issue(url, "hukou_move")
@@ -133,7 +124,7 @@ def test_a_paused_window_alert_appears_is_acknowledged_and_clears_on_resume(quic
 
 def test_a_notice_broadcast_is_recorded_with_who_sent_it(quick_alert_server, desk):
     url = quick_alert_server.url
-    open_board(desk, url)
+    open_manager_board(desk, url)
     desk.fill("#notice-form textarea", "今日社会事务办件量大，请耐心等候")
     desk.select_option("#notice-form select", "60")
     desk.click("#notice-form button[type=submit]")
@@ -148,7 +139,7 @@ def test_a_notice_broadcast_is_recorded_with_who_sent_it(quick_alert_server, des
 
 def test_closing_a_window_takes_two_clicks_and_opening_restores_it(quick_alert_server, desk):
     url = quick_alert_server.url
-    open_board(desk, url)
+    open_manager_board(desk, url)
     row = desk.locator('#windows tr[data-window="21"]')
     row.locator("button[data-close]").click()
     expect(row.locator("button[data-close]")).to_have_text("确认关闭")
@@ -163,7 +154,7 @@ def test_closing_a_window_takes_two_clicks_and_opening_restores_it(quick_alert_s
 
 def test_a_queue_alert_appears_when_a_theme_reaches_its_threshold_and_clears_when_served(quick_alert_server, desk):
     url = quick_alert_server.url
-    open_board(desk, url)
+    open_manager_board(desk, url)
     waiting = next(q["waiting"] for q in httpx.get(f"{url}/api/hall").json()["queues"] if q["category_id"] == "social")
     for _ in range(max(0, 3 - waiting)):
         issue(url, "hukou_move")
@@ -177,7 +168,7 @@ def test_a_queue_alert_appears_when_a_theme_reaches_its_threshold_and_clears_whe
 
 
 def test_staffing_table_shows_need_and_allocation_per_theme_and_half_hour(demo_server, desk):
-    open_board(desk, demo_server.url)
+    open_manager_board(desk, demo_server.url)
     table = desk.locator("#staffing-table")
     expect(table.locator("tbody tr[data-theme]")).to_have_count(8)  # general and special themes
     r = httpx.post(f"{demo_server.url}/api/manager/sign-in", json={"manager_id": "manager", "password": "manager123"})
@@ -198,7 +189,7 @@ def test_staffing_table_shows_need_and_allocation_per_theme_and_half_hour(demo_s
 
 def test_the_board_links_to_the_other_manager_pages(quick_alert_server, desk):
     url = quick_alert_server.url
-    open_board(desk, url)
+    open_manager_board(desk, url)
     links = desk.locator("nav.pages a")
     expect(links).to_have_text(["差评整改", "预约管理", "报表"])
     for href in links.evaluate_all("as => as.map(a => a.getAttribute('href'))"):
