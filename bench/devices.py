@@ -33,12 +33,12 @@ from _server import percentile  # noqa: E402
 from drivers.bus import BusTiming  # noqa: E402
 from drivers.protocol import OVERHEAD, Key, KeyEvent, Outcome, encode_display_text, line_time  # noqa: E402
 from drivers.simulators import SimDisplay, SimKeypad  # noqa: E402
-from hall_controller.clock import ManualClock  # noqa: E402
-from hall_controller.config import load_config  # noqa: E402
-from hall_controller.devices import HUB_TIMING, DeviceHub  # noqa: E402
-from hall_controller.devices_config import BusSpec, DeviceSettings, DeviceSpec, VoiceSettings  # noqa: E402
-from hall_controller.service import HallService  # noqa: E402
-from hall_controller.store import Ledger  # noqa: E402
+from hall_controller.core.clock import ManualClock  # noqa: E402
+from hall_controller.config_loader import load_config  # noqa: E402
+from hall_controller.features.devices.hub import HUB_TIMING, DeviceHub  # noqa: E402
+from hall_controller.features.devices.settings import BusSpec, DeviceSettings, DeviceSpec, VoiceSettings  # noqa: E402
+from hall_controller.core.service import HallService  # noqa: E402
+from hall_controller.core.ledger import Ledger  # noqa: E402
 
 DEMO = ROOT / "config" / "demo-hall.toml"
 KINDS = ("keypad", "display", "pad")

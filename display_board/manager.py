@@ -1,7 +1,7 @@
-"""Manager live board `/manager`: the page shell, its assets, and the manager API it drives.
+"""Manager live board `/manager`: the page shell and its assets; the manager feature serves the API it drives.
 
 The page signs in with `POST /api/manager/sign-in` and renders `GET /api/manager/overview`; see
-`hall_controller.api.manager` for the figures, alerts and actions.
+`hall_controller/features/manager/api.py` for the figures, alerts and actions.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from hall_controller.api import manager as manager_api
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -26,6 +25,5 @@ async def manager_board(request: Request) -> HTMLResponse:
 
 
 def install(app: FastAPI) -> None:
-    manager_api.install(app)
     app.include_router(router)
     app.mount("/static/manager", StaticFiles(directory=HERE / "static"), name="manager-static")

@@ -17,33 +17,10 @@ from dataclasses import dataclass, field
 from serial_asyncio_fast import create_serial_connection
 
 from drivers.protocol import (
-    Cmd,
-    DeviceType,
-    Frame,
-    FrameParser,
-    Identity,
-    Invite,
-    KeyEvent,
-    Nak,
-    NakReason,
-    ParserStats,
-    ProtocolError,
-    Rating,
-    decode_ack,
-    decode_identity,
-    decode_key_report,
-    decode_nak,
-    decode_rating_report,
-    decode_timeout_report,
-    encode,
-    encode_brightness,
-    encode_display_text,
-    encode_flag,
-    encode_invite,
-    encode_lcd,
-    encode_nak,
-    encode_poll,
-    line_time,
+    Cmd, DeviceType, Frame, FrameParser, Identity, Invite, KeyEvent, Nak, NakReason, ParserStats,
+    ProtocolError, Rating, decode_ack, decode_identity, decode_key_report, decode_nak, decode_rating_report,
+    decode_timeout_report, encode, encode_brightness, encode_display_text, encode_flag, encode_invite,
+    encode_lcd, encode_nak, encode_poll, line_time,
 )
 
 log = logging.getLogger(__name__)

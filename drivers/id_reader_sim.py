@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from drivers.id_reader import (BAD_CHECKSUM, CARD_FOUND, FIND_CARD, NO_CARD, OK, READ_FAILED, READ_TEXT,
-                               SELECT_CARD, SELECT_FAILED, UNKNOWN_COMMAND, FrameError, IdCard, encode_read_data,
-                               encode_response, split_frame)
+from drivers.id_reader import (
+    BAD_CHECKSUM, CARD_FOUND, FIND_CARD, NO_CARD, OK, READ_FAILED, READ_TEXT, SELECT_CARD, SELECT_FAILED,
+    UNKNOWN_COMMAND, FrameError, IdCard, encode_read_data, encode_response, split_frame,
+)
 
 
 class IdReaderSimulator:

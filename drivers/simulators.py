@@ -21,33 +21,10 @@ from pathlib import Path
 from serial_asyncio_fast import create_serial_connection
 
 from drivers.protocol import (
-    BROADCAST,
-    Cmd,
-    DeviceType,
-    Frame,
-    FrameParser,
-    Identity,
-    Invite,
-    KeyEvent,
-    Nak,
-    NakReason,
-    ProtocolError,
-    Rating,
-    RatingReason,
-    decode_brightness,
-    decode_display_text,
-    decode_flag,
-    decode_invite,
-    decode_lcd,
-    decode_nak,
-    decode_poll,
-    encode,
-    encode_identity,
-    encode_key_report,
-    encode_nak,
-    encode_rating_report,
-    encode_timeout_report,
-    line_time,
+    BROADCAST, Cmd, DeviceType, Frame, FrameParser, Identity, Invite, KeyEvent, Nak, NakReason, ProtocolError,
+    Rating, RatingReason, decode_brightness, decode_display_text, decode_flag, decode_invite, decode_lcd,
+    decode_nak, decode_poll, encode, encode_identity, encode_key_report, encode_nak, encode_rating_report,
+    encode_timeout_report, line_time,
 )
 
 # ---------------------------------------------------------------- devices

@@ -9,10 +9,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .clock import Clock, OffsetClock, SystemClock
-from .config import ConfigError, HallConfig, load_config
-from .domain.calendar import is_working_day
-from . import simreport, staffing
+from hall_controller.core.clock import Clock, OffsetClock, SystemClock
+from hall_controller.app import load_config
+from hall_controller.config_loader import ConfigError
+from hall_controller.core.settings import HallConfig
+from hall_controller.core.calendar import is_working_day
+from hall_controller.features.simulation import cli as simulation_cli
+from hall_controller.features.staffing import cli as staffing_cli
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"
 
@@ -43,17 +46,17 @@ def main(argv: list[str] | None = None) -> int:
 
     devices = sub.add_parser("devices", help="press simulated keypads and pads, watch the window displays")
     devices.add_argument("--url", default="http://127.0.0.1:8000", help="a server run with --devices simulated")
-    simreport.add_command(sub, str(DEFAULT_CONFIG))
-    staffing.add_command(sub, str(DEFAULT_CONFIG))
+    simulation_cli.add_command(sub, str(DEFAULT_CONFIG))
+    staffing_cli.add_command(sub, str(DEFAULT_CONFIG))
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "check-config":
         return _check_config(args.path)
     if args.command in ("simulate", "staffing"):
-        return args.run(args)
+        return args.run(args, load_config)
     if args.command == "devices":
-        from .devices_cli import run
+        from hall_controller.features.devices.cli import run
 
         return run(args.url)
     return _serve(args)
@@ -93,7 +96,7 @@ def devices_mode(args: argparse.Namespace) -> str:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .server import ServeOptions, build_app
+    from hall_controller.app import ServeOptions, build_app
 
     try:
         cfg = load_config(args.config)

@@ -15,11 +15,11 @@ from functools import partial
 
 from drivers.id_reader import IdCard, IdReader
 from drivers.id_reader_sim import IdReaderSimulator
-from hall_controller.domain.appointments import mask_name
-from hall_controller.domain.errors import HallError
-from hall_controller.service import HallService
+from hall_controller.features.appointments.rules import mask_name
+from hall_controller.core.errors import HallError
+from hall_controller.core.service import HallService
 
-from .settings import KioskSettings
+from kiosk_ui.settings import KioskSettings
 
 log = logging.getLogger(__name__)
 

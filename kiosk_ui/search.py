@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from hall_controller.config import Service
+from hall_controller.core.settings import Service
 
 MAX_QUERY = 40
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from hall_controller import config as cfg
+from hall_controller import config_loader as cfg
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,6 @@ def parse(table: cfg.Table, core: cfg.HallConfig) -> KioskSettings:
         elderly_priority=priority,
     )
 
-
-cfg.register_section("kiosks", parse)
 
 
 def settings_of(config: cfg.HallConfig) -> KioskSettings:

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from drivers.voice import Pyttsx3Synthesizer, SynthesisError, spell_ticket, wav_bytes
-from hall_controller.domain.errors import HallError
+from hall_controller.core.errors import HallError
 
 MAX_CHARS = 300
 CACHE_ENTRIES = 256

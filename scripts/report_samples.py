@@ -21,11 +21,11 @@ from fastapi.testclient import TestClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hall_controller.api import reports as reports_api  # noqa: E402
-from hall_controller.api.app import create_app  # noqa: E402
-from hall_controller.config import Manager  # noqa: E402
-from hall_controller.passwords import hash_secret  # noqa: E402
-from tests.test_reports import build_fixture_day  # noqa: E402
+from hall_controller.features.reports import api as reports_api  # noqa: E402
+from hall_controller.http.app import create_app  # noqa: E402
+from hall_controller.core.settings import Manager  # noqa: E402
+from hall_controller.core.passwords import hash_secret  # noqa: E402
+from tests.features.reports.test_reports import build_fixture_day  # noqa: E402
 
 DOCS = ROOT / "docs"
 QUERY = "period=day&date=2026-11-23"

@@ -15,12 +15,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from hall_controller.api.app import create_app
-from hall_controller.clock import ManualClock
-from hall_controller.service import HallService
-from hall_controller.store import Ledger
+from hall_controller.http.app import create_app
+from hall_controller.core.clock import ManualClock
+from hall_controller.core.service import HallService
+from hall_controller.core.ledger import Ledger
 
-from .factory import MONDAY_10, small_hall
+from tests.factory import MONDAY_10, small_hall
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "config" / "demo-hall.toml"

@@ -1,0 +1,207 @@
+"""The ledger (台账): SQLite in WAL mode with durable commits.
+
+One decision = one transaction: its events (append-only, gap-free sequence numbers) and the
+current-state rows it touches. Nothing is acknowledged, printed or published before `commit` returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from hall_controller.core.decision import Decision
+from hall_controller.core.feature import OutboxSelector, Table
+from hall_controller.core.model import ACTIVE, Ticket, TicketStatus, WindowStatus
+
+TICKET_COLUMNS = {
+    "id": str, "day": str, "number": str, "service_id": str, "category_id": str, "channel": str,
+    "priority": str, "status": str, "issued_at": str, "called_at": str, "finished_at": str,
+    "window_id": str, "staff_id": str, "outcome": str, "request_id": str, "token": str, "data": str,
+}
+
+# The core's tables beside events, tickets, windows and counters: sign-in sessions, wrong-secret counts of
+# real accounts (a restart must not unlock them), and the outbox of events owed to other systems.
+CORE_TABLES = (
+    Table("sessions", {"token_hash": str, "kind": str, "subject": str, "window_id": str, "signed_in_at": str,
+                       "expires_at": str}, "token_hash"),
+    Table("lockouts", {"key": str, "failures": int, "last": str}, "key"),
+    Table("outbox", {"seq": int, "delivered_at": str}, "seq", (("delivered_at", "seq"),)),
+)
+
+
+class StorageError(Exception):
+    """The database cannot take writes (disk full, read-only, corrupt): nothing was committed."""
+
+
+class Ledger:
+    def __init__(self, path: str | Path, tables: Iterable[Table] = (), outbox: Iterable[OutboxSelector] = ()):
+        """`tables`: the features' own, created beside the core's; `outbox`: selectors of the events another
+        system must receive, queued in `outbox` in the transaction that records them."""
+        self.path = str(path)
+        self.tables = {t.name: t for t in (*CORE_TABLES, *tables)}
+        self.selectors = tuple(outbox)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")  # an acknowledged command survives power loss too
+        self.conn.execute("PRAGMA busy_timeout=5000")
+        self.db = sqlite_utils.Database(self.conn)
+        self._lock = threading.Lock()
+        self._create_schema()
+        self.last_seq: int = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        self._upserts: dict[tuple[str, tuple[str, ...]], str] = {}
+        self.outbox = bool(self.selectors)  # a feature may turn it off: a hall that does not push keeps no backlog
+
+    def _create_schema(self) -> None:
+        db = self.db
+        db["events"].create({"seq": int, "type": str, "at": str, "ticket_id": str, "data": str}, pk="seq",
+                            if_not_exists=True)
+        db["events"].create_index(["ticket_id"], if_not_exists=True)
+        db["events"].create_index(["type", "at"], if_not_exists=True)
+        db["tickets"].create(TICKET_COLUMNS, pk="id", if_not_exists=True)
+        db["tickets"].create_index(["request_id"], unique=True, if_not_exists=True)
+        db["tickets"].create_index(["token"], unique=True, if_not_exists=True)
+        db["tickets"].create_index(["day", "status"], if_not_exists=True)
+        db["windows"].create({"id": str, "data": str}, pk="id", if_not_exists=True)
+        db["counters"].create({"day": str, "prefix": str, "last": int}, pk=("day", "prefix"), if_not_exists=True)
+        for t in self.tables.values():
+            pk = tuple(k.strip() for k in t.pk.split(","))
+            db[t.name].create(t.columns, pk=pk[0] if len(pk) == 1 else pk, if_not_exists=True)
+            for index in t.indexes:
+                db[t.name].create_index(list(index), if_not_exists=True)
+
+    # ------------------------------------------------------------------ writes
+
+    def commit(self, d: Decision, at: datetime) -> list[dict[str, Any]]:
+        """Write a decision in one transaction; returns its events with their sequence numbers."""
+        with self._lock:
+            seq = self.last_seq
+            events = []
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                for type_, data in d.events:
+                    seq += 1
+                    event = {"seq": seq, "type": type_, "at": at.isoformat(), "data": data}
+                    ticket_id = data.get("ticket", {}).get("id") if isinstance(data.get("ticket"), dict) else data.get("ticket_id")
+                    self.conn.execute(
+                        "INSERT INTO events (seq, type, at, ticket_id, data) VALUES (?, ?, ?, ?, ?)",
+                        (seq, type_, event["at"], ticket_id, json.dumps(data, ensure_ascii=False)),
+                    )
+                    events.append(event)
+                    if self.outbox and any(select(event) for select in self.selectors):
+                        self.conn.execute("INSERT INTO outbox (seq) VALUES (?)", (seq,))
+                for t in d.tickets:
+                    self._upsert("tickets", _ticket_row(t), "id")
+                for ws in d.windows:
+                    self._upsert("windows", {"id": ws.id, "data": json.dumps(ws.to_dict(), ensure_ascii=False)}, "id")
+                for (day, prefix), last in d.counters.items():
+                    self._upsert("counters", {"day": day, "prefix": prefix, "last": last}, "day, prefix")
+                for table, row in d.rows:
+                    self._upsert(table, row, self.tables[table].pk)
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise StorageError(str(exc)) from exc
+            self.last_seq = seq
+            return events
+
+    def _upsert(self, table: str, row: dict[str, Any], pk: str) -> None:
+        cols = tuple(row)
+        sql = self._upserts.get((table, cols))
+        if sql is None:
+            names = ", ".join(f'"{c}"' for c in cols)
+            marks = ", ".join("?" for _ in cols)
+            keys = {k.strip() for k in pk.split(",")}
+            updates = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c not in keys)
+            sql = f'INSERT INTO "{table}" ({names}) VALUES ({marks}) ON CONFLICT({pk}) DO ' + (
+                f"UPDATE SET {updates}" if updates else "NOTHING"
+            )
+            self._upserts[(table, cols)] = sql
+        self.conn.execute(sql, [_sql_value(row[c]) for c in cols])
+
+    # ------------------------------------------------------------------ reads
+
+    def load_state(self, day: str) -> tuple[list[Ticket], list[WindowStatus], dict[tuple[str, str], int]]:
+        """What the hall needs in memory: today's tickets, any still active, windows and counters."""
+        active = tuple(s.value for s in (TicketStatus.WAITING, *ACTIVE))
+        rows = self.conn.execute(
+            f"SELECT data FROM tickets WHERE day = ? OR status IN ({','.join('?' * len(active))})", (day, *active)
+        )
+        tickets = [Ticket.from_dict(json.loads(r[0])) for r in rows]
+        windows = [WindowStatus.from_dict(json.loads(r[0])) for r in self.conn.execute("SELECT data FROM windows")]
+        counters = {(d, p): n for d, p, n in self.conn.execute("SELECT day, prefix, last FROM counters")}
+        return tickets, windows, counters
+
+    def events_since(self, seq: int, limit: int = 500) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+        return [_event(r) for r in rows]
+
+    def ticket_history(self, ticket_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT seq, type, at, data FROM events WHERE ticket_id = ? ORDER BY seq", (ticket_id,)
+        ).fetchall()
+        return [_event(r) for r in rows]
+
+    def ticket_by_token(self, token: str) -> str | None:
+        row = self.conn.execute("SELECT id FROM tickets WHERE token = ?", (token,)).fetchone()
+        return row[0] if row else None
+
+    def session(self, token: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT kind, subject, window_id, signed_in_at, expires_at FROM sessions WHERE token_hash = ?",
+            (token_hash(token),),
+        ).fetchone()
+        if row is None:
+            return None
+        return dict(zip(("kind", "subject", "window_id", "signed_in_at", "expires_at"), row))
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, tuple(params)).fetchall()
+
+    def prune_outbox(self, before: str) -> int:
+        """Drop outbox rows delivered before `before`: a delivery queue, not the record (the events stay)."""
+        with self._lock:
+            try:
+                return self.conn.execute(
+                    "DELETE FROM outbox WHERE delivered_at IS NOT NULL AND delivered_at < ?", (before,)).rowcount
+            except sqlite3.Error as exc:
+                raise StorageError(str(exc)) from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _ticket_row(t: Ticket) -> dict[str, Any]:
+    d = t.to_dict()
+    row = {k: d.get(k) for k in TICKET_COLUMNS if k != "data"}
+    row["data"] = json.dumps(d, ensure_ascii=False)
+    return row
+
+
+def _sql_value(v: Any) -> Any:
+    if isinstance(v, (dict, list, tuple)):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, datetime):
+        return v.isoformat()
+    return v
+
+
+def _event(row: tuple) -> dict[str, Any]:
+    seq, type_, at, data = row
+    return {"seq": seq, "type": type_, "at": at, "data": json.loads(data)}

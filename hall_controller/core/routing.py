@@ -1,0 +1,111 @@
+"""Which waiting ticket a window calls next, and why.
+
+Order of the rules, strongest first:
+1. Ageing: a ticket that has waited past the hall's maximum is called before anything else the window
+   may serve (oldest first), so nothing starves while an eligible window calls others.
+2. Fairness: priority classes go first, but at most `priority_ratio` priority calls in a row while a
+   normal ticket waits for this window; then a normal ticket is called.
+3. Priority tickets by class rank, then by queue time.
+4. Normal tickets by waited time × the window's weight for the ticket's category (分类综合 weights; 1 for
+   全面综合), which is first-come-first-served within a category.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from hall_controller.core.settings import HallConfig, Window
+from hall_controller.core.model import Ticket
+
+
+@dataclass(frozen=True)
+class Choice:
+    ticket: Ticket
+    reason: str  # short Chinese "why this ticket", recorded with the call
+    streak: int  # the window's new priority streak
+
+
+def window_weights(window: Window, override: dict[str, float] | None, config: HallConfig) -> dict[str, float]:
+    """Categories a window serves, with weights. Special windows serve their listed services instead."""
+    if override is not None:
+        return override
+    if window.mode == "comprehensive":
+        return {c.id: 1.0 for c in config.categories if c.general}
+    return dict(window.weights)
+
+
+def may_serve(window: Window, weights: dict[str, float], ticket: Ticket, config: HallConfig) -> bool:
+    return serves(window, weights, ticket.service_id, ticket.category_id, ticket.target_window_id, config)
+
+
+def serves(window: Window, weights: Mapping[str, float], service_id: str, category_id: str,
+           target_window_id: str | None, config: HallConfig) -> bool:
+    """The rule of may_serve on a ticket's fields alone, for callers that replay tickets from events."""
+    if target_window_id is not None:
+        return target_window_id == window.id
+    if category_id in weights:
+        return True
+    # A special window serves its listed services in their own category; a ticket transferred to another
+    # category has joined that category's queue and is no longer the special window's.
+    service = config.service(service_id)
+    return service_id in window.services and service is not None and service.category_id == category_id
+
+
+def choose(
+    window: Window,
+    weights: dict[str, float],
+    streak: int,
+    waiting: Iterable[Ticket],
+    now: datetime,
+    config: HallConfig,
+) -> Choice | None:
+    rules = config.queue
+    eligible = [t for t in waiting if may_serve(window, weights, t, config)]
+    if not eligible:
+        return None
+    max_wait_s = rules.max_wait_minutes * 60
+    normals = [t for t in eligible if t.priority is None]
+    priorities = [t for t in eligible if t.priority is not None]
+
+    overdue = [t for t in eligible if (now - t.queue_at).total_seconds() >= max_wait_s]
+    if overdue:
+        t = min(overdue, key=lambda t: (t.queue_at, t.seq))
+        reason = f"已等候{_minutes(now, t)}分钟，超过最长等候{rules.max_wait_minutes:g}分钟"
+        return Choice(t, reason, _next_streak(t, streak, normals))
+
+    if priorities and not (normals and streak >= rules.priority_ratio):
+        t = min(priorities, key=lambda t: (_rank(config, t.priority), t.queue_at, t.seq))
+        cls = config.priority(t.priority)
+        name = cls.name if cls else t.priority
+        return Choice(t, f"优先：{name}，已等候{_minutes(now, t)}分钟", _next_streak(t, streak, normals))
+
+    t = max(normals, key=lambda t: ((now - t.queue_at).total_seconds() * _weight(weights, t), -t.seq))
+    if priorities:
+        reason = f"公平规则：已连续叫{streak}个优先号，轮到普通号"
+    else:
+        cat = config.category(t.category_id)
+        reason = f"{cat.name if cat else t.category_id}等候最久（{_minutes(now, t)}分钟）"
+        if len({x.category_id for x in normals}) > 1 and _weight(weights, t) != 1.0:
+            reason += f"，本窗口权重{_weight(weights, t):g}"
+    return Choice(t, reason, 0)
+
+
+def _next_streak(t: Ticket, streak: int, normals: list[Ticket]) -> int:
+    if t.priority is None or not normals:
+        return 0
+    return streak + 1
+
+
+def _weight(weights: dict[str, float], t: Ticket) -> float:
+    return weights.get(t.category_id, 1.0)
+
+
+def _rank(config: HallConfig, priority: str | None) -> int:
+    cls = config.priority(priority) if priority else None
+    return cls.rank if cls else 1_000
+
+
+def _minutes(now: datetime, t: Ticket) -> int:
+    return max(0, int((now - t.queue_at).total_seconds() // 60))

@@ -1,0 +1,278 @@
+"""The one place state changes: decide (pure hall) → commit (ledger) → apply (memory) → publish (bus).
+
+Every entry point — HTTP, keypads, pads, the kiosk — goes through `HallService.execute`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+from typing import Any
+
+from hall_controller.core.clock import Clock
+from hall_controller.core.settings import HallConfig
+from hall_controller.core.errors import HallError
+from hall_controller.core.decision import Decision
+from hall_controller.core.hall import Hall
+from hall_controller.core.lockout import Attempts, Lockout
+from hall_controller.core.model import Ticket, WindowStatus
+from hall_controller.core.events import EventBus
+from hall_controller.core.passwords import verify_secret
+from hall_controller.core.ledger import Ledger, StorageError, token_hash
+
+log = logging.getLogger(__name__)
+
+SESSION_HOURS = 12  # a window sign-in lasts a working day at most
+
+# Additions to the next command executed in this context (`HallService.riding`): a device event's id and
+# verdict commit in the same transaction as the action the event caused.
+_riders: ContextVar[list[Callable[[Decision], None]] | None] = ContextVar("riders", default=None)
+
+
+def client_key(request_id: str | None) -> str | None:
+    """A client's idempotency key in the namespace kept apart from the hall's own keys."""
+    return None if request_id is None else f"client:{request_id}"
+
+
+class HallService:
+    def __init__(self, config: HallConfig, ledger: Ledger, clock: Clock, bus: EventBus | None = None):
+        self.config = config
+        self.ledger = ledger
+        self.clock = clock
+        self.bus = bus or EventBus()
+        self.lockout = Lockout(accounts={
+            key: Attempts(failures, datetime.fromisoformat(last))
+            for key, failures, last in ledger.query("SELECT key, failures, last FROM lockouts WHERE failures > 0")})
+        self._lock = threading.RLock()
+        self.day = clock.now().date().isoformat()
+        tickets, windows, counters = ledger.load_state(self.day)
+        self.hall = Hall(config, tickets, windows, counters)
+
+    # ------------------------------------------------------------------ the one write path
+
+    def execute(self, decide: Callable[[datetime], Decision]) -> Any:
+        with self._lock:
+            now = self.clock.now()
+            self._roll_day(now)
+            d = decide(now)
+            riders = _riders.get()
+            for add in riders or ():
+                add(d)
+            if d.empty:
+                return d.result
+            try:
+                events = self.ledger.commit(d, now)
+            except StorageError as exc:
+                log.error("ledger write failed: %s", exc)
+                raise HallError("storage_unavailable", "系统存储暂时不可用，本次操作未生效，请稍后重试或联系管理员。", 503) from exc
+            if riders:
+                riders.clear()
+            self.hall.apply(d)
+        self.bus.publish(events)
+        return d.result
+
+    @contextmanager
+    def riding(self, *add: Callable[[Decision], None]) -> Iterator[list[Callable[[Decision], None]]]:
+        """Within the block, the next command that commits also gets what `add` puts into its decision. Yields
+        the riders, still there if nothing committed them; `riding()` with none shields a command."""
+        riders = list(add)
+        token = _riders.set(riders)
+        try:
+            yield riders
+        finally:
+            _riders.reset(token)
+
+    def write_rows(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """Rows with no event and no hall state (sessions): still one transaction through the ledger."""
+        self.execute(lambda now: Decision(rows=rows))
+
+    def _roll_day(self, now: datetime) -> None:
+        day = now.date().isoformat()
+        if day != self.day:
+            self.day = day
+            self.hall.forget_before(day)
+
+    # ------------------------------------------------------------------ tickets
+
+    def issue_ticket(self, service_id: str, channel: str, priority: str | None = None,
+                     request_id: str | None = None, *, key: str | None = None, **extra: Any) -> dict[str, Any]:
+        """Issue a ticket, once per idempotency key: a replay returns the same ticket (and its token).
+
+        `request_id` is a client's key (kiosk, API); `key` is the hall's own for a ticket it issues for
+        someone (an appointment's check-in: `appointment:<id>`). Client keys are stored as `client:<id>`,
+        so no client can name, and so claim, a ticket the hall issued for someone else.
+        """
+        idem = key if key is not None else client_key(request_id)
+        token = secrets.token_urlsafe(12)
+
+        def decide(now: datetime) -> Decision:
+            if idem is not None and idem not in self.hall.by_request:
+                # Memory holds today's keys and those of tickets still active; an older finished one is only
+                # in the ledger, whose unique index would refuse it: a key names one ticket for good.
+                used = self.ledger.query("SELECT day, number FROM tickets WHERE request_id = ?", (idem,))
+                if used:
+                    raise HallError("request_id_used", f"该请求编号已用于 {used[0][0]} 的号票 {used[0][1]}，"
+                                                       "请使用新的请求编号重新取号。", 409)
+            return self.hall.issue(service_id, channel, now, token, priority=priority, request_id=idem, **extra)
+
+        t: Ticket = self.execute(decide)
+        view = self.hall.view(t)
+        view["token"] = t.token
+        return view
+
+    def is_replay(self, request_id: str) -> bool:
+        """Whether a client's `request_id` already names a ticket in memory (a retried or double-tapped issue)."""
+        return client_key(request_id) in self.hall.by_request
+
+    def ticket(self, ticket_id: str) -> dict[str, Any]:
+        return self.hall.view(self.find_ticket(ticket_id))
+
+    def ticket_by_token(self, token: str) -> dict[str, Any]:
+        t = self.hall.by_token.get(token)
+        if t is not None:
+            return self.hall.view(t)
+        ticket_id = self.ledger.ticket_by_token(token)
+        if ticket_id is None:
+            raise HallError("unknown_ticket", "未找到该号票。", 404)
+        return self.ticket(ticket_id)
+
+    def find_ticket(self, ticket_id: str) -> Ticket:
+        """A ticket from memory, or from the ledger for an earlier day's finished business."""
+        t = self.hall.tickets.get(ticket_id)
+        if t is not None:
+            return t
+        rows = self.ledger.query("SELECT data FROM tickets WHERE id = ?", (ticket_id,))
+        if not rows:
+            raise HallError("unknown_ticket", f"未找到号票：{ticket_id}", 404)
+        return Ticket.from_dict(json.loads(rows[0][0]))
+
+    def cancel(self, ticket_id: str, by: str) -> dict[str, Any]:
+        return self.hall.view(self.execute(lambda now: self.hall.cancel(ticket_id, now, by)))
+
+    def rejoin(self, ticket_id: str, by: str) -> dict[str, Any]:
+        return self.hall.view(self.execute(lambda now: self.hall.rejoin(ticket_id, now, by)))
+
+    # ------------------------------------------------------------------ windows
+
+    def check_secret(self, key: str, secret: str, hashed: str | None,
+                     failed_event: tuple[str, dict[str, Any]] | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Verify a PIN or password, with the slow-down and lock of repeated wrong tries.
+
+        A wrong one is committed at once (with `failed_event`, for a real account): a real account's count
+        survives a restart. A right one returns the rows that clear the count, for the caller to commit with
+        its own decision and then `cleared(key)`."""
+        now = self.clock.now()
+        self.lockout.check(key, now)
+        account = hashed is not None
+        if not account or not verify_secret(secret, hashed):
+            attempts = self.lockout.failure(key, now)
+            if account:
+                with self.riding():  # the wrong try is its own command, not the one a device event waits for
+                    self.execute(lambda now: Decision(
+                        rows=[("lockouts", {"key": key, "failures": attempts.failures, "last": attempts.last.isoformat()})],
+                        events=[failed_event] if failed_event else []))
+            self.lockout.apply(key, attempts, account, now)
+            raise HallError("bad_credentials", "工号或密码错误。", 401)
+        if key not in self.lockout.accounts:
+            return []
+        return [("lockouts", {"key": key, "failures": 0, "last": None})]
+
+    def cleared(self, key: str) -> None:
+        """A right PIN or password was committed: its account's wrong tries no longer count."""
+        self.lockout.apply(key, None, True, self.clock.now())
+
+    def sign_in(self, window_id: str, staff_id: str, pin: str) -> dict[str, Any]:
+        staff = self.config.staff_member(staff_id)
+        key = f"staff:{staff_id}"
+        clear = self.check_secret(key, pin, staff.pin_hash if staff else None)
+        token = secrets.token_urlsafe(24)
+
+        def decide(now: datetime) -> Decision:
+            d = self.hall.sign_in(window_id, staff_id, now)
+            ws: WindowStatus = d.result
+            d.rows.extend(clear)
+            d.rows.append(("sessions", {
+                "token_hash": token_hash(token), "kind": "staff", "subject": staff_id, "window_id": window_id,
+                "signed_in_at": ws.signed_in_at.isoformat() if ws.signed_in_at else None,
+                "expires_at": (now + timedelta(hours=SESSION_HOURS)).isoformat(),
+            }))
+            return d
+
+        ws = self.execute(decide)
+        self.cleared(key)
+        return {"token": token, "window": self.window_view(ws.id), "expires_in_s": SESSION_HOURS * 3600}
+
+    def authorise(self, token: str | None, window_id: str) -> str:
+        """The staff id a bearer token speaks for at this window; 401/403 otherwise."""
+        if not token:
+            raise HallError("unauthorised", "请先在窗口签到。", 401)
+        s = self.ledger.session(token)
+        if s is None or s["kind"] != "staff":
+            raise HallError("unauthorised", "登录凭证无效，请重新签到。", 401)
+        if s["expires_at"] < self.clock.now().isoformat():
+            raise HallError("session_expired", "登录已过期，请重新签到。", 401)
+        if s["window_id"] != window_id:
+            raise HallError("forbidden", "该凭证不属于此窗口。", 403)
+        ws = self.hall.windows.get(window_id)
+        signed_in_at = ws.signed_in_at.isoformat() if ws and ws.signed_in_at else None
+        if ws is None or ws.staff_id != s["subject"] or signed_in_at != s["signed_in_at"]:
+            raise HallError("unauthorised", "您已签离或被替岗，请重新签到。", 401)
+        return s["subject"]
+
+    def authorise_any_staff(self, token: str | None) -> str:
+        """Desk actions (cancel, late re-join) need a signed-in staff member at any window."""
+        s = self.ledger.session(token) if token else None
+        if s is None or s["kind"] != "staff":
+            raise HallError("unauthorised", "请工作人员签到后操作。", 401)
+        return self.authorise(token, s["window_id"])
+
+    def window_view(self, window_id: str) -> dict[str, Any]:
+        w = self.hall.window_config(window_id)
+        ws = self.hall.windows[window_id]
+        staff = self.config.staff_member(ws.staff_id) if ws.staff_id else None
+        current = self.hall.tickets.get(ws.ticket_id) if ws.ticket_id else None
+        return {
+            "id": w.id, "number": w.number, "name": w.name, "mode": w.mode, "label": w.label,
+            "state": ws.state.value, "since": ws.since.isoformat() if ws.since else None,
+            "pause_reason": ws.pause_reason,
+            "staff": {"id": staff.id, "name": staff.name, "unit": staff.unit, "photo": staff.photo,
+                      "standin": ws.standin} if staff else None,
+            "categories": self.hall.weights(w.id), "services": list(w.services),
+            "ticket": self.hall.view(current) if current else None,
+        }
+
+    def window_command(self, window_id: str, action: str, **kwargs: Any) -> Any:
+        method = {
+            "call-next": self.hall.call_next, "recall": self.hall.recall, "start": self.hall.start,
+            "skip": self.hall.skip, "finish": self.hall.finish, "transfer": self.hall.transfer,
+            "pause": self.hall.pause, "resume": self.hall.resume, "sign-out": self.hall.sign_out,
+        }[action]
+        return self.execute(lambda now: method(window_id, now, **kwargs))
+
+    # ------------------------------------------------------------------ hall snapshot
+
+    def snapshot(self) -> dict[str, Any]:
+        now = self.clock.now()
+        hall = self.hall
+        queues = []
+        for c in self.config.categories:
+            queue = hall.waiting.get(c.id)
+            oldest = queue.oldest() if queue else None
+            longest = (now - oldest.queue_at).total_seconds() if oldest else 0
+            queues.append({"category_id": c.id, "name": c.name, "waiting": len(queue) if queue else 0,
+                           "longest_wait_s": int(longest)})
+        today = [t for t in hall.tickets.values() if t.day == self.day]
+        counts: dict[str, int] = {"issued": len(today)}
+        for t in today:
+            counts[t.status.value] = counts.get(t.status.value, 0) + 1
+        return {
+            "hall": self.config.name, "at": now.isoformat(), "day": self.day, "seq": self.ledger.last_seq,
+            "windows": [self.window_view(w.id) for w in self.config.windows],
+            "queues": queues, "counts": counts,
+        }

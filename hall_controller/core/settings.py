@@ -1,0 +1,148 @@
+"""The hall's settings: plain frozen dataclasses the core and features read. No I/O here — the TOML
+loader (`hall_controller/config_loader.py`) builds them, validated up front."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Period:
+    """A daily time range [start, end) in the hall's local time."""
+
+    start: time
+    end: time
+
+    def contains(self, t: time) -> bool:
+        return self.start <= t < self.end
+
+
+@dataclass(frozen=True)
+class Material:
+    name: str
+    required: bool = True  # False = 容缺 (may be supplied later)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Category:
+    id: str
+    name: str
+    general: bool = True  # served by comprehensive windows; False for special-only (e.g. 统一出件)
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    category_id: str
+    prefix: str
+    minutes: float  # expected service minutes
+    time_limit: str  # e.g. "即办" or "承诺 5 个工作日"
+    daily_cap: int | None
+    issuing_hours: tuple[Period, ...]  # empty = the hall's opening hours
+    materials: tuple[Material, ...]
+    description: str = ""
+    pinyin: str = ""  # initials for kiosk search, e.g. "hjqy" (户籍迁移); derived from the name unless configured
+
+
+@dataclass(frozen=True)
+class Window:
+    id: str  # used in URLs; by default str(number)
+    number: int
+    name: str
+    mode: str  # "comprehensive" | "categorised" | "special"
+    weights: dict[str, float] = field(default_factory=dict)  # category_id -> weight (categorised)
+    services: tuple[str, ...] = ()  # special windows: the services they serve
+    label: str = ""  # special function, e.g. 帮办代办 / 统一出件 / 咨询
+    lunch_duty: bool = False
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: str  # 工号
+    name: str
+    unit: str
+    pin_hash: str  # "pbkdf2_sha256$iterations$salt_hex$hash_hex"
+    photo: str
+    windows: tuple[str, ...]  # windows they regularly staff
+    standin_windows: tuple[str, ...] = ()  # windows they may take over (AB岗)
+
+
+@dataclass(frozen=True)
+class Manager:
+    id: str
+    name: str
+    role: str  # "manager" | "admin"
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class PriorityClass:
+    id: str  # "green" | "appointment" | "assist" ...
+    name: str
+    rank: int  # lower is served first
+
+
+@dataclass(frozen=True)
+class QueueRules:
+    max_wait_minutes: float = 60
+    target_wait_minutes: float = 15
+    priority_ratio: int = 2  # at most this many priority calls per normal call while both wait
+    recall_limit: int = 3
+    rejoin_places: int = 3  # a late no-show re-joins this many places back
+    rejoin_within_minutes: float = 30
+    priorities: tuple[PriorityClass, ...] = ()
+    elderly_age: int = 60
+
+
+@dataclass(frozen=True)
+class Hours:
+    sessions: tuple[Period, ...]  # opening periods, e.g. 08:30-12:00, 14:00-17:30
+    lunch_duty: Period | None
+    weekdays: tuple[int, ...] = (1, 2, 3, 4, 5)  # ISO weekdays the hall opens
+    holidays: tuple[str, ...] = ()  # "YYYY-MM-DD"
+    workdays: tuple[str, ...] = ()  # weekend days worked (调休), "YYYY-MM-DD"
+
+
+@dataclass(frozen=True)
+class HallConfig:
+    source: str  # file path, for messages
+    name: str
+    timezone: str
+    hours: Hours
+    queue: QueueRules
+    categories: tuple[Category, ...]
+    services: tuple[Service, ...]
+    windows: tuple[Window, ...]
+    staff: tuple[Staff, ...]
+    managers: tuple[Manager, ...] = ()
+    public_url: str = ""  # base for ticket QR links; empty = the server's own address
+    # Feature sections ([devices], [appointments], [ratings]...), each parsed by its feature's own parser.
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Any:
+        return self.sections[name]
+
+    def service(self, service_id: str) -> Service | None:
+        return self._services.get(service_id)
+
+    def category(self, category_id: str) -> Category | None:
+        return self._categories.get(category_id)
+
+    def window(self, window_id: str) -> Window | None:
+        return self._windows.get(window_id)
+
+    def staff_member(self, staff_id: str) -> Staff | None:
+        return self._staff.get(staff_id)
+
+    def priority(self, priority_id: str) -> PriorityClass | None:
+        return next((p for p in self.queue.priorities if p.id == priority_id), None)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_services", {s.id: s for s in self.services})
+        object.__setattr__(self, "_categories", {c.id: c for c in self.categories})
+        object.__setattr__(self, "_windows", {w.id: w for w in self.windows})
+        object.__setattr__(self, "_staff", {s.id: s for s in self.staff})

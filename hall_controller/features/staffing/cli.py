@@ -1,0 +1,66 @@
+"""`hall-controller staffing`: the staffing advice in a terminal (人手测算)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hall_controller.config_loader import ConfigError
+from hall_controller.core.hall import Hall
+from hall_controller.core.ledger import Ledger
+from hall_controller.core.settings import HallConfig
+from hall_controller.features.staffing.service import advise
+
+
+def add_command(sub: argparse._SubParsersAction, default_config: str) -> None:
+    p = sub.add_parser("staffing", help="windows needed per theme and half-hour (人手测算)")
+    p.add_argument("--config", default=default_config)
+    p.add_argument("--db", type=Path, help="the hall's ledger: use today's tickets and windows from it")
+    p.add_argument("--at", metavar="ISO_TIME", help="the moment to advise for (default: now)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=command)
+
+
+def command(args: argparse.Namespace, load_config: Callable[[str], HallConfig]) -> int:
+    try:
+        cfg = load_config(args.config)
+        tz = ZoneInfo(cfg.timezone)
+        now = datetime.fromisoformat(args.at) if args.at else datetime.now(tz)
+    except (ConfigError, ValueError) as exc:
+        print(f"staffing: {exc}", file=sys.stderr)
+        return 2
+    now = now if now.tzinfo else now.replace(tzinfo=tz)
+    hall = Hall(cfg)
+    if args.db:
+        if not args.db.exists():
+            print(f"staffing: no ledger at {args.db}", file=sys.stderr)
+            return 2
+        ledger = Ledger(args.db)
+        hall = Hall(cfg, *ledger.load_state(now.date().isoformat()))
+        ledger.close()
+    report = advise(cfg, hall, now)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{cfg.name} 人手测算 {now:%Y-%m-%d %H:%M}  平均等候目标 {report['target_wait_minutes']:g} 分钟")
+    print("每格：每小时到达人数 / 需要窗口数 / 分配到的窗口数（! 为不足）")
+    names = [t["name"] for t in report["themes"]]
+    print("时段   " + "".join(_pad(n, 16) for n in names) + "合计 需要/在岗/缺")
+    for i, total in enumerate(report["slots"]):
+        cells = [t["rows"][i] for t in report["themes"]]
+        print(f"{total['slot']}  " + "".join(_pad(
+            f"{c['arrivals_per_hour']:.1f}/{c['windows_needed']}/{c['windows_open']:g}" + ("!" if c["short"] else ""), 16)
+            for c in cells) + f"{total['windows_needed']}/{total['windows_open']}/{total['short']}")
+    print()
+    for line in report["advice"]:
+        print("· " + line)
+    return 0
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(1, width - sum(2 if ord(ch) > 0x2E80 else 1 for ch in text))

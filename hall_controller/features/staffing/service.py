@@ -1,0 +1,339 @@
+"""Staffing advice (人手测算): windows each theme needs per half-hour to meet the hall's wait target.
+
+Past slots of today use the tickets actually issued; the current and later slots use the usual profile
+(`[simulation]`, see `demand`) scaled by how busy today has been so far. Windows needed come from Erlang C
+(`theory.windows_needed`) with the target tightened by the Allen–Cunneen factor (1 + Cs²)/2, since hall
+service times vary far more than exponential ones. Every theme with matters is advised on, the special ones
+(跨省通办, 帮办代办, 统一出件, 咨询) included.
+
+A window that may serve several themes (全面综合, 分类综合, a special window listing matters of a general
+theme) is one window, not one per theme: the signed-in windows are shared out among the themes' needs by a
+maximum matching (`allocate`), so "open" per theme adds up to the windows actually signed in, and the
+shortfall is what no re-allocation of those windows can cover — the windows to add.
+Pure: give it the config, the hall state and `now`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from hall_controller.core.hall import Hall
+from hall_controller.core.model import WindowState
+from hall_controller.core.settings import HallConfig
+from hall_controller.features.simulation import demand
+from hall_controller.features.staffing import theory
+
+PRIOR_TICKETS = 5.0  # pseudo-count: early in the day the usual profile dominates today's few tickets
+ADVICE_SLOTS = 3  # advice looks at the current half-hour and the next two
+LONG_WAIT_MIN = 240  # beyond this an estimate means "the queue keeps growing", not a figure to read
+
+
+@dataclass(frozen=True)
+class ThemeDemand:
+    mean_min: float  # mix-weighted mean service minutes
+    cs2: float  # mix-weighted squared coefficient of variation of service times
+
+
+def theme_demand(cfg: HallConfig, settings: demand.SimulationSettings, category_id: str,
+                 usual: dict[int, dict[str, float]]) -> ThemeDemand:
+    weight: dict[str, float] = {}
+    for rates in usual.values():
+        for sid, lam in rates.items():
+            weight[sid] = weight.get(sid, 0.0) + lam
+    services = [s for s in cfg.services if s.category_id == category_id]
+    total = sum(weight.get(s.id, 0.0) for s in services)
+    if not services:
+        return ThemeDemand(10.0, settings.service_cv ** 2)
+
+    def share(sid: str) -> float:
+        return weight.get(sid, 0.0) / total if total else 1 / len(services)
+
+    return ThemeDemand(sum(share(s.id) * s.minutes for s in services),
+                       sum(share(s.id) * settings.service_cv_of(s.id) ** 2 for s in services))
+
+
+def windows_needed(arrivals_per_hour: float, d: ThemeDemand, target_min: float) -> int:
+    if arrivals_per_hour <= 0:
+        return 0
+    return theory.windows_needed(arrivals_per_hour / 60, 1 / d.mean_min, target_wq=target_min * 2 / (1 + d.cs2))
+
+
+def _wq_min(arrivals_per_hour: float, d: ThemeDemand, windows: int) -> float | None:
+    if windows < 1:
+        return None
+    w = theory.allen_cunneen_wq(arrivals_per_hour / 60, 1 / d.mean_min, windows, 1.0, d.cs2)
+    return None if math.isinf(w) else round(w, 1)
+
+
+def allocate(need: dict[str, int], windows: dict[str, set[str]], load: dict[str, float]) -> dict[str, int]:
+    """Windows per theme: each window to one theme it may serve, covering as much of `need` as any sharing can.
+
+    Augmenting paths (bipartite b-matching): a theme short of a window takes a free one it may use, or one
+    from a theme that can take another window instead. One window at a time goes to the theme furthest from
+    its need (relative shortfall), so when the hall is short every theme is short in proportion, not one
+    theme starved while another is whole. Windows left over go to the busiest theme they serve (most
+    arrivals per window), so the counts add up to the windows signed in.
+    """
+    owner: dict[str, str] = {}
+    count = {c: 0 for c in need}
+
+    def augment(cat: str, seen: set[str]) -> bool:
+        for wid, cats in windows.items():
+            if cat not in cats or wid in seen:
+                continue
+            seen.add(wid)
+            if wid not in owner or augment(owner[wid], seen):
+                owner[wid] = cat
+                return True
+        return False
+
+    # An augmenting path never lowers a theme's count, so trying every short theme until none can grow is a
+    # maximum matching whatever the order. Ties go to themes fewer windows can serve: a shortfall then ends
+    # up where the most windows could cover it (a general theme, fixable by one more comprehensive window)
+    # rather than at a special window that happens to list a general matter.
+    reach = {c: sum(1 for cats in windows.values() if c in cats) for c in need}
+    stuck: set[str] = set()
+    while short := [c for c in need if count[c] < need[c] and c not in stuck]:
+        cat = max(short, key=lambda c: ((need[c] - count[c]) / need[c], -reach[c]))
+        if augment(cat, set()):
+            count[cat] += 1
+        else:
+            stuck.add(cat)  # others only take windows away from here on: it cannot grow again
+    for wid, cats in windows.items():
+        if wid not in owner and cats & set(count):
+            best = max((c for c in count if c in cats), key=lambda c: load.get(c, 0.0) / (count[c] + 1))
+            owner[wid] = best
+            count[best] += 1
+    return count
+
+
+def advise(cfg: HallConfig, hall: Hall, now: datetime) -> dict[str, Any]:
+    settings = demand.settings_of(cfg)
+    usual = demand.service_rates(cfg, settings)
+    slots = demand.open_slots(cfg)
+    target = cfg.queue.target_wait_minutes
+    minute = now.hour * 60 + now.minute + now.second / 60
+    current = int(minute // demand.SLOT_MINUTES * demand.SLOT_MINUTES)
+    today = now.date().isoformat()
+    with_services = {s.category_id for s in cfg.services}
+    themes = [c for c in cfg.categories if c.id in with_services]
+
+    arrived: dict[tuple[str, int], int] = {}
+    calls: dict[tuple[str, int], dict[str, int]] = {}  # (window, slot) -> calls per theme
+    for t in hall.tickets.values():
+        if t.day != today:
+            continue
+        cat = _category(cfg, t.service_id, t.category_id)
+        key = (cat, _slot(t.issued_at))
+        arrived[key] = arrived.get(key, 0) + 1
+        if t.called_at is not None and t.window_id:
+            per = calls.setdefault((t.window_id, _slot(t.called_at)), {})
+            per[cat] = per.get(cat, 0) + 1
+    staffed = {wid: serves(cfg, hall, wid) for wid, ws in hall.windows.items()
+               if ws.staff_id is not None and ws.state in (WindowState.OPEN, WindowState.SERVING)}
+
+    demands, lam_of = {}, {}
+    for c in themes:
+        d = theme_demand(cfg, settings, c.id, usual)
+        usual_c = {s: sum(lam for sid, lam in usual.get(s, {}).items() if cfg.service(sid).category_id == c.id)
+                   for s in slots}
+        expected = sum(usual_c[s] / 2 for s in slots if s < current)
+        if current in usual_c:
+            expected += usual_c[current] * (minute - current) / 60
+        actual = sum(n for (cat, s), n in arrived.items() if cat == c.id and s <= current)
+        # No ticket at all today means no data (a fresh ledger, the CLI without --db): forecast the usual day.
+        ratio = (actual + PRIOR_TICKETS) / (expected + PRIOR_TICKETS) if arrived else 1.0
+        demands[c.id] = d
+        lam_of[c.id] = {s: arrived.get((c.id, s), 0) * 60 / demand.SLOT_MINUTES if s < current else usual_c[s] * ratio
+                        for s in slots}
+
+    rows: dict[str, list[dict[str, Any]]] = {c.id: [] for c in themes}
+    totals = []
+    for s in slots:
+        need = {c.id: windows_needed(lam_of[c.id][s], demands[c.id], target) for c in themes}
+        if s < current:
+            share = _past_share(calls, s)
+            open_ = {c.id: round(share.get(c.id, 0.0), 1) for c in themes}
+            can = {c.id: sum(1 for (wid, slot), per in calls.items() if slot == s and c.id in per) for c in themes}
+            working = len({wid for (wid, slot) in calls if slot == s})
+        else:
+            open_ = allocate(need, staffed, {c.id: lam_of[c.id][s] for c in themes})
+            can = {c.id: sum(1 for cats in staffed.values() if c.id in cats) for c in themes}
+            working = len(staffed)
+        short = {c.id: max(0, math.ceil(need[c.id] - open_[c.id] - 1e-9)) for c in themes}
+        shared_wq: dict[str, float | None] = {}
+        if s >= current:
+            shared_wq = _shared_special(cfg, staffed, themes, demands, {c: lam[s] for c, lam in lam_of.items()}, target)
+            for cat in shared_wq:
+                short[cat] = max(short[cat], 1)
+        for c in themes:
+            rows[c.id].append({"slot": demand.slot_label(s), "arrivals_per_hour": round(lam_of[c.id][s], 1),
+                               "windows_needed": need[c.id], "windows_open": open_[c.id],
+                               "windows_may_serve": can[c.id], "short": short[c.id],
+                               **({"shared_wq_min": shared_wq[c.id]} if c.id in shared_wq else {})})
+        totals.append({"slot": demand.slot_label(s), "past": s < current, "windows_needed": sum(need.values()),
+                       "windows_open": working, "short": sum(short.values())})
+
+    out_themes = [{"category_id": c.id, "name": c.name, "general": c.general, "rows": rows[c.id]} for c in themes]
+    advice = _advice(out_themes, totals, current, target)
+    if not arrived:
+        advice.insert(0, "今日尚无取号记录，按常规客流测算。")
+    one = _one_more(cfg, hall, staffed, demands, {c: lam[current] for c, lam in lam_of.items() if current in lam},
+                    out_themes, current)
+    advice.append(_one_more_line(one))
+    return {"generated_at": now.isoformat(), "target_wait_minutes": target, "themes": out_themes, "slots": totals,
+            "advice": advice, "one_more_window": one}
+
+
+def _shared_special(cfg: HallConfig, staffed: dict[str, set[str]], themes: Iterable[Any],
+                    demands: dict[str, ThemeDemand], rates: dict[str, float], target: float) -> dict[str, float | None]:
+    """Special themes whose only windows also take general matters, with their estimated wait when over target.
+
+    Routing lets such a window (e.g. 跨省通办 also listing 户籍迁移) call the general queue's longest waiter, so
+    is about as busy as the general pool (or busier, with its own load); the theme's own citizens then wait as
+    in a queue of that occupancy: Allen–Cunneen with the arrivals raised to give it.
+    """
+    general = {c.id for c in cfg.categories if c.general}
+    pool = [wid for wid, cats in staffed.items() if cats & general and _mode(cfg, wid) != "special"]
+    offered = sum(rates[c] * demands[c].mean_min / 60 for c in rates if c in general)
+    busy = min(0.99, offered / len(pool)) if pool else 0.99
+    out: dict[str, float | None] = {}
+    for theme in themes:
+        if theme.general or rates.get(theme.id, 0) <= 0:
+            continue
+        own = [wid for wid, cats in staffed.items() if theme.id in cats and _mode(cfg, wid) == "special"]
+        if not own or not all(staffed[wid] & general for wid in own):
+            continue
+        d = demands[theme.id]
+        wq = _wq_min(max(rates[theme.id], busy * len(own) * 60 / d.mean_min), d, len(own))
+        if wq is None or wq > target:
+            out[theme.id] = wq
+    return out
+
+
+def serves(cfg: HallConfig, hall: Hall, window_id: str) -> set[str]:
+    """Themes a window may serve: its routing categories, plus the themes of the matters a special window lists."""
+    w = cfg.window(window_id)
+    listed = {cfg.service(sid).category_id for sid in (w.services if w else ()) if cfg.service(sid)}
+    return set(hall.weights(window_id)) | listed
+
+
+def _category(cfg: HallConfig, service_id: str, fallback: str) -> str:
+    s = cfg.service(service_id)
+    return s.category_id if s else fallback
+
+
+def _slot(t: datetime) -> int:
+    return (t.hour * 60 + t.minute) // demand.SLOT_MINUTES * demand.SLOT_MINUTES
+
+
+def _past_share(calls: dict[tuple[str, int], dict[str, int]], slot: int) -> dict[str, float]:
+    """Window-equivalents per theme in a past half-hour: each calling window split by its share of calls."""
+    out: dict[str, float] = {}
+    for (_, s), per in calls.items():
+        if s == slot:
+            n = sum(per.values())
+            for cat, k in per.items():
+                out[cat] = out.get(cat, 0.0) + k / n
+    return out
+
+
+def _advice(themes: list[dict[str, Any]], totals: list[dict[str, Any]], current: int, target: float) -> list[str]:
+    """One line per short half-hour (the figures behind it are in the table), then what concerns the special
+    windows, said once."""
+    out, special, shared = [], [], {}
+    for i, total in enumerate(totals):
+        start = demand.parse_slot(total["slot"])
+        if not current <= start < current + ADVICE_SLOTS * demand.SLOT_MINUTES or total["short"] <= 0:
+            continue
+        end = demand.slot_label(start + demand.SLOT_MINUTES)
+        parts = []
+        for theme in themes:
+            row = theme["rows"][i]
+            if row["short"] > 0:
+                parts.append(f"{theme['name']}缺{row['short']}个")
+                if not theme["general"] and theme["name"] not in special:
+                    special.append(theme["name"])
+            if "shared_wq_min" in row and theme["name"] not in shared:
+                shared[theme["name"]] = row["shared_wq_min"]
+        out.append(f"{total['slot']}–{end} 需增开{total['short']}个窗口：" + "、".join(parts) +
+                   f"（共需{total['windows_needed']}个，在岗{total['windows_open']}个）。")
+    for name, wq in shared.items():
+        wait = f"约{_show(wq)}分钟" if wq is not None and wq <= LONG_WAIT_MIN else "持续增长"
+        out.append(f"{name}的专窗也办理综合类事项，{name}群众等候{wait}：建议该专窗暂停办理综合类事项，"
+                   f"或增开1个{name}窗口。")
+    if special:
+        out.append("、".join(special) + "须由专窗（或授权的窗口）办理；综合窗口按各主题缺口统一调配。")
+    if not out:
+        out.append(f"当前窗口配置可满足平均等候不超过{target:g}分钟的目标。")
+    return out
+
+
+def _one_more(cfg: HallConfig, hall: Hall, staffed: dict[str, set[str]], demands: dict[str, ThemeDemand],
+              rates: dict[str, float], themes: list[dict[str, Any]], current: int) -> dict[str, Any]:
+    """The general themes as one pooled queue now, with the signed-in general windows and with one more.
+
+    Steady state (Allen–Cunneen Wq, `None` when the pool cannot keep up) and the transient the people already
+    waiting cause: the backlog clears at (cμ − λ) per minute, and a citizen taking a number now waits for the
+    backlog ahead of them, about (backlog + 1) services spread over c windows.
+    """
+    general = {c.id for c in cfg.categories if c.general}
+    c = sum(1 for wid, cats in staffed.items() if cats & general and _mode(cfg, wid) != "special")
+    lam = sum(r for cat, r in rates.items() if cat in general)  # per hour
+    if lam > 0:
+        mean = sum(demands[cat].mean_min * r for cat, r in rates.items() if cat in general) / lam
+        cs2 = sum(demands[cat].cs2 * r for cat, r in rates.items() if cat in general) / lam
+    else:
+        mean, cs2 = 10.0, 1.0
+    pooled = ThemeDemand(mean, cs2)
+    backlog = sum(len(q) for cat, q in hall.waiting.items() if cat in general)
+    offered = lam * mean / 60  # Erlangs
+    label = demand.slot_label(current)
+    gaps = {t["category_id"]: r["short"] for t in themes if t["general"] for r in t["rows"] if r["slot"] == label}
+    short = max(gaps, key=gaps.get, default=None)
+
+    def figures(n: int) -> dict[str, float | None]:
+        stable = n > offered
+        return {"wq": (_wq_min(lam, pooled, n) if lam > 0 else 0.0) if n else None,
+                "clear": round(backlog / (n / mean - lam / 60), 1) if stable and n else None,
+                "next": round((backlog + 1) * mean / n, 1) if backlog and n else (_wq_min(lam, pooled, n) if n else None)}
+
+    now_, more = figures(c), figures(c + 1)
+    return {"category_id": short if short is not None and gaps[short] > 0 else None,
+            "windows": c, "arrivals_per_hour": round(lam, 1), "capacity_per_hour": round(c * 60 / mean, 1),
+            "backlog": backlog, "stable": c > offered, "windows_for_stability": math.floor(offered) + 1,
+            "current_wq_min": now_["wq"], "with_one_more_wq_min": more["wq"],
+            "clear_backlog_min": now_["clear"], "clear_backlog_with_one_more_min": more["clear"],
+            "next_wait_min": now_["next"], "next_wait_with_one_more_min": more["next"]}
+
+
+def _mode(cfg: HallConfig, window_id: str) -> str:
+    w = cfg.window(window_id)
+    return w.mode if w else ""
+
+
+def _one_more_line(one: dict[str, Any]) -> str:
+    """Always one line on the pooled general windows: unstable said plainly, else the gain of one more."""
+    c, lam, q = one["windows"], one["arrivals_per_hour"], one["backlog"]
+    waiting = f"现排队{q}人，" if q else ""
+    if lam <= 0 and not q:
+        return "综合窗口池：当前时段预计无人到达、无人排队，无需增开。"
+    if not one["stable"]:
+        add = one["windows_for_stability"] - c
+        more = ("增开1个即可稳定，" + f"此后平均等候约{_show(one['with_one_more_wq_min'])}分钟。") if add == 1 else \
+            f"增开1个仍不够，需至少增开{add}个。"
+        return (f"综合窗口池不足：预计每小时到达{lam:g}人，在岗{c}个窗口每小时最多办理约{one['capacity_per_hour']:g}人，"
+                f"{waiting}队伍将持续增长；" + more)
+    line = f"若现在增开1个综合窗口：{waiting}"
+    if q:
+        line += (f"积压清空约由{_show(one['clear_backlog_min'])}分钟缩短到{_show(one['clear_backlog_with_one_more_min'])}分钟，"
+                 f"新取号群众等候约由{_show(one['next_wait_min'])}分钟降至{_show(one['next_wait_with_one_more_min'])}分钟；")
+    return line + f"平均等候约由{_show(one['current_wq_min'])}分钟降至{_show(one['with_one_more_wq_min'])}分钟（稳态）。"
+
+
+def _show(v: float | None) -> str:
+    return "无穷（窗口不足，队伍持续增长）" if v is None else f"{v:g}"

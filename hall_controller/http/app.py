@@ -1,0 +1,77 @@
+"""The FastAPI application: the core's routes (tickets, windows, sign-in, event stream), then each feature's,
+one `HallService` behind them all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from hall_controller.core.feature import Feature
+from hall_controller.core.service import HallService
+from hall_controller.http import auth, errors, limits, ws
+from hall_controller.http import routes as core
+
+COMMON_STATIC = Path(__file__).resolve().parent / "static"
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    devices: str = "simulated"  # "simulated" | "config" | "none"
+    var_dir: Path = Path("var")  # runtime files: WAVs, device logs
+    rate_limit: float = 50  # requests a second per client address (0 = no limit)
+    ws_per_client: int = ws.WS_PER_CLIENT  # open event streams per client address
+
+
+def create_app(service: HallService, features: Iterable[Feature] = (), options: ServeOptions | None = None,
+               *, rate_limit: float | None = None, ws_per_client: int | None = None) -> FastAPI:
+    """The app with the core's routes and each of `features` installed in order; their lifespans run in that
+    order at start-up and in reverse at shutdown. `rate_limit` and `ws_per_client` override `options`
+    (whose rate limit defaults to none here: tests and tools build apps with no limit)."""
+    features = tuple(features)
+    options = options or ServeOptions(rate_limit=0)
+    rate_limit = options.rate_limit if rate_limit is None else rate_limit
+    ws_per_client = options.ws_per_client if ws_per_client is None else ws_per_client
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        running = []
+        try:
+            for hook in (f.lifespan for f in features if f.lifespan):
+                gen = hook(app)
+                await gen.__anext__()
+                running.append(gen)
+            yield
+        finally:
+            for gen in reversed(running):
+                try:
+                    await gen.__anext__()
+                except StopAsyncIteration:
+                    pass
+
+    app = FastAPI(title="Hall controller 政务服务大厅排队叫号", version="0.1.0", lifespan=lifespan)
+    app.state.service = service
+    app.state.options = options
+    app.state.ws_per_client, app.state.ws_clients = ws_per_client, {}
+    errors.install(app)
+    app.include_router(core.router)
+    app.include_router(auth.router)
+    app.include_router(ws.router)
+    app.mount("/static/common", StaticFiles(directory=COMMON_STATIC), name="common-static")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, object]:
+        return {"ok": True, "seq": service.ledger.last_seq}
+
+    for feature in features:
+        if feature.install:
+            feature.install(app)
+
+    errors.document(app)
+    app.add_middleware(limits.RateLimit, rate=rate_limit)
+    app.add_middleware(limits.BodyLimit)
+    return app

@@ -1,0 +1,92 @@
+"""Manager and admin sign-in, and the dependency that guards their actions."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from starlette.requests import HTTPConnection
+from pydantic import BaseModel, ConfigDict, Field
+
+from hall_controller.core.errors import HallError
+from hall_controller.core.decision import Decision
+from hall_controller.core.service import HallService
+from hall_controller.core.ledger import token_hash
+
+router = APIRouter(prefix="/api/manager")
+
+MANAGER_SESSION_HOURS = 10
+
+
+class ManagerSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    manager_id: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, body: ManagerSignIn) -> dict:
+    """Sign-ins and wrong passwords of real accounts are ledger events (`manager.signed_in`,
+    `manager.sign_in_failed`); tries at ids no account has are not, or anyone could fill the ledger."""
+    service: HallService = request.app.state.service
+    manager = next((m for m in service.config.managers if m.id == body.manager_id), None)
+    key = f"manager:{body.manager_id}"
+    clear = service.check_secret(key, body.password, manager.password_hash if manager else None,
+                                 failed_event=("manager.sign_in_failed", {"manager_id": body.manager_id}))
+    token = secrets.token_urlsafe(24)
+
+    def decide(now: datetime) -> Decision:
+        return Decision(rows=[*clear, ("sessions", {
+            "token_hash": token_hash(token), "kind": manager.role, "subject": manager.id, "window_id": None,
+            "signed_in_at": now.isoformat(), "expires_at": (now + timedelta(hours=MANAGER_SESSION_HOURS)).isoformat(),
+        })], events=[("manager.signed_in", {"manager_id": manager.id, "role": manager.role})])
+
+    service.execute(decide)
+    service.cleared(key)
+    return {"token": token, "manager": {"id": manager.id, "name": manager.name, "role": manager.role}}
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
+    """Ends the token now (a copied token must not outlive the sign-out), recorded as `manager.signed_out`."""
+    service: HallService = request.app.state.service
+    manager_id = require_manager(request, authorization)
+    token = authorization[7:].strip()
+
+    def decide(now: datetime) -> Decision:
+        s = service.ledger.session(token)
+        return Decision(rows=[("sessions", {"token_hash": token_hash(token), **s, "expires_at": now.isoformat()})],
+                        events=[("manager.signed_out", {"manager_id": manager_id})])
+
+    service.execute(decide)
+    return {"signed_out": manager_id}
+
+
+def require_manager(request: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> str:
+    """FastAPI dependency: the manager (or admin) id behind the bearer token; 401/403 otherwise."""
+    service: HallService = request.app.state.service
+    token = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
+    s = service.ledger.session(token) if token else None
+    if s is None:
+        raise HallError("unauthorised", "请以管理人员身份登录。", 401)
+    if s["kind"] not in ("manager", "admin"):
+        raise HallError("forbidden", "仅大厅管理人员可执行此操作。", 403)
+    if s["expires_at"] <= service.clock.now().isoformat():  # valid until, not at, its end: sign-out ends it now
+        raise HallError("session_expired", "登录已过期，请重新登录。", 401)
+    return s["subject"]
+
+
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    subject = require_manager(request, authorization)
+    s = request.app.state.service.ledger.session(authorization[7:].strip())
+    if s["kind"] != "admin":
+        raise HallError("forbidden", "仅系统管理员可执行此操作。", 403)
+    return subject
+
+
+def reads_private_events(connection: HTTPConnection, authorization: str | None) -> bool:
+    """Whole events for a manager's or admin's bearer token, the public projection without any; a token that
+    is not a valid manager's is refused (401/403) rather than quietly served less."""
+    return authorization is not None and bool(require_manager(connection, authorization))

@@ -1,1 +1,0 @@
-"""好差评 pages: the public results page and the manager's case and complaint pages."""

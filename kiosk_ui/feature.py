@@ -1,0 +1,49 @@
+"""The kiosk feature: self-service kiosk (自助取号机) and the citizen's mobile ticket page, served by the hall controller.
+
+`install(app)` adds the pages (`/kiosk/{kiosk_id}`, `/t/{token}`), their JSON API, the kiosks' ID card
+readers (simulated with `--devices simulated`) and the read-aloud voice of 长者模式.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from hall_controller.core.feature import Feature, Section
+from hall_controller.features.appointments.rules import identity_hash
+from hall_controller.features.appointments.service import Appointments
+from hall_controller.features.appointments.settings import settings_of as appointment_settings
+from kiosk_ui import routes, settings as kiosk_settings
+from kiosk_ui.desk import KioskDesk
+from kiosk_ui.readers import Readers
+from kiosk_ui.speech import Speech
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def install(app: FastAPI) -> None:
+    service = app.state.service
+    settings = kiosk_settings.settings_of(service.config)
+    book: Appointments = app.state.appointments
+    key = appointment_settings(service.config).identity_key
+    readers = Readers(service, settings, app.state.options.devices, lambda number: identity_hash(number, key))
+    app.state.kiosk = KioskDesk(service, settings, book, readers, devices=app.state.devices)
+    app.state.kiosk_speech = Speech()
+    app.mount("/static/kiosk", StaticFiles(directory=STATIC), name="kiosk-static")
+    app.include_router(routes.router)
+    app.include_router(routes.sim_router)
+
+
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    await app.state.kiosk.readers.start()
+    try:
+        yield
+    finally:
+        await app.state.kiosk.readers.stop()
+        app.state.kiosk_speech.close()
+
+
+feature = Feature(name="kiosks", section=Section("kiosks", kiosk_settings.parse), install=install, lifespan=lifespan)
