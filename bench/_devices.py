@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT))
 
 from drivers.printer_sim import PrinterSimulator  # noqa: E402
 from drivers.simulators import SimBus  # noqa: E402
-from hall_controller.config_loader import load_config  # noqa: E402
+from hall_controller.app import load_config  # noqa: E402
 from hall_controller.features.devices.hub import _sim_device  # noqa: E402
 from hall_controller.features.devices.settings import SIM, DeviceSettings  # noqa: E402
 

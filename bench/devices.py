@@ -31,14 +31,25 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _server import percentile  # noqa: E402
 
 from drivers.bus import BusTiming  # noqa: E402
-from drivers.protocol import OVERHEAD, Key, KeyEvent, Outcome, encode_display_text, line_time  # noqa: E402
+from drivers.protocol import (  # noqa: E402
+    OVERHEAD,
+    Key,
+    KeyEvent,
+    Outcome,
+    encode_display_text,
+    line_time,
+)
 from drivers.simulators import SimDisplay, SimKeypad  # noqa: E402
+from hall_controller.app import load_config, open_ledger  # noqa: E402
 from hall_controller.core.clock import ManualClock  # noqa: E402
-from hall_controller.config_loader import load_config  # noqa: E402
-from hall_controller.features.devices.hub import HUB_TIMING, DeviceHub  # noqa: E402
-from hall_controller.features.devices.settings import BusSpec, DeviceSettings, DeviceSpec, VoiceSettings  # noqa: E402
 from hall_controller.core.service import HallService  # noqa: E402
-from hall_controller.core.ledger import Ledger  # noqa: E402
+from hall_controller.features.devices.hub import HUB_TIMING, DeviceHub  # noqa: E402
+from hall_controller.features.devices.settings import (  # noqa: E402
+    BusSpec,
+    DeviceSettings,
+    DeviceSpec,
+    VoiceSettings,
+)
 
 DEMO = ROOT / "config" / "demo-hall.toml"
 KINDS = ("keypad", "display", "pad")
@@ -57,7 +68,7 @@ async def measure(n: int, presses: int, timing: BusTiming, seed: int) -> dict[st
     devices = layout(n)
     with tempfile.TemporaryDirectory() as tmp:
         clock = ManualClock(datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo(cfg.timezone)))
-        service = HallService(cfg, Ledger(Path(tmp) / "hall.db"), clock)
+        service = HallService(cfg, open_ledger(Path(tmp) / "hall.db"), clock)
         for s in cfg.services:
             if s.daily_cap is None and not s.issuing_hours and cfg.category(s.category_id).general:
                 for _ in range(TICKETS_PER_SERVICE):

@@ -16,8 +16,8 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from hall_controller.app import load_config  # noqa: E402
 from hall_controller.features.simulation import report as simreport  # noqa: E402
-from hall_controller.config_loader import load_config  # noqa: E402
 from hall_controller.features.simulation.simulate import draw_day, run, scaled  # noqa: E402
 
 DEMO = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"

@@ -17,10 +17,10 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from hall_controller.features.manager.api import current_notice
-from hall_controller.core.settings import HallConfig, Staff
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
+from hall_controller.core.settings import HallConfig, Staff
+from hall_controller.features.manager.api import current_notice
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")

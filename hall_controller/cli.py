@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hall_controller.core.clock import Clock, OffsetClock, SystemClock
 from hall_controller.app import load_config
 from hall_controller.config_loader import ConfigError
-from hall_controller.core.settings import HallConfig
 from hall_controller.core.calendar import is_working_day
+from hall_controller.core.clock import Clock, OffsetClock, SystemClock
+from hall_controller.core.settings import HallConfig
 from hall_controller.features.simulation import cli as simulation_cli
 from hall_controller.features.staffing import cli as staffing_cli
 

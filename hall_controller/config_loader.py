@@ -13,8 +13,8 @@ import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from functools import lru_cache
 from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,7 +22,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hall_controller.core.feature import Section
 from hall_controller.core.passwords import hash_secret, parse_hash
 from hall_controller.core.settings import (
-    Category, HallConfig, Hours, Manager, Material, Period, PriorityClass, QueueRules, Service, Staff, Window,
+    Category,
+    HallConfig,
+    Hours,
+    Manager,
+    Material,
+    Period,
+    PriorityClass,
+    QueueRules,
+    Service,
+    Staff,
+    Window,
 )
 
 

@@ -15,8 +15,11 @@ from fastapi.staticfiles import StaticFiles
 from hall_controller.core.feature import Feature, Section
 from hall_controller.features.appointments.rules import identity_hash
 from hall_controller.features.appointments.service import Appointments
-from hall_controller.features.appointments.settings import settings_of as appointment_settings
-from kiosk_ui import routes, settings as kiosk_settings
+from hall_controller.features.appointments.settings import (
+    settings_of as appointment_settings,
+)
+from kiosk_ui import routes
+from kiosk_ui import settings as kiosk_settings
 from kiosk_ui.desk import KioskDesk
 from kiosk_ui.readers import Readers
 from kiosk_ui.speech import Speech

@@ -15,10 +15,9 @@ from functools import partial
 
 from drivers.id_reader import IdCard, IdReader
 from drivers.id_reader_sim import IdReaderSimulator
-from hall_controller.features.appointments.rules import mask_name
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
-
+from hall_controller.features.appointments.rules import mask_name
 from kiosk_ui.settings import KioskSettings
 
 log = logging.getLogger(__name__)

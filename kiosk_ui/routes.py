@@ -16,11 +16,12 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.id_reader import IdCard
-from hall_controller.http.links import public_base, status_url
-from hall_controller.features.appointments.service import settings_of as appointment_settings
-from hall_controller.features.appointments.rules import Late
 from hall_controller.core.errors import HallError
-
+from hall_controller.features.appointments.rules import Late
+from hall_controller.features.appointments.service import (
+    settings_of as appointment_settings,
+)
+from hall_controller.http.links import public_base, status_url
 from kiosk_ui import search
 from kiosk_ui.desk import KioskDesk
 

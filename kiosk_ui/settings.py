@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from hall_controller import config_loader as cfg
+from hall_controller.core.settings import HallConfig
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ _KEYS = ("idle_seconds", "ticket_seconds", "swipe_seconds", "per_person_daily_li
          "elderly_age", "elderly_priority", "kiosk")
 
 
-def parse(table: cfg.Table, core: cfg.HallConfig) -> KioskSettings:
+def parse(table: cfg.Table, core: HallConfig) -> KioskSettings:
     t = cfg.Table(table.source, table.path, table.data, _KEYS)
     d = KioskSettings()
     kiosks: list[Kiosk] = []
@@ -63,7 +64,7 @@ def parse(table: cfg.Table, core: cfg.HallConfig) -> KioskSettings:
 
 
 
-def settings_of(config: cfg.HallConfig) -> KioskSettings:
+def settings_of(config: HallConfig) -> KioskSettings:
     found = config.sections.get("kiosks")
     if found is None:
         assist = DEFAULT_PRIORITY if config.priority(DEFAULT_PRIORITY) else None

@@ -1,4 +1,4 @@
-"""Write the report samples in docs/: the fixture day of tests/test_reports.py as CSV, XLSX and a page
+"""Write the report samples in docs/: the fixture day of tests/features/reports/test_reports.py as CSV, XLSX and a page
 screenshot taken in headless Chromium.
 
     .venv/bin/python scripts/report_samples.py
@@ -21,10 +21,10 @@ from fastapi.testclient import TestClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hall_controller.features.reports import api as reports_api  # noqa: E402
-from hall_controller.http.app import create_app  # noqa: E402
-from hall_controller.core.settings import Manager  # noqa: E402
 from hall_controller.core.passwords import hash_secret  # noqa: E402
+from hall_controller.core.settings import Manager  # noqa: E402
+from hall_controller.features.reports.feature import feature as reports_f  # noqa: E402
+from hall_controller.http.app import create_app  # noqa: E402
 from tests.features.reports.test_reports import build_fixture_day  # noqa: E402
 
 DOCS = ROOT / "docs"
@@ -35,8 +35,7 @@ def fixture_app(db: Path):
     svc, clock, _ = build_fixture_day(db)
     svc.config = replace(svc.config, managers=(Manager("manager", "大厅值班主任", "manager",
                                                        hash_secret("manager123", iterations=1000)),))
-    app = create_app(svc)
-    reports_api.install(app)
+    app = create_app(svc, [reports_f])
     return app
 
 

@@ -23,11 +23,20 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
+from hall_controller.app import (  # noqa: E402
+    ServeOptions,
+    build_app,
+    load_config,  # noqa: E402
+)
 from hall_controller.core.clock import ManualClock  # noqa: E402
-from hall_controller.config_loader import load_config  # noqa: E402
 from hall_controller.core.decision import Decision  # noqa: E402
-from hall_controller.app import ServeOptions, build_app  # noqa: E402
-from tests.conftest import CHROMIUM_ARGS, DEMO_CONFIG, ServerProcess, demo_staff, open_manager_board  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    CHROMIUM_ARGS,
+    DEMO_CONFIG,
+    ServerProcess,
+    demo_staff,
+    open_manager_board,
+)
 
 START = datetime(2026, 11, 23, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 END = START + timedelta(hours=2, minutes=20)

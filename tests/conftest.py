@@ -15,11 +15,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from hall_controller.http.app import create_app
+from hall_controller.app import open_ledger
 from hall_controller.core.clock import ManualClock
 from hall_controller.core.service import HallService
-from hall_controller.core.ledger import Ledger
-
+from hall_controller.http.app import create_app
 from tests.factory import MONDAY_10, small_hall
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +54,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def service(tmp_path, clock) -> HallService:
-    svc = HallService(small_hall(), Ledger(tmp_path / "hall.db"), clock)
+    svc = HallService(small_hall(), open_ledger(tmp_path / "hall.db"), clock)
     yield svc
     svc.ledger.close()
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from hall_controller.core.settings import (
-    Category, HallConfig, Hours, Material, Period, PriorityClass, QueueRules, Service, Staff, Window,
-)
 from hall_controller.core.passwords import hash_secret
+from hall_controller.core.settings import (
+    Category,
+    HallConfig,
+    Hours,
+    Material,
+    Period,
+    PriorityClass,
+    QueueRules,
+    Service,
+    Staff,
+    Window,
+)
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)  # a Monday in opening hours

@@ -10,22 +10,33 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from itertools import islice
 from dataclasses import replace
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
-from hall_controller.core.settings import HallConfig, Window
 from hall_controller.core import routing
 from hall_controller.core.calendar import (
-    calls_allowed, describe_periods, is_working_day, issuing_open, issuing_periods,
+    calls_allowed,
+    describe_periods,
+    is_working_day,
+    issuing_open,
+    issuing_periods,
 )
 from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError, not_found
-from hall_controller.core.queues import CategoryQueue
 from hall_controller.core.model import (
-    ACTIVE, TERMINAL, Channel, Ticket, TicketStatus, WindowState, WindowStatus, parse_outcome,
+    ACTIVE,
+    TERMINAL,
+    Channel,
+    Ticket,
+    TicketStatus,
+    WindowState,
+    WindowStatus,
+    parse_outcome,
 )
+from hall_controller.core.queues import CategoryQueue
+from hall_controller.core.settings import HallConfig, Window
 
 RECENT_SERVICES = 20
 # Never shown to clients: the token keys the public status page, the others identify the citizen.

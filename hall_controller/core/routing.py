@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from hall_controller.core.settings import HallConfig, Window
 from hall_controller.core.model import Ticket
+from hall_controller.core.settings import HallConfig, Window
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hall_controller.core.clock import Clock
-from hall_controller.core.settings import HallConfig
-from hall_controller.core.errors import HallError
 from hall_controller.core.decision import Decision
+from hall_controller.core.errors import HallError
+from hall_controller.core.events import EventBus
 from hall_controller.core.hall import Hall
+from hall_controller.core.ledger import Ledger, StorageError, token_hash
 from hall_controller.core.lockout import Attempts, Lockout
 from hall_controller.core.model import Ticket, WindowStatus
-from hall_controller.core.events import EventBus
 from hall_controller.core.passwords import verify_secret
-from hall_controller.core.ledger import Ledger, StorageError, token_hash
+from hall_controller.core.settings import HallConfig
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from starlette.requests import HTTPConnection
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.requests import HTTPConnection
 
-from hall_controller.core.errors import HallError
 from hall_controller.core.decision import Decision
-from hall_controller.core.service import HallService
+from hall_controller.core.errors import HallError
 from hall_controller.core.ledger import token_hash
+from hall_controller.core.service import HallService
 
 router = APIRouter(prefix="/api/manager")
 

@@ -7,10 +7,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_controller.core.calendar import describe_periods, issuing_open, issuing_periods
+from hall_controller.core.calendar import (
+    describe_periods,
+    issuing_open,
+    issuing_periods,
+)
 from hall_controller.core.errors import HallError
-from hall_controller.core.model import OUTCOMES
 from hall_controller.core.events import public
+from hall_controller.core.model import OUTCOMES
 from hall_controller.core.service import HallService
 from hall_controller.http.auth import reads_private_events
 from hall_controller.http.links import status_url

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-import display_board
-from hall_controller.http.app import create_app
+from display_board.feature import feature as screens
+from hall_controller.app import open_ledger
 from hall_controller.core.service import HallService
-from hall_controller.core.ledger import Ledger
-
+from hall_controller.features.manager.feature import feature as manager
+from hall_controller.http.app import create_app
 from tests.conftest import CHROMIUM_ARGS, ServerProcess
 from tests.factory import small_hall
 
@@ -33,9 +33,8 @@ WINDOW_STAFF = {"1": ("QH1001", "1234"), "2": ("QH1002", "2580"), "3": ("QH1003"
 @pytest.fixture
 def app_client(tmp_path, clock):
     def make(config=None):
-        svc = HallService(config or small_hall(), Ledger(tmp_path / "hall.db"), clock)
-        app = create_app(svc)
-        display_board.install(app)
+        svc = HallService(config or small_hall(), open_ledger(tmp_path / "hall.db"), clock)
+        app = create_app(svc, [manager, screens])
         return TestClient(app), svc
 
     return make

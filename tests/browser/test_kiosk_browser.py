@@ -1,6 +1,6 @@
 """The kiosk and the mobile ticket page in headless Chromium against a real controller (demo hall, 09:30 Monday).
 
-Screenshots for docs/: `KIOSK_SCREENSHOTS=docs .venv/bin/python -m pytest tests/test_kiosk_browser.py -k screenshots`.
+Screenshots for docs/: `KIOSK_SCREENSHOTS=docs .venv/bin/python -m pytest tests/browser/test_kiosk_browser.py -k screenshots`.
 """
 
 from __future__ import annotations

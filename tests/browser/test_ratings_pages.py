@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def seed(url: str) -> str:

@@ -13,13 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hall_controller import config_loader as config_module
-from hall_controller.config_loader import ConfigError, config_from_dict, load_config, parse_config
-from hall_controller.core.settings import HallConfig
+from hall_controller.app import SECTIONS, load_config, parse_config
+from hall_controller.config_loader import ConfigError
 from hall_controller.core.passwords import hash_secret, parse_hash, verify_secret
+from hall_controller.core.settings import HallConfig
 
-DEMO = Path(__file__).resolve().parents[1] / "config" / "demo-hall.toml"
+DEMO = Path(__file__).resolve().parents[2] / "config" / "demo-hall.toml"
 DEMO_TEXT = DEMO.read_text(encoding="utf-8")
 DEMO_DATA = tomllib.loads(DEMO_TEXT)
+
+
+def config_from_dict(data: Any, source: str = "<config>") -> HallConfig:
+    return config_module.config_from_dict(data, source, SECTIONS)
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from hall_controller.core.settings import Window
 from hall_controller.core.errors import HallError
 from hall_controller.core.hall import Hall
 from hall_controller.core.model import TicketStatus, WindowState
-
+from hall_controller.core.settings import Window
 from tests.factory import MONDAY_10, small_hall
 
 

@@ -11,7 +11,6 @@ from hall_controller.core import routing
 from hall_controller.core.errors import HallError
 from hall_controller.core.hall import Hall
 from hall_controller.core.model import ACTIVE
-
 from tests.factory import MONDAY_10, small_hall
 
 SERVICES = ["S1", "S2", "B1", "P1"]

@@ -12,7 +12,17 @@ import pytest
 
 from drivers.bus import BusMaster, BusTiming
 from drivers.protocol import (
-    BROADCAST, Cmd, DeviceType, Frame, Invite, Key, KeyEvent, Outcome, Rating, RatingReason, decode_poll,
+    BROADCAST,
+    Cmd,
+    DeviceType,
+    Frame,
+    Invite,
+    Key,
+    KeyEvent,
+    Outcome,
+    Rating,
+    RatingReason,
+    decode_poll,
     encode_brightness,
 )
 from drivers.simulators import Fault, SimBus, SimDisplay, SimKeypad, SimPad, SocatPair

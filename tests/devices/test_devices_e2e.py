@@ -20,16 +20,19 @@ from drivers.printer_sim import PrinterSimulator
 from drivers.protocol import Cmd, Frame, Key, KeyEvent, Outcome
 from drivers.simulators import Fault, SimBus, SimDisplay, SimKeypad, SimPad, SocatPair
 from drivers.voice import RecordingSink, has_sound_card
+from hall_controller.app import load_config, open_ledger
+from hall_controller.config_loader import ConfigError, Table
+from hall_controller.core.service import HallService
 from hall_controller.features.devices import hub as devices_module
 from hall_controller.features.devices import settings as devices_config
-from hall_controller.config_loader import ConfigError, Table, load_config
 from hall_controller.features.devices.hub import DeviceHub, window_ranges
 from hall_controller.features.devices.settings import (
-    BusSpec, DeviceSettings, DeviceSpec, PrinterSpec, VoiceSettings,
+    BusSpec,
+    DeviceSettings,
+    DeviceSpec,
+    PrinterSpec,
+    VoiceSettings,
 )
-from hall_controller.core.service import HallService
-from hall_controller.core.ledger import Ledger
-
 from tests.conftest import DEMO_CONFIG, ROOT, ServerProcess
 from tests.factory import small_hall
 
@@ -210,7 +213,7 @@ def test_an_event_re_reported_after_a_controller_restart_acts_once_and_the_keypa
             services = [service]
 
             def restarted() -> DeviceHub:  # a new controller over the same database
-                services.append(HallService(small_hall(), Ledger(service.ledger.path), clock))
+                services.append(HallService(small_hall(), open_ledger(service.ledger.path), clock))
                 return DeviceHub(services[-1], settings, mode="config", var_dir=tmp_path, timing=FAST)
 
             hub = DeviceHub(service, settings, mode="config", var_dir=tmp_path, timing=FAST)

@@ -10,8 +10,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers.id_reader import (
-    BAD_CHECKSUM, CARD_FOUND, FIND_CARD, NO_CARD, OK, READ_TEXT, SELECT_CARD, FrameError, IdCard, IdReader,
-    checksum, decode_read_data, encode_read_data, encode_request, encode_response, split_frame,
+    BAD_CHECKSUM,
+    CARD_FOUND,
+    FIND_CARD,
+    NO_CARD,
+    OK,
+    READ_TEXT,
+    SELECT_CARD,
+    FrameError,
+    IdCard,
+    IdReader,
+    checksum,
+    decode_read_data,
+    encode_read_data,
+    encode_request,
+    encode_response,
+    split_frame,
 )
 from drivers.id_reader_sim import IdReaderSimulator
 

@@ -1,7 +1,7 @@
 """Ticket printer: ticket layout (golden text dumps), GBK text, status over the simulator, failures.
 
 Regenerate the golden files after an intended layout change:
-    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_printer.py -k golden
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/devices/test_printer.py -k golden
 """
 
 from __future__ import annotations
@@ -19,7 +19,14 @@ from PIL import Image
 
 from drivers.escpos_decode import QR, Cut, Size, Text, decode_text, parse, render_png
 from drivers.printer import (
-    FS_CHINESE_ON, TicketPrint, TicketPrinter, encode_gbk, parse_spec, render_ticket, text_width, wrap,
+    FS_CHINESE_ON,
+    TicketPrint,
+    TicketPrinter,
+    encode_gbk,
+    parse_spec,
+    render_ticket,
+    text_width,
+    wrap,
 )
 from drivers.printer_sim import PrinterSimulator
 

@@ -17,7 +17,14 @@ import pytest
 from drivers import voice
 from drivers.chime import RATE, chime_pcm
 from drivers.voice import (
-    Announcer, RecordingSink, Utterance, WavDirSink, call_phrase, phrase_pieces, spell_ticket, window_numeral,
+    Announcer,
+    RecordingSink,
+    Utterance,
+    WavDirSink,
+    call_phrase,
+    phrase_pieces,
+    spell_ticket,
+    window_numeral,
 )
 
 

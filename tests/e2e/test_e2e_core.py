@@ -151,7 +151,8 @@ def test_serve_starts_simulated_devices_only_for_a_demo_or_when_asked(monkeypatc
     """Simulators open unauthenticated /api/sim/* routes: a plain `serve` uses the config's own ports."""
     import uvicorn
 
-    from hall_controller import cli, app as server
+    from hall_controller import app as server
+    from hall_controller import cli
 
     seen = []
     monkeypatch.setattr(server, "build_app", lambda cfg, db, clock, options: seen.append(options.devices))

@@ -11,7 +11,12 @@ import httpx
 import pytest
 
 from tests.conftest import ServerProcess
-from tests.e2e.test_e2e_core import comprehensive_windows, ledger_events, open_services, sign_in_all
+from tests.e2e.test_e2e_core import (
+    comprehensive_windows,
+    ledger_events,
+    open_services,
+    sign_in_all,
+)
 
 pytestmark = pytest.mark.slow
 

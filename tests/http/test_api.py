@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from hall_controller.features.appointments.feature import feature as appointments_f
+
 
 def sign_in(client, window="1", staff="S001", pin="1234") -> dict:
     r = client.post(f"/api/windows/{window}/sign-in", json={"staff_id": staff, "pin": pin})
@@ -72,19 +74,16 @@ def test_request_id_reused_on_a_later_day_is_409_not_503(client, clock):
 def booking(tmp_path, clock):
     from fastapi.testclient import TestClient
 
-    from hall_controller.features.appointments import service as appointments
-    from hall_controller.http.app import create_app
-    from hall_controller.features.appointments.rules import AppointmentSettings
+    from hall_controller.app import open_ledger
     from hall_controller.core.service import HallService
-    from hall_controller.core.ledger import Ledger
-
+    from hall_controller.features.appointments.rules import AppointmentSettings
+    from hall_controller.http.app import create_app
     from tests.factory import small_hall
 
     config = small_hall()
     config.sections["appointments"] = AppointmentSettings(identity_key="test-key", capacity=2)
-    svc = HallService(config, Ledger(tmp_path / "booked.db"), clock)
-    app = create_app(svc)
-    appointments.install(app)
+    svc = HallService(config, open_ledger(tmp_path / "booked.db"), clock)
+    app = create_app(svc, [appointments_f])
     with TestClient(app) as c:
         yield c
     svc.ledger.close()
@@ -333,9 +332,9 @@ def test_wrong_pins_slow_down_then_lock(client, clock):
 def test_a_lock_survives_a_restart(service, clock, tmp_path):
     from fastapi.testclient import TestClient
 
-    from hall_controller.http.app import create_app
+    from hall_controller.app import open_ledger
     from hall_controller.core.service import HallService
-    from hall_controller.core.ledger import Ledger
+    from hall_controller.http.app import create_app
 
     with TestClient(create_app(service)) as c:
         for _ in range(6):
@@ -343,13 +342,13 @@ def test_a_lock_survives_a_restart(service, clock, tmp_path):
             assert c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "9"}).status_code == 401
         assert c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"}).json()["error"] == "locked"
     service.ledger.close()
-    restarted = HallService(service.config, Ledger(tmp_path / "hall.db"), clock)
+    restarted = HallService(service.config, open_ledger(tmp_path / "hall.db"), clock)
     with TestClient(create_app(restarted)) as c:
         r = c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"})
         assert r.status_code == 429 and r.json()["error"] == "locked"
         clock.advance(minutes=16)
         assert c.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"}).status_code == 200
-    again = HallService(service.config, Ledger(tmp_path / "hall.db"), clock)
+    again = HallService(service.config, open_ledger(tmp_path / "hall.db"), clock)
     assert again.lockout.accounts == {}  # the right PIN cleared the count in the ledger too
     restarted.ledger.close(), again.ledger.close()
 
@@ -382,16 +381,15 @@ def managed(tmp_path, clock):
 
     from fastapi.testclient import TestClient
 
-    from hall_controller.http.app import create_app
-    from hall_controller.core.settings import Manager
+    from hall_controller.app import open_ledger
     from hall_controller.core.passwords import hash_secret
     from hall_controller.core.service import HallService
-    from hall_controller.core.ledger import Ledger
-
+    from hall_controller.core.settings import Manager
+    from hall_controller.http.app import create_app
     from tests.factory import small_hall
 
     config = replace(small_hall(), managers=(Manager("boss", "值班主任", "manager", hash_secret("pw", iterations=1000)),))
-    svc = HallService(config, Ledger(tmp_path / "managed.db"), clock)
+    svc = HallService(config, open_ledger(tmp_path / "managed.db"), clock)
     with TestClient(create_app(svc)) as c:
         yield c
     svc.ledger.close()

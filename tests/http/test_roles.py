@@ -11,10 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from hall_controller.app import ServeOptions, build_app, load_config
 from hall_controller.core.clock import ManualClock
-from hall_controller.config_loader import load_config
-from hall_controller.app import ServeOptions, build_app
-
 from tests.conftest import DEMO_CONFIG
 
 

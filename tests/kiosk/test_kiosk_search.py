@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hall_controller.config_loader import load_config, name_initials
+from hall_controller.app import load_config
+from hall_controller.config_loader import name_initials
 from kiosk_ui.search import rank, search
-
 from tests.conftest import DEMO_CONFIG
 
 

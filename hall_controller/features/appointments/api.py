@@ -8,15 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_controller.http.auth import require_manager
-from hall_controller.features.appointments import rules
+from hall_controller.core.errors import HallError
+from hall_controller.core.service import HallService
+from hall_controller.features.appointments import pages, rules
 from hall_controller.features.appointments.rules import (
     BookingRequest,
 )
-from hall_controller.core.errors import HallError
-from hall_controller.core.service import HallService
-from hall_controller.features.appointments import pages
 from hall_controller.features.appointments.service import Appointments
+from hall_controller.http.auth import require_manager
 
 log = logging.getLogger(__name__)
 

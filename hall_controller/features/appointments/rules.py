@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
-from hall_controller.core.settings import HallConfig, Service
 from hall_controller.core.calendar import periods_on
 from hall_controller.core.errors import HallError, not_found
+from hall_controller.core.settings import HallConfig, Service
 
 
 class Status(StrEnum):

@@ -20,15 +20,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from hall_controller.features.appointments import rules
-from hall_controller.features.appointments.rules import (
-    Appointment, AppointmentSettings, BookingRequest, Status,
-)
-from hall_controller.core.errors import HallError
 from hall_controller.core.decision import Decision
+from hall_controller.core.errors import HallError
 from hall_controller.core.passwords import verify_secret
 from hall_controller.core.service import HallService
-from hall_controller.features.appointments import store
+from hall_controller.features.appointments import rules, store
+from hall_controller.features.appointments.rules import (
+    Appointment,
+    AppointmentSettings,
+    BookingRequest,
+    Status,
+)
 from hall_controller.features.appointments.settings import settings_of
 
 log = logging.getLogger(__name__)

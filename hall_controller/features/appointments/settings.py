@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-
 from hall_controller import config_loader as cfg
-from hall_controller.features.appointments.rules import (
-    AppointmentSettings, CapacityOverride, Late, ServiceSlots,
-)
 from hall_controller.core.passwords import hash_secret, parse_hash
+from hall_controller.core.settings import HallConfig
+from hall_controller.features.appointments.rules import (
+    AppointmentSettings,
+    CapacityOverride,
+    Late,
+    ServiceSlots,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ def _platform_key(t: cfg.Table) -> str:
     return ""
 
 
-def parse(table: cfg.Table, core: cfg.HallConfig) -> AppointmentSettings:
+def parse(table: cfg.Table, core: HallConfig) -> AppointmentSettings:
     t = cfg.Table(table.source, table.path, table.data, _KEYS)
     d = AppointmentSettings()
     late = t.text("late", d.late.value)
@@ -93,5 +96,5 @@ def parse(table: cfg.Table, core: cfg.HallConfig) -> AppointmentSettings:
 
 
 
-def settings_of(config: cfg.HallConfig) -> AppointmentSettings:
+def settings_of(config: HallConfig) -> AppointmentSettings:
     return config.sections.get("appointments") or AppointmentSettings()

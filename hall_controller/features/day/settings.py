@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from hall_controller import config_loader as cfg
+from hall_controller.core.settings import HallConfig
 from hall_controller.features.day import rules
 
 
-def parse(t: cfg.Table, core: cfg.HallConfig) -> rules.DaySettings:
+def parse(t: cfg.Table, core: HallConfig) -> rules.DaySettings:
     t = cfg.Table(t.source, t.path, t.data, ("closing_policy", "check_seconds", "close_after_minutes",
                                              "late_grace_minutes", "early_grace_minutes", "absent_after_minutes"))
     d = rules.DaySettings()
@@ -29,5 +30,5 @@ def parse(t: cfg.Table, core: cfg.HallConfig) -> rules.DaySettings:
 
 
 
-def settings_of(config: cfg.HallConfig) -> rules.DaySettings:
+def settings_of(config: HallConfig) -> rules.DaySettings:
     return config.sections.get("day") or rules.DaySettings()

@@ -8,21 +8,19 @@ devices` is a terminal front end for them).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
-from collections.abc import AsyncIterator
-
-from fastapi import APIRouter, FastAPI, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.protocol import Key, KeyEvent, Outcome, ProtocolError, RatingReason
 from drivers.simulators import SimDisplay, SimKeypad, SimPad
-
-from hall_controller.http.auth import require_manager
-from hall_controller.features.devices.hub import DeviceHub
-from hall_controller.features.devices.settings import DeviceSettings
 from hall_controller.core.errors import HallError
 from hall_controller.core.model import parse_outcome
+from hall_controller.features.devices.hub import DeviceHub
+from hall_controller.features.devices.settings import DeviceSettings
+from hall_controller.http.auth import require_manager
 
 router = APIRouter(prefix="/api")
 sim_router = APIRouter(prefix="/api/sim")

@@ -21,20 +21,46 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-
 from drivers.bus import BusMaster, BusTiming
-from drivers.printer import PrinterStatus, PrintResult, TicketPrint, TicketPrinter, demo_ticket
+from drivers.printer import (
+    PrinterStatus,
+    PrintResult,
+    TicketPrint,
+    TicketPrinter,
+    demo_ticket,
+)
 from drivers.printer_sim import PrinterSimulator
-from drivers.protocol import DeviceType, Invite, Key, KeyEvent, ProtocolError, Rating, RatingReason
+from drivers.protocol import (
+    DeviceType,
+    Invite,
+    Key,
+    KeyEvent,
+    ProtocolError,
+    Rating,
+    RatingReason,
+)
 from drivers.simulators import SimBus, SimDevice, SimDisplay, SimKeypad, SimPad
-from drivers.voice import Announcer, AplaySink, Sink, Utterance, WavDirSink, has_sound_card, wav_seconds
-
-from hall_controller.features.devices.settings import SIM, BusSpec, DeviceSettings, PrinterSpec, VoiceSettings
-from hall_controller.core.errors import HallError
+from drivers.voice import (
+    Announcer,
+    AplaySink,
+    Sink,
+    Utterance,
+    WavDirSink,
+    has_sound_card,
+    wav_seconds,
+)
 from hall_controller.core.decision import Decision
+from hall_controller.core.errors import HallError
+from hall_controller.core.service import SESSION_HOURS, HallService
+from hall_controller.features.devices.settings import (
+    SIM,
+    BusSpec,
+    DeviceSettings,
+    PrinterSpec,
+    VoiceSettings,
+)
 from hall_controller.features.ratings.service import record_rating
 from hall_controller.features.ratings.service import rules as rating_rules
-from hall_controller.core.service import SESSION_HOURS, HallService
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,8 @@ from typing import Literal
 
 from drivers.printer import STATUS_QUERIES, StatusQuery, parse_spec
 from drivers.voice import DEFAULT_TEMPLATE, phrase_pieces
-
-from hall_controller.core.settings import HallConfig
 from hall_controller.config_loader import Table
+from hall_controller.core.settings import HallConfig
 
 SIM = "sim"  # a port or printer connection served by an in-process simulator
 KINDS = ("keypad", "display", "pad")

@@ -14,14 +14,21 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_controller.features.reports import kpis
-from hall_controller.features.manager.rules import (
-    CASE_EVENTS, OVERDUE_EVENTS, SIGNAL_EVENTS, Alert, ManagerSettings, Signals, evaluate, fold_signals,
-)
-from hall_controller.core.errors import HallError
 from hall_controller.core.decision import Decision
+from hall_controller.core.errors import HallError
 from hall_controller.core.model import TicketStatus, WindowState
 from hall_controller.core.service import HallService
+from hall_controller.features.manager.rules import (
+    CASE_EVENTS,
+    OVERDUE_EVENTS,
+    SIGNAL_EVENTS,
+    Alert,
+    ManagerSettings,
+    Signals,
+    evaluate,
+    fold_signals,
+)
+from hall_controller.features.reports import kpis
 from hall_controller.http.auth import require_manager
 
 router = APIRouter(prefix="/api/manager")

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from hall_controller.core.settings import HallConfig
 from hall_controller.core.hall import Hall
 from hall_controller.core.model import WindowState
+from hall_controller.core.settings import HallConfig
 from hall_controller.features.reports.kpis import RATING_LEVELS, is_bad
 
 ALLOWED_KEYS = ("queue_alert", "idle_alert_minutes", "pause_alert_minutes", "refresh_seconds")

@@ -7,13 +7,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_controller.features.ratings import cases, service as ratings
-from hall_controller.http.auth import require_manager
-from hall_controller.features.ratings import case_rules
-from hall_controller.features.ratings import complaint_rules
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
-from hall_controller.features.ratings import pages
+from hall_controller.features.ratings import case_rules, cases, complaint_rules, pages
+from hall_controller.features.ratings import service as ratings
+from hall_controller.features.ratings import settings as rating_settings
+from hall_controller.http.auth import require_manager
 
 router = APIRouter(prefix="/api")
 
@@ -108,7 +107,7 @@ async def rate(request: Request, body: RatingRequest, authorization: Annotated[s
 
 @router.get("/ratings/reasons")
 async def reasons(request: Request) -> dict:
-    r = ratings.rules(_service(request).config)
+    r = rating_settings.rules(_service(request).config)
     return {"levels": [{"level": k, "label": v} for k, v in ratings.LEVELS.items()],
             "reasons": [{"code": k, "label": v} for k, v in r.reasons.items()], "online_days": r.online_days}
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from hall_controller.core.settings import Hours
 from hall_controller.core.calendar import add_working_days
-from hall_controller.core.errors import HallError
 from hall_controller.core.decision import Decision
+from hall_controller.core.errors import HallError
+from hall_controller.core.settings import Hours
 from hall_controller.features.ratings.rules import RatingRules
 
 STATES: dict[str, str] = {

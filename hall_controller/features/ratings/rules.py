@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from hall_controller.core.errors import HallError
 from hall_controller.core.decision import Decision
+from hall_controller.core.errors import HallError
 from hall_controller.core.model import Ticket, TicketStatus
 
 LEVELS: dict[int, str] = {1: "非常满意", 2: "满意", 3: "基本满意", 4: "不满意", 5: "非常不满意"}

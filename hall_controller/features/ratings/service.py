@@ -12,13 +12,19 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from hall_controller.features.ratings import case_rules
 from hall_controller.core.errors import HallError
-from hall_controller.features.ratings.rules import (
-    LEVELS, Tally, check_rating, decide_rating, rating_record, tally,
-)
 from hall_controller.core.service import HallService
+from hall_controller.features.ratings import case_rules
+from hall_controller.features.ratings.rules import (
+    LEVELS,
+    Tally,
+    check_rating,
+    decide_rating,
+    rating_record,
+    tally,
+)
 from hall_controller.features.ratings.settings import rules
+
 
 def record_rating(service: HallService, ticket_id: str, level: int, channel: str, reasons: Sequence[str] = (),
                   rater: str | None = None, comment: str | None = None) -> dict:

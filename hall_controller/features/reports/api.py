@@ -20,16 +20,17 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from hall_controller.features.reports import attendance as att
-from hall_controller.features.reports import charts, rules as reports
-from hall_controller.features.day.service import load_ratings, settings_of
-from hall_controller.core.errors import HallError
 from hall_controller.core.decision import Decision
+from hall_controller.core.errors import HallError
 from hall_controller.core.model import Ticket
 from hall_controller.core.service import HallService
+from hall_controller.features.day.service import load_ratings, settings_of
+from hall_controller.features.reports import attendance as att
+from hall_controller.features.reports import charts
+from hall_controller.features.reports import rules as reports
 from hall_controller.http.auth import require_manager
 
-UI = Path(__file__).resolve().parent.parent / "reports_ui"
+UI = Path(__file__).resolve().parent / "pages"
 _templates = Environment(loader=FileSystemLoader(UI), autoescape=select_autoescape())
 
 router = APIRouter()

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from hall_controller.core.settings import HallConfig
 from hall_controller.core.calendar import closing_time, working_days
+from hall_controller.core.settings import HallConfig
 from hall_controller.features.day.rules import DaySettings
 
 SESSION_NAMES = ("上午", "下午", "晚间")

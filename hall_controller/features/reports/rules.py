@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from hall_controller.core.settings import HallConfig
 from hall_controller.core import routing
 from hall_controller.core.calendar import calls_allowed
 from hall_controller.core.model import OUTCOMES, Ticket, TicketStatus
+from hall_controller.core.settings import HallConfig
 
 PERIODS = {"day": "日报", "week": "周报", "month": "月报"}
 GROUPS = {"all": "全厅", "service": "事项", "category": "主题", "window": "窗口", "staff": "工作人员"}

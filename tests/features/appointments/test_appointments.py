@@ -10,19 +10,24 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hall_controller.features.appointments import service as feature  # registers the appointments table before any Ledger opens
-from hall_controller.http.app import create_app
+from hall_controller.app import open_ledger
 from hall_controller.config_loader import ConfigError, Table
-from hall_controller.core.settings import Manager
-from hall_controller.features.appointments import rules
-from hall_controller.features.appointments.rules import (
-    AppointmentSettings, BookingRequest, Late, ServiceSlots, Status,
-)
 from hall_controller.core.errors import HallError
 from hall_controller.core.passwords import hash_secret, verify_secret
 from hall_controller.core.service import HallService
-from hall_controller.core.ledger import Ledger
-
+from hall_controller.core.settings import Manager
+from hall_controller.features.appointments import rules
+from hall_controller.features.appointments import service as appointment_service
+from hall_controller.features.appointments import settings as appointment_settings
+from hall_controller.features.appointments.feature import feature as appointments_f
+from hall_controller.features.appointments.rules import (
+    AppointmentSettings,
+    BookingRequest,
+    Late,
+    ServiceSlots,
+    Status,
+)
+from hall_controller.http.app import create_app
 from tests.factory import MONDAY_10, TZ, small_hall
 
 KEY = "test-key"
@@ -202,9 +207,8 @@ def test_due_no_shows():
 def hall_app(tmp_path, clock):
     config = replace(small_hall(), managers=(Manager("manager", "值班长", "manager", hash_secret("pw", iterations=1000)),))
     config.sections["appointments"] = SETTINGS
-    svc = HallService(config, Ledger(tmp_path / "hall.db"), clock)
-    app = create_app(svc)
-    feature.install(app)
+    svc = HallService(config, open_ledger(tmp_path / "hall.db"), clock)
+    app = create_app(svc, [appointments_f])
     with TestClient(app) as c:
         yield c, svc
     svc.ledger.close()
@@ -315,7 +319,7 @@ def test_without_a_platform_key_no_online_booking_is_accepted(hall_app):
 
 def test_platform_key_config():
     def parse(**kw):
-        return feature.parse(Table("hall.toml", "appointments", kw, (), check=False), HALL)
+        return appointment_settings.parse(Table("hall.toml", "appointments", kw, (), check=False), HALL)
 
     assert parse().platform_key_hash == ""
     assert verify_secret(PLATFORM_KEY, parse(platform_key=PLATFORM_KEY).platform_key_hash)
@@ -349,7 +353,7 @@ def test_csv_import_by_a_manager(hall_app):
 
 def test_an_oversized_csv_is_refused_before_anything_is_booked(hall_app, monkeypatch):
     c, svc = hall_app
-    monkeypatch.setattr(feature, "IMPORT_MAX_ROWS", 2)
+    monkeypatch.setattr(appointment_service, "IMPORT_MAX_ROWS", 2)
     token = c.post("/api/manager/sign-in", json={"manager_id": "manager", "password": "pw"}).json()["token"]
     auth = {"authorization": f"Bearer {token}"}
     rows = [f"S1,2026-11-23,{slot},李四,1370000{n:04d},,电话,extra-cell" for n, slot in enumerate(("14:00", "14:30", "15:00"))]
@@ -389,7 +393,7 @@ def test_capacity_per_date_and_weekday_overrides():
 
 def test_capacity_overrides_config():
     def parse(*days):
-        return feature.parse(Table("hall.toml", "appointments", {"days": list(days)}, (), check=False), HALL)
+        return appointment_settings.parse(Table("hall.toml", "appointments", {"days": list(days)}, (), check=False), HALL)
 
     got = parse({"weekday": 5, "capacity": 1}, {"date": "2026-12-31", "service": "S1", "capacity": 0}).overrides
     assert got == (rules.CapacityOverride(1, weekday=5), rules.CapacityOverride(0, date="2026-12-31", service_id="S1"))

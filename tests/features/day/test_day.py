@@ -6,16 +6,18 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from hall_controller.features.day import service as day
+from hall_controller.app import open_ledger
 from hall_controller.core.clock import ManualClock
-from hall_controller.core.settings import Window
-from hall_controller.features.day import rules
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
-from hall_controller.core.ledger import Ledger
-
+from hall_controller.core.settings import Window
+from hall_controller.features.day import rules
+from hall_controller.features.day import service as day
+from hall_controller.features.day import settings as day_settings
+from hall_controller.features.day.feature import feature as day_f
 from tests.factory import MONDAY_10, small_hall
 
 WINDOWS = (
@@ -28,7 +30,7 @@ def make(tmp_path, policy="close_out", at=MONDAY_10.replace(hour=8, minute=0)) -
     cfg = small_hall(windows=WINDOWS)
     cfg.sections["day"] = rules.DaySettings(closing_policy=policy)
     clock = ManualClock(at)
-    return HallService(cfg, Ledger(tmp_path / "hall.db"), clock), clock
+    return HallService(cfg, open_ledger(tmp_path / "hall.db"), clock), clock
 
 
 def events(svc, type_):
@@ -145,8 +147,7 @@ def test_day_status_endpoint(tmp_path):
     from hall_controller.http.app import create_app
 
     svc, clock = make(tmp_path, at=MONDAY_10.replace(hour=12, minute=30))
-    app = create_app(svc)
-    day.install(app)
+    app = create_app(svc, [day_f])
     with TestClient(app) as c:
         body = c.get("/api/day").json()
     assert body["phase"] == "lunch_duty" and body["lunch_duty_windows"] == ["1"]
@@ -157,7 +158,7 @@ def test_day_section_rejects_unknown_policy():
     from hall_controller.config_loader import ConfigError, Table
 
     with pytest.raises(ConfigError) as exc:
-        day.parse(Table("hall.toml", "day", {"closing_policy": "forget"}, (), check=False), small_hall())
+        day_settings.parse(Table("hall.toml", "day", {"closing_policy": "forget"}, (), check=False), small_hall())
     assert exc.value.key == "day.closing_policy" and "serve_remaining" in exc.value.reason
 
 

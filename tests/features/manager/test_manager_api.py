@@ -8,15 +8,15 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from display_board import manager as manager_board
-from hall_controller.features.manager.rules import ManagerSettings
-from hall_controller.http.app import create_app
-from hall_controller.core.settings import Manager
+from display_board.feature import feature as screens
+from hall_controller.app import open_ledger
 from hall_controller.core.decision import Decision
 from hall_controller.core.passwords import hash_secret
 from hall_controller.core.service import HallService
-from hall_controller.core.ledger import Ledger
-
+from hall_controller.core.settings import Manager
+from hall_controller.features.manager.feature import feature as manager
+from hall_controller.features.manager.rules import ManagerSettings
+from hall_controller.http.app import create_app
 from tests.factory import small_hall
 
 PASSWORD = hash_secret("secret1", iterations=1000)
@@ -36,15 +36,14 @@ def hall_service(tmp_path, clock):
     config = replace(small_hall(), managers=(Manager("boss", "值班主任", "manager", PASSWORD),
                                              Manager("root", "系统管理员", "admin", PASSWORD)))
     config.sections["manager"] = ManagerSettings(queue_alert=3, idle_alert_minutes=5, pause_alert_minutes=10)
-    svc = HallService(config, Ledger(tmp_path / "hall.db"), clock)
+    svc = HallService(config, open_ledger(tmp_path / "hall.db"), clock)
     yield svc
     svc.ledger.close()
 
 
 @pytest.fixture
 def app_client(hall_service):
-    app = create_app(hall_service)
-    manager_board.install(app)
+    app = create_app(hall_service, [manager, screens])
     with TestClient(app) as c:
         yield c
 

@@ -9,13 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hall_controller.features.reports import kpis
-from hall_controller.features.manager.rules import ManagerSettings, Signals, evaluate, fold_signals, parse
 from hall_controller.config_loader import ConfigError, Table
 from hall_controller.core.decision import Decision
 from hall_controller.core.hall import Hall
 from hall_controller.core.model import Ticket, TicketStatus
-
+from hall_controller.features.manager.rules import (
+    ManagerSettings,
+    Signals,
+    evaluate,
+    fold_signals,
+)
+from hall_controller.features.manager.settings import parse
+from hall_controller.features.reports import kpis
 from tests.factory import MONDAY_10, small_hall
 
 waits = st.lists(st.floats(min_value=0, max_value=10_000, allow_nan=False), min_size=1, max_size=200)
@@ -318,8 +323,8 @@ def test_manager_section_defaults_and_errors_name_file_and_key():
 
 
 def test_demo_hall_has_a_manager_section():
+    from hall_controller.app import load_config
     from tests.conftest import DEMO_CONFIG
-    from hall_controller.config_loader import load_config
 
     settings = load_config(DEMO_CONFIG).section("manager")
     assert settings.queue_alert >= 1 and settings.pause_alert_minutes > 0

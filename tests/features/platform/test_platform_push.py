@@ -12,17 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from fastapi.testclient import TestClient
 
-from hall_controller.features.ratings import service as ratings, api as ratings_api
-from hall_controller.http.app import create_app
+from hall_controller.app import open_ledger
 from hall_controller.core.clock import ManualClock
 from hall_controller.core.decision import Decision
-from hall_controller.features.platform.service import PlatformSettings, Pusher, backoff, to_platform
 from hall_controller.core.service import HallService
+from hall_controller.features.platform.feature import feature as platform_f
 from hall_controller.core.ledger import Ledger
-
+from hall_controller.features.platform.rules import PlatformSettings, backoff, to_platform
+from hall_controller.features.platform.service import Pusher
+from hall_controller.features.ratings import service as ratings
+from hall_controller.features.ratings.feature import feature as ratings_f
+from hall_controller.http.app import create_app
 from tests.conftest import DEMO_CONFIG, ServerProcess
 from tests.factory import MONDAY_10, small_hall
 from tests.fake_platform import FakePlatform
@@ -54,7 +56,7 @@ def outbox_seqs(db: Path | Ledger) -> list[int]:
 
 def test_selected_events_enter_the_outbox_in_their_own_transaction(tmp_path):
     clock = ManualClock(MONDAY_10)
-    svc = HallService(small_hall(), Ledger(tmp_path / "h.db"), clock)
+    svc = HallService(small_hall(), open_ledger(tmp_path / "h.db"), clock)
     serve_and_rate(svc, clock, 5)
     types = {e["seq"]: e["type"] for e in svc.ledger.events_since(0)}
     queued = [types[s] for s in outbox_seqs(svc.ledger)]
@@ -82,7 +84,7 @@ def test_backoff_doubles_up_to_the_cap():
 
 def test_pusher_survives_down_errors_and_timeouts_and_delivers_each_event_once(tmp_path, fake):
     clock = ManualClock(MONDAY_10)
-    svc = HallService(small_hall(), Ledger(tmp_path / "h.db"), clock)
+    svc = HallService(small_hall(), open_ledger(tmp_path / "h.db"), clock)
     serve_and_rate(svc, clock, 4)
     s = PlatformSettings(enabled=True, url=fake.url, hall_code="H1", timeout_s=0.3, batch_size=3)
     pusher = Pusher(svc, s)
@@ -120,9 +122,8 @@ def test_a_hall_that_does_not_push_keeps_no_outbox(tmp_path, fake, enabled):
     cfg = small_hall()
     cfg.sections["platform"] = PlatformSettings(enabled=enabled, url=fake.url, retry_base_s=60)
     clock = ManualClock(MONDAY_10)
-    svc = HallService(cfg, Ledger(tmp_path / "h.db"), clock)
-    app = create_app(svc)
-    ratings_api.install(app)
+    svc = HallService(cfg, open_ledger(tmp_path / "h.db"), clock)
+    app = create_app(svc, [ratings_f, platform_f])
     with TestClient(app):
         serve_and_rate(svc, clock, 1)
     assert len(outbox_seqs(svc.ledger)) == (4 if enabled else 0)  # issued, called, finished, rated
@@ -130,7 +131,7 @@ def test_a_hall_that_does_not_push_keeps_no_outbox(tmp_path, fake, enabled):
 
 def test_a_refused_event_is_parked_and_the_rest_flow_on(tmp_path, fake):
     clock = ManualClock(MONDAY_10)
-    svc = HallService(small_hall(), Ledger(tmp_path / "h.db"), clock)
+    svc = HallService(small_hall(), open_ledger(tmp_path / "h.db"), clock)
     serve_and_rate(svc, clock, 4)  # issued, called, finished, rated, case opened
     svc.execute(lambda now: Decision(events=[("ticket.issued", {"unexpected": True})]))  # cannot be mapped
     seqs = outbox_seqs(svc.ledger)
@@ -164,7 +165,7 @@ def test_a_refused_event_is_parked_and_the_rest_flow_on(tmp_path, fake):
 
 def test_the_pusher_outlives_an_unexpected_error_and_prunes_delivered_rows(tmp_path, fake):
     clock = ManualClock(MONDAY_10)
-    svc = HallService(small_hall(), Ledger(tmp_path / "h.db"), clock)
+    svc = HallService(small_hall(), open_ledger(tmp_path / "h.db"), clock)
     serve_and_rate(svc, clock, 1)
     s = PlatformSettings(enabled=True, url=fake.url, timeout_s=1, retry_base_s=0.01, retry_max_s=0.02, keep_days=30)
     pusher = Pusher(svc, s)

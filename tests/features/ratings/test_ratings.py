@@ -11,17 +11,22 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hall_controller.features.ratings import cases, service as ratings, api as ratings_api
-from hall_controller.http.app import create_app
-from hall_controller.features.manager.api import Feed
+from hall_controller.app import open_ledger
+from hall_controller.core.calendar import (
+    add_working_days,
+    is_working_day,
+    working_days_between,
+)
 from hall_controller.core.clock import ManualClock
-from hall_controller.features.ratings import case_rules
-from hall_controller.core.calendar import add_working_days, is_working_day, working_days_between
 from hall_controller.core.errors import HallError
-from hall_controller.features.ratings.rules import RatingRules
 from hall_controller.core.service import HallService
-from hall_controller.core.ledger import Ledger
-
+from hall_controller.features.manager.api import Feed
+from hall_controller.features.platform.feature import feature as platform_f
+from hall_controller.features.ratings import case_rules, cases
+from hall_controller.features.ratings import service as ratings
+from hall_controller.features.ratings.feature import feature as ratings_f
+from hall_controller.features.ratings.rules import RatingRules
+from hall_controller.http.app import create_app
 from tests.factory import TZ, small_hall
 
 HOURS = small_hall().hours  # holiday 2026-12-25 (Fri), 调休 workday 2026-11-28 (Sat)
@@ -48,8 +53,7 @@ def events(svc: HallService, prefix: str) -> list[dict]:
 
 @pytest.fixture
 def app_client(service):
-    app = create_app(service)
-    ratings_api.install(app)
+    app = create_app(service, [ratings_f, platform_f])
     with TestClient(app) as c:
         yield c
 
@@ -61,11 +65,11 @@ def manager(client: TestClient) -> dict:
 
 @pytest.fixture
 def service(tmp_path, clock):
-    from hall_controller.core.settings import Manager
     from hall_controller.core.passwords import hash_secret
+    from hall_controller.core.settings import Manager
 
     cfg = replace(small_hall(), managers=(Manager("m1", "督查员", "manager", hash_secret("secret-1", iterations=1000)),))
-    svc = HallService(cfg, Ledger(tmp_path / "hall.db"), clock)
+    svc = HallService(cfg, open_ledger(tmp_path / "hall.db"), clock)
     yield svc
     svc.ledger.close()
 
@@ -260,8 +264,7 @@ def test_an_overdue_case_still_alerts_on_a_board_started_days_later(service, clo
 
 def test_the_watcher_task_raises_the_alert(service, clock):
     service.config.sections["ratings"] = RatingRules(check_seconds=0.02)
-    app = create_app(service)
-    ratings_api.install(app)
+    app = create_app(service, [ratings_f, platform_f])
     with TestClient(app):
         ratings.record_rating(service, served(service, clock)["id"], 5, "pad")
         clock.set(at("2026-11-25"))

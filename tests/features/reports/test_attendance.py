@@ -6,9 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from hall_controller.features.reports.attendance import attendance
 from hall_controller.features.day.rules import DaySettings
-
+from hall_controller.features.reports.attendance import attendance
 from tests.factory import TZ, small_hall
 
 CFG = small_hall()

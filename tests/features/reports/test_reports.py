@@ -10,15 +10,14 @@ import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
-import hall_controller.features.ratings.service
+from hall_controller.app import open_ledger
+from hall_controller.core.clock import ManualClock
+from hall_controller.core.service import HallService
+from hall_controller.features.day import rules
 from hall_controller.features.day import service as day
 from hall_controller.features.reports import api as reports_api
+from hall_controller.features.reports.feature import feature as reports_f
 from hall_controller.http.app import create_app
-from hall_controller.core.clock import ManualClock
-from hall_controller.features.day import rules
-from hall_controller.core.service import HallService
-from hall_controller.core.ledger import Ledger
-
 from tests.factory import MONDAY_10, small_hall
 
 DAY = "2026-11-23"
@@ -33,7 +32,7 @@ def build_fixture_day(db_path) -> tuple[HallService, ManualClock, dict[str, str]
     cfg = small_hall()
     cfg.sections["day"] = rules.DaySettings(closing_policy="close_out")
     clock = ManualClock(at(8, 25))
-    svc = HallService(cfg, Ledger(db_path), clock)
+    svc = HallService(cfg, open_ledger(db_path), clock)
     ids: dict[str, str] = {}
 
     def when(hh, mm):
@@ -158,14 +157,13 @@ def sign_in_manager(client) -> dict[str, str]:
 def api(tmp_path):
     from dataclasses import replace
 
-    from hall_controller.core.settings import Manager
     from hall_controller.core.passwords import hash_secret
+    from hall_controller.core.settings import Manager
 
     svc, _, ids = build_fixture_day(tmp_path / "hall.db")
     svc.config = replace(svc.config, managers=(Manager("boss", "主任", "manager", hash_secret("boss-pass", iterations=1000)),),
                          sections=svc.config.sections)
-    app = create_app(svc)
-    reports_api.install(app)
+    app = create_app(svc, [reports_f])
     with TestClient(app) as c:
         yield c, sign_in_manager(c)
     svc.ledger.close()
@@ -250,7 +248,7 @@ def test_reports_page_in_chromium(tmp_path):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "scripts" / "report_samples.py"
+    path = Path(__file__).resolve().parents[3] / "scripts" / "report_samples.py"
     spec = importlib.util.spec_from_file_location("report_samples", path)
     samples = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(samples)

@@ -10,27 +10,45 @@ from pathlib import Path
 
 import pytest
 
-from hall_controller.features.simulation import demand, report as simreport
-from hall_controller.features.staffing import theory
+from hall_controller.app import load_config, open_ledger, parse_config
 from hall_controller.cli import main
-from hall_controller.core.settings import (
-    Category, HallConfig, Hours, Period, PriorityClass, QueueRules, Service, Window,
-)
-from hall_controller.config_loader import ConfigError, load_config, parse_config
+from hall_controller.config_loader import ConfigError
 from hall_controller.core.clock import ManualClock
 from hall_controller.core.errors import HallError
 from hall_controller.core.model import TicketStatus
 from hall_controller.core.service import HallService
-from hall_controller.core.ledger import Ledger
-from hall_controller.features.appointments.service import settings_of as appointment_settings
-from hall_controller.features.appointments import rules as appointment_rules
-from hall_controller.features.simulation.simulate import (
-    Arrival, Day, compare, draw_bookings, draw_day, generate_arrivals, run, sampler, variants, working_day,
+from hall_controller.core.settings import (
+    Category,
+    HallConfig,
+    Hours,
+    Period,
+    PriorityClass,
+    QueueRules,
+    Service,
+    Window,
 )
-
+from hall_controller.features.appointments import rules as appointment_rules
+from hall_controller.features.appointments.service import (
+    settings_of as appointment_settings,
+)
+from hall_controller.features.simulation import demand
+from hall_controller.features.simulation import report as simreport
+from hall_controller.features.simulation.simulate import (
+    Arrival,
+    Day,
+    compare,
+    draw_bookings,
+    draw_day,
+    generate_arrivals,
+    run,
+    sampler,
+    variants,
+    working_day,
+)
+from hall_controller.features.staffing import theory
 from tests.factory import MONDAY_10, small_hall
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "config" / "demo-hall.toml"
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # Student t 97.5 %
 
@@ -266,7 +284,7 @@ def test_a_refusal_other_than_the_hall_s_own_is_not_counted_as_turned_away():
 def test_the_hall_s_own_ledger_is_a_source_of_arrivals(tmp_path):
     cfg = small_hall()
     clock = ManualClock(MONDAY_10)
-    service = HallService(cfg, Ledger(tmp_path / "hall.db"), clock)
+    service = HallService(cfg, open_ledger(tmp_path / "hall.db"), clock)
     service.sign_in("1", "S001", "1234")
     service.issue_ticket("S1", "kiosk")
     clock.advance(minutes=1)

@@ -9,20 +9,19 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from hall_controller.features.simulation import demand
-from hall_controller.features.staffing import service as staffing, theory
-from hall_controller.features.staffing import api as staffing_api
-from hall_controller.http.app import create_app
+from hall_controller.app import load_config, open_ledger
 from hall_controller.cli import main
 from hall_controller.core.clock import ManualClock
-from hall_controller.core.settings import HallConfig, Manager
-from hall_controller.config_loader import load_config
 from hall_controller.core.hall import Hall
 from hall_controller.core.passwords import hash_secret
 from hall_controller.core.service import HallService
+from hall_controller.core.settings import HallConfig, Manager
+from hall_controller.features.simulation import demand
 from hall_controller.features.simulation.simulate import sim_config
-from hall_controller.core.ledger import Ledger
-
+from hall_controller.features.staffing import service as staffing
+from hall_controller.features.staffing import theory
+from hall_controller.features.staffing.feature import feature as staffing_f
+from hall_controller.http.app import create_app
 from tests.factory import MONDAY_10, small_hall
 
 TARGET = 15.0
@@ -33,9 +32,8 @@ CS2 = 1.5 ** 2  # default service CV without a [simulation] section
 def hall(tmp_path):
     cfg = replace(small_hall(), managers=(Manager("boss", "值班主任", "manager", hash_secret("pw-1", iterations=1000)),))
     clock = ManualClock(MONDAY_10.replace(hour=9, minute=0))
-    service = HallService(cfg, Ledger(tmp_path / "hall.db"), clock)
-    app = create_app(service)
-    staffing_api.install(app)
+    service = HallService(cfg, open_ledger(tmp_path / "hall.db"), clock)
+    app = create_app(service, [staffing_f])
     with TestClient(app) as client:
         yield client, service, clock
     service.ledger.close()
@@ -130,7 +128,7 @@ def test_cli_prints_the_advice(capsys):
 
 # --- the windows are one pool: the audit's scenario on the demo hall ------------------------------------------
 
-DEMO = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"
+DEMO = Path(__file__).resolve().parents[3] / "config" / "demo-hall.toml"
 
 
 def demo_hall_at_ten(windows: list[str] | None = None) -> tuple[HallConfig, Hall, datetime]:

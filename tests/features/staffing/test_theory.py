@@ -10,8 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hall_controller.features.staffing.theory import (
-    allen_cunneen_wq, erlang_a, erlang_b, erlang_c, halfin_whitt_p_wait, lq, priority_wq, service_level,
-    square_root_staffing, utilisation, windows_needed, wq,
+    allen_cunneen_wq,
+    erlang_a,
+    erlang_b,
+    erlang_c,
+    halfin_whitt_p_wait,
+    lq,
+    priority_wq,
+    service_level,
+    square_root_staffing,
+    utilisation,
+    windows_needed,
+    wq,
 )
 
 # --- independent references -------------------------------------------------------------------------

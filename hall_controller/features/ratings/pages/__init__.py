@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 
-from hall_controller.features.ratings import service as ratings
-from hall_controller.features.ratings import case_rules
-from hall_controller.features.ratings import complaint_rules
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
+from hall_controller.features.ratings import case_rules, complaint_rules
+from hall_controller.features.ratings import service as ratings
+from hall_controller.features.ratings import settings as rating_settings
 from hall_controller.http import pages
 
 HERE = Path(__file__).resolve().parent
@@ -51,7 +51,7 @@ async def case_page(request: Request, case_id: str) -> HTMLResponse:
     return templates.TemplateResponse(request, "case.html", {
         "hall": service.config.name, "case_id": case_id, "names": pages.names(service.config),
         "invalid_reasons": case_rules.INVALID_REASONS, "reply_methods": case_rules.REPLY_METHODS,
-        "reasons": dict(ratings.rules(service.config).reasons),
+        "reasons": dict(rating_settings.rules(service.config).reasons),
     })
 
 
