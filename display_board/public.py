@@ -21,6 +21,7 @@ from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
 from hall_controller.core.settings import HallConfig, Staff
 from hall_controller.features.manager.api import current_notice
+from hall_controller.http.auth import service_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -33,12 +34,8 @@ PHOTO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
 AVATAR_COLOURS = ("#0b3d91", "#1456b8", "#0e5a8a", "#9b1c1c", "#1f4e79", "#7a2430")
 
 
-def _service(request: Request) -> HallService:
-    return request.app.state.service
-
-
 def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
-    svc = _service(request)
+    svc = service_of(request)
     return templates.TemplateResponse(request, template, {"hall": svc.config.name, **context})
 
 
@@ -49,13 +46,13 @@ async def board(request: Request) -> HTMLResponse:
 
 @router.get("/window/{window_id}", response_class=HTMLResponse, include_in_schema=False)
 async def window_display(request: Request, window_id: str) -> HTMLResponse:
-    w = _service(request).hall.window_config(window_id)
+    w = service_of(request).hall.window_config(window_id)
     return _page(request, "window.html", window_id=w.id, window_name=w.name, window_number=w.number)
 
 
 @router.get("/counter/{window_id}", response_class=HTMLResponse, include_in_schema=False)
 async def counter(request: Request, window_id: str) -> HTMLResponse:
-    w = _service(request).hall.window_config(window_id)
+    w = service_of(request).hall.window_config(window_id)
     return _page(request, "counter.html", window_id=w.id, window_name=w.name)
 
 
@@ -65,7 +62,7 @@ async def board_state(request: Request) -> dict[str, Any]:
 
     Everything is read at the snapshot's `seq`, so the page resumes the event stream from there.
     """
-    svc = _service(request)
+    svc = service_of(request)
     snap = svc.snapshot()
     seq, day = snap["seq"], snap["day"]
     snap["recent_calls"] = recent_calls(svc, seq, day)
@@ -89,7 +86,7 @@ def public_staff(s: Staff) -> dict[str, str]:
 
 @router.get("/staff-photo/{staff_id}", include_in_schema=False)
 async def staff_photo(request: Request, staff_id: str) -> Response:
-    config = _service(request).config
+    config = service_of(request).config
     staff = config.staff_member(staff_id)
     if staff is None:
         raise HallError("unknown_staff", f"未找到工作人员：{staff_id}", 404)

@@ -34,6 +34,7 @@ from hall_controller.core.model import (
     WindowState,
     WindowStatus,
     parse_outcome,
+    ticket_id_of,
 )
 from hall_controller.core.queues import CategoryQueue
 from hall_controller.core.settings import HallConfig, Window
@@ -216,7 +217,7 @@ class Hall:
         seq = self.counters.get((day, svc.prefix), 0) + 1
         number = f"{svc.prefix}{seq:03d}"
         ticket = Ticket(
-            id=f"{day.replace('-', '')}-{number}",
+            id=ticket_id_of(day, number),
             day=day,
             number=number,
             prefix=svc.prefix,

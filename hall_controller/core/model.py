@@ -53,6 +53,11 @@ OUTCOMES: dict[str, str] = {
 OUTCOME_BY_NAME = {name: code for code, name in OUTCOMES.items()}
 
 
+def ticket_id_of(day: str, number: str) -> str:
+    """A ticket's id: its day and number ("20261123-A012"), unique for good because numbers are never reused."""
+    return f"{day.replace('-', '')}-{number}"
+
+
 def parse_outcome(value: str | None) -> str | None:
     """Accepts the code ("immediate") or the Chinese name ("即办件"); None means the default 即办件."""
     if value is None or value == "":

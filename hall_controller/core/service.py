@@ -35,6 +35,12 @@ SESSION_HOURS = 12  # a window sign-in lasts a working day at most
 _riders: ContextVar[list[Callable[[Decision], None]] | None] = ContextVar("riders", default=None)
 
 
+def session_live(expires_at: str, now: datetime) -> bool:
+    """A sign-in (staff, keypad or manager) is valid until, not at, its end: a sign-out that sets the end to
+    now ends it at once."""
+    return now.isoformat() < expires_at
+
+
 def client_key(request_id: str | None) -> str | None:
     """A client's idempotency key in the namespace kept apart from the hall's own keys."""
     return None if request_id is None else f"client:{request_id}"
@@ -215,15 +221,20 @@ class HallService:
         s = self.ledger.session(token)
         if s is None or s["kind"] != "staff":
             raise HallError("unauthorised", "登录凭证无效，请重新签到。", 401)
-        if s["expires_at"] < self.clock.now().isoformat():
-            raise HallError("session_expired", "登录已过期，请重新签到。", 401)
         if s["window_id"] != window_id:
             raise HallError("forbidden", "该凭证不属于此窗口。", 403)
+        return self.check_sign_in(s["subject"], s["signed_in_at"], s["expires_at"], window_id)
+
+    def check_sign_in(self, staff_id: str, signed_in_at: str | None, expires_at: str, window_id: str) -> str:
+        """The one rule of a staff sign-in (a bearer token's or a keypad's): still live, and the window's
+        current sign-in by that same staff member — not one they signed out of or a stand-in took over."""
+        if not session_live(expires_at, self.clock.now()):
+            raise HallError("session_expired", "登录已过期，请重新签到。", 401)
         ws = self.hall.windows.get(window_id)
-        signed_in_at = ws.signed_in_at.isoformat() if ws and ws.signed_in_at else None
-        if ws is None or ws.staff_id != s["subject"] or signed_in_at != s["signed_in_at"]:
+        current = ws.signed_in_at.isoformat() if ws and ws.signed_in_at else None
+        if ws is None or ws.staff_id != staff_id or current != signed_in_at:
             raise HallError("unauthorised", "您已签离或被替岗，请重新签到。", 401)
-        return s["subject"]
+        return staff_id
 
     def authorise_any_staff(self, token: str | None) -> str:
         """Desk actions (cancel, late re-join) need a signed-in staff member at any window."""

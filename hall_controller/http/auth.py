@@ -13,7 +13,7 @@ from starlette.requests import HTTPConnection
 from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
 from hall_controller.core.ledger import token_hash
-from hall_controller.core.service import HallService
+from hall_controller.core.service import HallService, session_live
 
 router = APIRouter(prefix="/api/manager")
 
@@ -30,7 +30,7 @@ class ManagerSignIn(BaseModel):
 async def sign_in(request: Request, body: ManagerSignIn) -> dict:
     """Sign-ins and wrong passwords of real accounts are ledger events (`manager.signed_in`,
     `manager.sign_in_failed`); tries at ids no account has are not, or anyone could fill the ledger."""
-    service: HallService = request.app.state.service
+    service = service_of(request)
     manager = next((m for m in service.config.managers if m.id == body.manager_id), None)
     key = f"manager:{body.manager_id}"
     clear = service.check_secret(key, body.password, manager.password_hash if manager else None,
@@ -51,9 +51,9 @@ async def sign_in(request: Request, body: ManagerSignIn) -> dict:
 @router.post("/sign-out")
 async def sign_out(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict:
     """Ends the token now (a copied token must not outlive the sign-out), recorded as `manager.signed_out`."""
-    service: HallService = request.app.state.service
+    service = service_of(request)
     manager_id = require_manager(request, authorization)
-    token = authorization[7:].strip()
+    token = bearer(authorization)
 
     def decide(now: datetime) -> Decision:
         s = service.ledger.session(token)
@@ -64,23 +64,34 @@ async def sign_out(request: Request, authorization: Annotated[str | None, Header
     return {"signed_out": manager_id}
 
 
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return None
+
+
+def service_of(request: HTTPConnection) -> HallService:
+    return request.app.state.service
+
+
 def require_manager(request: HTTPConnection, authorization: Annotated[str | None, Header()] = None) -> str:
     """FastAPI dependency: the manager (or admin) id behind the bearer token; 401/403 otherwise."""
-    service: HallService = request.app.state.service
-    token = authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ") else None
+    service = service_of(request)
+    token = bearer(authorization)
     s = service.ledger.session(token) if token else None
     if s is None:
         raise HallError("unauthorised", "请以管理人员身份登录。", 401)
     if s["kind"] not in ("manager", "admin"):
         raise HallError("forbidden", "仅大厅管理人员可执行此操作。", 403)
-    if s["expires_at"] <= service.clock.now().isoformat():  # valid until, not at, its end: sign-out ends it now
+    if not session_live(s["expires_at"], service.clock.now()):
         raise HallError("session_expired", "登录已过期，请重新登录。", 401)
     return s["subject"]
 
 
 def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
     subject = require_manager(request, authorization)
-    s = request.app.state.service.ledger.session(authorization[7:].strip())
+    s = service_of(request).ledger.session(bearer(authorization))
     if s["kind"] != "admin":
         raise HallError("forbidden", "仅系统管理员可执行此操作。", 403)
     return subject

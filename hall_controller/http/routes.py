@@ -15,8 +15,7 @@ from hall_controller.core.calendar import (
 from hall_controller.core.errors import HallError
 from hall_controller.core.events import public
 from hall_controller.core.model import OUTCOMES
-from hall_controller.core.service import HallService
-from hall_controller.http.auth import reads_private_events
+from hall_controller.http.auth import bearer, reads_private_events, service_of
 from hall_controller.http.links import status_url
 
 # Handlers are async on purpose: a command is ~1 ms of CPU and one SQLite commit, cheaper than a hop to the
@@ -53,16 +52,6 @@ class TransferRequest(Strict):
 
 class PauseRequest(Strict):
     reason: Annotated[str, Field(max_length=100)] | None = None
-
-
-def service_of(request: Request) -> HallService:
-    return request.app.state.service
-
-
-def bearer(authorization: str | None) -> str | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
-    return None
 
 
 @router.get("/services")

@@ -9,13 +9,12 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_controller.core.errors import HallError
-from hall_controller.core.service import HallService
 from hall_controller.features.appointments import pages, rules
 from hall_controller.features.appointments.rules import (
     BookingRequest,
 )
 from hall_controller.features.appointments.service import Appointments
-from hall_controller.http.auth import require_manager
+from hall_controller.http.auth import bearer, require_manager, service_of
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +57,8 @@ def caller(request: Request, authorization: str | None, platform: bool = False) 
     platform's API key where `platform` allows it; 401 for anything else."""
     if not authorization:
         return None
-    service: HallService = request.app.state.service
-    token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    service = service_of(request)
+    token = bearer(authorization)
     s = service.ledger.session(token) if token else None
     if s is None:
         if platform and token and book_of(request).is_platform_key(token):

@@ -51,6 +51,7 @@ from drivers.voice import (
 )
 from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
+from hall_controller.core.model import ticket_id_of
 from hall_controller.core.service import SESSION_HOURS, HallService
 from hall_controller.features.devices.settings import (
     SIM,
@@ -445,15 +446,9 @@ class DeviceHub:
         return "已签离"
 
     def _authorise(self, session: KeypadSession | None, window_id: str) -> None:
-        """The rule of `HallService.authorise` for a keypad's sign-in: the same staff member's same sign-in."""
         if session is None:
             raise HallError("unauthorised", "请先在窗口签到。", 401)
-        if session.expires_at < self.service.clock.now().isoformat():
-            raise HallError("session_expired", "登录已过期，请重新签到。", 401)
-        ws = self.service.hall.windows.get(window_id)
-        signed_in_at = ws.signed_in_at.isoformat() if ws and ws.signed_in_at else None
-        if ws is None or ws.staff_id != session.staff_id or signed_in_at != session.signed_in_at:
-            raise HallError("unauthorised", "您已签离或被替岗，请重新签到。", 401)
+        self.service.check_sign_in(session.staff_id, session.signed_in_at, session.expires_at, window_id)
 
     def _call_next(self, window_id: str) -> str:
         t = self.service.window_command(window_id, "call-next")
@@ -479,7 +474,7 @@ class DeviceHub:
     def _ticket_by_number(self, number: str, window_id: str) -> str | None:
         """After a restart the invitation map is gone: today's ticket with that number served here."""
         day = self.service.day
-        t = self.service.hall.tickets.get(f"{day.replace('-', '')}-{number}")
+        t = self.service.hall.tickets.get(ticket_id_of(day, number))
         return t.id if t is not None and t.window_id == window_id else None
 
     # ------------------------------------------------------------------ device state -> ledger

@@ -29,7 +29,7 @@ from hall_controller.features.manager.rules import (
     fold_signals,
 )
 from hall_controller.features.reports import kpis
-from hall_controller.http.auth import require_manager
+from hall_controller.http.auth import require_manager, service_of
 
 router = APIRouter(prefix="/api/manager")
 public = APIRouter(prefix="/api")
@@ -115,10 +115,6 @@ def settings_of(service: HallService) -> ManagerSettings:
 
 def feed_of(request: Request) -> Feed:
     return request.app.state.manager_feed
-
-
-def service_of(request: Request) -> HallService:
-    return request.app.state.service
 
 
 def overview(service: HallService, feed: Feed) -> dict[str, Any]:

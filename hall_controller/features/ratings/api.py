@@ -12,7 +12,7 @@ from hall_controller.core.service import HallService
 from hall_controller.features.ratings import case_rules, cases, complaint_rules, pages
 from hall_controller.features.ratings import service as ratings
 from hall_controller.features.ratings import settings as rating_settings
-from hall_controller.http.auth import require_manager
+from hall_controller.http.auth import bearer, require_manager, service_of
 
 router = APIRouter(prefix="/api")
 
@@ -81,14 +81,9 @@ class AnswerRequest(Strict):
     answer: Text
 
 
-def _service(request: Request) -> HallService:
-    return request.app.state.service
-
-
 def _session(service: HallService, authorization: str | None) -> dict[str, Any] | None:
-    if authorization and authorization.lower().startswith("bearer "):
-        return service.ledger.session(authorization[7:].strip())
-    return None
+    token = bearer(authorization)
+    return service.ledger.session(token) if token else None
 
 
 # ---------------------------------------------------------------------- ratings
@@ -96,7 +91,7 @@ def _session(service: HallService, authorization: str | None) -> dict[str, Any] 
 
 @router.post("/ratings")
 async def rate(request: Request, body: RatingRequest, authorization: Annotated[str | None, Header()] = None) -> dict:
-    service = _service(request)
+    service = service_of(request)
     # 一次一评 is the citizen's own: staff, managers and admins may invite a rating but never give one.
     if _session(service, authorization) is not None:
         raise HallError("staff_cannot_rate", "工作人员和管理人员可以邀请评价，但不能代为评价。", 403)
@@ -107,7 +102,7 @@ async def rate(request: Request, body: RatingRequest, authorization: Annotated[s
 
 @router.get("/ratings/reasons")
 async def reasons(request: Request) -> dict:
-    r = rating_settings.rules(_service(request).config)
+    r = rating_settings.rules(service_of(request).config)
     return {"levels": [{"level": k, "label": v} for k, v in ratings.LEVELS.items()],
             "reasons": [{"code": k, "label": v} for k, v in r.reasons.items()], "online_days": r.online_days}
 
@@ -115,7 +110,7 @@ async def reasons(request: Request) -> dict:
 @router.get("/ratings/summary")
 async def summary(request: Request, _: Manager, start: Annotated[str | None, Query(alias="from")] = None,
                   end: Annotated[str | None, Query(alias="to")] = None) -> dict:
-    service = _service(request)
+    service = service_of(request)
     d_from, d_to = ratings.period(start, end, service.clock.now().date())
     return ratings.summary(service, d_from, d_to)
 
@@ -124,7 +119,7 @@ async def summary(request: Request, _: Manager, start: Annotated[str | None, Que
 async def results(request: Request, start: Annotated[str | None, Query(alias="from")] = None,
                   end: Annotated[str | None, Query(alias="to")] = None) -> dict:
     """好差评结果公开: per service and per window only, no personal data."""
-    service = _service(request)
+    service = service_of(request)
     d_from, d_to = ratings.period(start, end, service.clock.now().date())
     return ratings.summary(service, d_from, d_to, scopes=("service", "window"))
 
@@ -135,7 +130,7 @@ async def results(request: Request, start: Annotated[str | None, Query(alias="fr
 @router.get("/cases")
 async def list_cases(request: Request, _: Manager, state: str | None = None,
                      overdue: Annotated[int, Query(ge=0, le=1)] = 0) -> dict:
-    service = _service(request)
+    service = service_of(request)
     found = cases.list_cases(service, state or None, bool(overdue))
     return {"cases": found, "states": case_rules.STATES, "invalid_reasons": case_rules.INVALID_REASONS,
             "reply_methods": case_rules.REPLY_METHODS, "at": service.clock.now().isoformat()}
@@ -143,12 +138,12 @@ async def list_cases(request: Request, _: Manager, state: str | None = None,
 
 @router.get("/cases/{case_id}")
 async def get_case(request: Request, case_id: Short, _: Manager) -> dict:
-    return cases.case_detail(_service(request), case_id)
+    return cases.case_detail(service_of(request), case_id)
 
 
 @router.post("/cases/{case_id}/verify")
 async def verify(request: Request, case_id: Short, body: VerifyRequest, by: Manager) -> dict:
-    return cases.act(_service(request), case_id, case_rules.verify, valid=body.valid, reason=body.reason,
+    return cases.act(service_of(request), case_id, case_rules.verify, valid=body.valid, reason=body.reason,
                      note=body.note, by=by)
 
 
@@ -156,10 +151,10 @@ async def verify(request: Request, case_id: Short, body: VerifyRequest, by: Mana
 async def appeal(request: Request, case_id: Short, body: AppealRequest,
                  authorization: Annotated[str | None, Header()] = None) -> dict:
     """申诉 by the rated staff member (their window sign-in token), or registered for them by a manager."""
-    service = _service(request)
+    service = service_of(request)
     s = _session(service, authorization)
     if s is not None and s["kind"] == "staff":
-        staff_id = service.authorise_any_staff(authorization[7:].strip())
+        staff_id = service.authorise_any_staff(bearer(authorization))
         by = staff_id
     else:
         by = require_manager(request, authorization)
@@ -169,23 +164,23 @@ async def appeal(request: Request, case_id: Short, body: AppealRequest,
 
 @router.post("/cases/{case_id}/appeal-decision")
 async def decide_appeal(request: Request, case_id: Short, body: AppealDecision, by: Manager) -> dict:
-    return cases.act(_service(request), case_id, case_rules.decide_appeal, upheld=body.upheld, note=body.note, by=by)
+    return cases.act(service_of(request), case_id, case_rules.decide_appeal, upheld=body.upheld, note=body.note, by=by)
 
 
 @router.post("/cases/{case_id}/rectify")
 async def rectify(request: Request, case_id: Short, body: RectifyRequest, by: Manager) -> dict:
-    return cases.act(_service(request), case_id, case_rules.rectify, measures=body.measures, by=by)
+    return cases.act(service_of(request), case_id, case_rules.rectify, measures=body.measures, by=by)
 
 
 @router.post("/cases/{case_id}/reply")
 async def reply(request: Request, case_id: Short, body: ReplyRequest, by: Manager) -> dict:
-    return cases.act(_service(request), case_id, case_rules.reply, method=body.method, content=body.content,
+    return cases.act(service_of(request), case_id, case_rules.reply, method=body.method, content=body.content,
                      satisfied=body.satisfied, by=by)
 
 
 @router.post("/cases/{case_id}/close")
 async def close(request: Request, case_id: Short, body: CloseRequest, by: Manager) -> dict:
-    return cases.act(_service(request), case_id, case_rules.close, summary=body.summary, by=by)
+    return cases.act(service_of(request), case_id, case_rules.close, summary=body.summary, by=by)
 
 
 # ---------------------------------------------------------------------- complaints
@@ -195,7 +190,7 @@ async def close(request: Request, case_id: Short, body: CloseRequest, by: Manage
 async def file_complaint(request: Request, body: ComplaintRequest,
                          authorization: Annotated[str | None, Header()] = None) -> dict:
     """Citizens file from the kiosk or phone; a manager registers any channel (phone calls, letters...)."""
-    service = _service(request)
+    service = service_of(request)
     if authorization:
         by = require_manager(request, authorization)
     elif body.channel in complaint_rules.PUBLIC_CHANNELS:
@@ -209,18 +204,18 @@ async def file_complaint(request: Request, body: ComplaintRequest,
 @router.get("/complaints")
 async def list_complaints(request: Request, _: Manager, state: str | None = None,
                           overdue: Annotated[int, Query(ge=0, le=1)] = 0) -> dict:
-    return {"complaints": cases.list_complaints(_service(request), state or None, bool(overdue)),
+    return {"complaints": cases.list_complaints(service_of(request), state or None, bool(overdue)),
             "states": complaint_rules.STATES, "channels": complaint_rules.CHANNELS}
 
 
 @router.post("/complaints/{complaint_id}/classify")
 async def classify(request: Request, complaint_id: Short, body: ClassifyRequest, by: Manager) -> dict:
-    return cases.classify_complaint(_service(request), complaint_id, body.complex, by)
+    return cases.classify_complaint(service_of(request), complaint_id, body.complex, by)
 
 
 @router.post("/complaints/{complaint_id}/answer")
 async def answer(request: Request, complaint_id: Short, body: AnswerRequest, by: Manager) -> dict:
-    return cases.answer_complaint(_service(request), complaint_id, body.answer, by)
+    return cases.answer_complaint(service_of(request), complaint_id, body.answer, by)
 
 
 def install(app: FastAPI) -> None:

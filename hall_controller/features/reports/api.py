@@ -28,7 +28,7 @@ from hall_controller.features.day.service import load_ratings, settings_of
 from hall_controller.features.reports import attendance as att
 from hall_controller.features.reports import charts
 from hall_controller.features.reports import rules as reports
-from hall_controller.http.auth import require_manager
+from hall_controller.http.auth import require_manager, service_of
 
 UI = Path(__file__).resolve().parent / "pages"
 _templates = Environment(loader=FileSystemLoader(UI), autoescape=select_autoescape())
@@ -54,10 +54,6 @@ MARK_COLUMNS = (
     ("windows", "窗口", "text"), ("standin_name", "替岗", "text"),
 )
 STATUS_NAMES = {"on_time": "正常", "late": "迟到", "absent": "缺勤", "pending": "未到岗"}
-
-
-def _service(request: Request) -> HallService:
-    return request.app.state.service
 
 
 def _day(service: HallService, text: str | None) -> date:
@@ -205,7 +201,7 @@ def _download(service: HallService, manager: str, kind: str, params: dict[str, A
 @router.get("/api/reports/service")
 async def get_service_report(request: Request, manager: Manager, period: Period = "day", date: DateText = None,
                              by: Group = "all") -> dict[str, Any]:
-    svc = _service(request)
+    svc = service_of(request)
     report = service_report(svc, period, _day(svc, date), by)
     report["charts"] = report_charts(report)
     return report
@@ -214,7 +210,7 @@ async def get_service_report(request: Request, manager: Manager, period: Period 
 @router.get("/api/reports/service.{fmt}")
 async def download_service_report(request: Request, manager: Manager, fmt: Format, period: Period = "day",
                                   date: DateText = None, by: Group = "all") -> Response:
-    svc = _service(request)
+    svc = service_of(request)
     day = _day(svc, date)
     r = service_report(svc, period, day, by)
     title = [r["hall"], f"服务{r['period_name']}", f"{r['start']} 至 {r['end']}", f"按{r['group_name']}"]
@@ -227,13 +223,13 @@ async def download_service_report(request: Request, manager: Manager, fmt: Forma
 
 @router.get("/api/reports/attendance")
 async def get_attendance(request: Request, manager: Manager, month: MonthText = None) -> dict[str, Any]:
-    svc = _service(request)
+    svc = service_of(request)
     return attendance_report(svc, _month(svc, month))
 
 
 @router.get("/api/reports/attendance.{fmt}")
 async def download_attendance(request: Request, manager: Manager, fmt: Format, month: MonthText = None) -> Response:
-    svc = _service(request)
+    svc = service_of(request)
     m = _month(svc, month)
     r = attendance_report(svc, m)
     marks = [{**mark, "staff_id": s["staff_id"], "name": s["name"], "status_name": STATUS_NAMES[mark["status"]],
@@ -245,14 +241,14 @@ async def download_attendance(request: Request, manager: Manager, fmt: Format, m
 
 @router.get("/api/reports/days")
 async def get_daily_summaries(request: Request, manager: Manager, month: MonthText = None) -> dict[str, Any]:
-    svc = _service(request)
+    svc = service_of(request)
     m = _month(svc, month)
     return {"month": m, "days": daily_summaries(svc, m)}
 
 
 @router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
 async def reports_page(request: Request) -> HTMLResponse:
-    svc = _service(request)
+    svc = service_of(request)
     now = svc.clock.now()
     html = _templates.get_template("reports.html").render(hall=svc.config.name, today=now.date().isoformat(),
                                                           month=now.strftime("%Y-%m"))
