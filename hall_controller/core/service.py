@@ -83,6 +83,12 @@ class HallService:
         self.bus.publish(events)
         return d.result
 
+    async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run a service command (anything that executes) from the event loop and await its result, returned once
+        committed. The event loop's callers (device coordinators, HTTP routes) use this rather than calling the
+        command directly. Runs `fn` in place for now: the ledger's writer moves commits off the loop."""
+        return fn(*args, **kwargs)
+
     @contextmanager
     def riding(self, *add: Callable[[Decision], None]) -> Iterator[list[Callable[[Decision], None]]]:
         """Within the block, the next command that commits also gets what `add` puts into its decision. Yields
