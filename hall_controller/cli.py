@@ -96,7 +96,8 @@ def devices_mode(args: argparse.Namespace) -> str:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from hall_controller.app import ServeOptions, build_app
+    from hall_controller.app import build_app
+    from hall_controller.http.app import ServeOptions
 
     try:
         cfg = load_config(args.config)

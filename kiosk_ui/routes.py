@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from drivers.id_reader import IdCard
 from hall_controller.core.errors import HallError
 from hall_controller.features.appointments.rules import Late
-from hall_controller.features.appointments.service import (
+from hall_controller.features.appointments.settings import (
     settings_of as appointment_settings,
 )
 from hall_controller.http.links import public_base, status_url

@@ -23,9 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from hall_controller.app import ServeOptions, build_app, load_config  # noqa: E402
+from hall_controller.app import build_app, load_config  # noqa: E402
 from hall_controller.core.clock import ManualClock  # noqa: E402
 from hall_controller.core.decision import Decision  # noqa: E402
+from hall_controller.http.app import ServeOptions  # noqa: E402
 from tests.conftest import (  # noqa: E402
     CHROMIUM_ARGS,
     DEMO_CONFIG,

@@ -11,8 +11,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from hall_controller.app import ServeOptions, build_app, load_config
+from hall_controller.app import build_app, load_config
 from hall_controller.core.clock import ManualClock
+from hall_controller.http.app import ServeOptions
 from tests.conftest import DEMO_CONFIG
 
 # Schemathesis collects operations at import time, so the app is built here, on a throw-away database.

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from hall_controller.app import ServeOptions, build_app, load_config
+from hall_controller.app import build_app, load_config
 from hall_controller.core.clock import ManualClock
+from hall_controller.http.app import ServeOptions
 from tests.conftest import DEMO_CONFIG
 
 

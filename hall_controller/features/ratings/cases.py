@@ -16,7 +16,7 @@ from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
 from hall_controller.features.ratings import case_rules, complaint_rules
-from hall_controller.features.ratings.service import rules
+from hall_controller.features.ratings.settings import rules
 
 log = logging.getLogger(__name__)
 

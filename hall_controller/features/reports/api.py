@@ -24,7 +24,8 @@ from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
 from hall_controller.core.model import Ticket
 from hall_controller.core.service import HallService
-from hall_controller.features.day.service import load_ratings, settings_of
+from hall_controller.features.day.service import load_ratings
+from hall_controller.features.day.settings import settings_of
 from hall_controller.features.reports import attendance as att
 from hall_controller.features.reports import charts
 from hall_controller.features.reports import rules as reports

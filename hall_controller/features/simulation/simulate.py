@@ -30,7 +30,7 @@ from hall_controller.core.hall import Hall
 from hall_controller.core.model import Ticket, TicketStatus
 from hall_controller.core.settings import HallConfig, Staff
 from hall_controller.features.appointments import rules as appointments
-from hall_controller.features.appointments.service import (
+from hall_controller.features.appointments.settings import (
     settings_of as booking_settings,
 )
 from hall_controller.features.simulation import demand

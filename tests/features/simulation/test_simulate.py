@@ -28,7 +28,7 @@ from hall_controller.core.settings import (
     Window,
 )
 from hall_controller.features.appointments import rules as appointment_rules
-from hall_controller.features.appointments.service import (
+from hall_controller.features.appointments.settings import (
     settings_of as appointment_settings,
 )
 from hall_controller.features.simulation import demand
