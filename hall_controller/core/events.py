@@ -1,7 +1,8 @@
 """Live fan-out of committed events to subscribers (WebSocket clients, devices, the announcer).
 
 Each subscriber has a bounded queue. A subscriber that falls too far behind is cut off rather than
-slowing the hall down; it resumes from the ledger with `since`, so it loses nothing.
+slowing the hall down; it resumes from the ledger with `since`, so it loses nothing. Events are fanned out on
+the app's event loop (asyncio queues and the listeners belong to it), whatever thread committed them.
 """
 
 from __future__ import annotations
@@ -91,6 +92,28 @@ class EventBus:
     def __init__(self) -> None:
         self._subs: set[Subscription] = set()
         self._listeners: list[Callable[[Event], None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Fan events out on `loop` from now on: the app's, while it runs."""
+        self._loop = loop
+
+    def detach(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._loop is loop:
+            self._loop = None
+
+    def deliver(self, events: list[Event]) -> None:
+        """Publish committed events from any thread: on the attached loop, after those delivered before
+        (`call_soon_threadsafe` runs callbacks in order); here and now when no loop is attached (tools, tests
+        without an app) or it has closed."""
+        loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self.publish, events)
+                return
+            except RuntimeError:  # closed without detaching
+                pass
+        self.publish(events)
 
     def subscribe(self, maxsize: int = 10_000, private: bool = False) -> Subscription:
         sub = Subscription(self, maxsize, private)

@@ -1,16 +1,21 @@
 """The ledger (台账): SQLite in WAL mode with durable commits.
 
-One decision = one transaction: its events (append-only, gap-free sequence numbers) and the
-current-state rows it touches. Nothing is acknowledged, printed or published before `commit` returns.
+The one writer (`HallService`'s writer thread) writes a group of decisions in one transaction: their events
+(append-only, gap-free sequence numbers) and the current-state rows they touch, then one COMMIT. Nothing is
+acknowledged, printed or published before that COMMIT returns. Everyone else reads through a connection of
+their own, which WAL shows only committed data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +55,7 @@ class Ledger:
         self.selectors = tuple(outbox)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # The writer's connection: every write, and the writer's own reads while its transaction is open.
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")  # an acknowledged command survives power loss too
@@ -57,9 +63,20 @@ class Ledger:
         self.db = sqlite_utils.Database(self.conn)
         self._lock = threading.Lock()
         self._create_schema()
+        # Every other thread's reads: never inside the writer's open transaction. One in-memory database
+        # cannot be opened twice, so there the two share the connection.
+        self._reader = self.conn if self.path == ":memory:" else sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False)
+        self._reader.execute("PRAGMA busy_timeout=5000")
+        self._read_lock = threading.Lock()
+        self._writing: int | None = None  # the thread whose transaction is open
+        self._seq = 0  # the last sequence number written in the open transaction
         self.last_seq: int = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
         self._upserts: dict[tuple[str, tuple[str, ...]], str] = {}
         self.outbox = bool(self.selectors)  # a feature may turn it off: a hall that does not push keeps no backlog
+        # Test hook: every COMMIT first stalls this long, as on a disk whose fsync is slow (tests/core/test_writer.py;
+        # a server started with HALL_TEST_COMMIT_STALL_MS set). Never set in a hall.
+        self.commit_delay_s = float(os.environ.get("HALL_TEST_COMMIT_STALL_MS", "0")) / 1000
 
     def _create_schema(self) -> None:
         db = self.db
@@ -81,39 +98,61 @@ class Ledger:
 
     # ------------------------------------------------------------------ writes
 
-    def commit(self, d: Decision, at: datetime) -> list[dict[str, Any]]:
-        """Write a decision in one transaction; returns its events with their sequence numbers."""
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction and one COMMIT for the decisions `write` puts into it. If the block raises, or the
+        database does, nothing is committed; a database error comes out as StorageError. Meanwhile reads on
+        this thread see the transaction, other threads' do not."""
         with self._lock:
-            seq = self.last_seq
-            events = []
+            self._seq = self.last_seq
+            self._writing = threading.get_ident()
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
-                for type_, data in d.events:
-                    seq += 1
-                    event = {"seq": seq, "type": type_, "at": at.isoformat(), "data": data}
-                    ticket_id = data.get("ticket", {}).get("id") if isinstance(data.get("ticket"), dict) else data.get("ticket_id")
-                    self.conn.execute(
-                        "INSERT INTO events (seq, type, at, ticket_id, data) VALUES (?, ?, ?, ?, ?)",
-                        (seq, type_, event["at"], ticket_id, json.dumps(data, ensure_ascii=False)),
-                    )
-                    events.append(event)
-                    if self.outbox and any(select(event) for select in self.selectors):
-                        self.conn.execute("INSERT INTO outbox (seq) VALUES (?)", (seq,))
-                for t in d.tickets:
-                    self._upsert("tickets", _ticket_row(t), "id")
-                for ws in d.windows:
-                    self._upsert("windows", {"id": ws.id, "data": json.dumps(ws.to_dict(), ensure_ascii=False)}, "id")
-                for (day, prefix), last in d.counters.items():
-                    self._upsert("counters", {"day": day, "prefix": prefix, "last": last}, "day, prefix")
-                for table, row in d.rows:
-                    self._upsert(table, row, self.tables[table].pk)
+                yield
+                if self.commit_delay_s:
+                    time.sleep(self.commit_delay_s)
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise StorageError(str(exc)) from exc
-            self.last_seq = seq
-            return events
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._writing = None
+            self.last_seq = self._seq
+
+    def writing(self) -> bool:
+        """Whether this thread has the transaction open."""
+        return self._writing == threading.get_ident()
+
+    def write(self, d: Decision, at: datetime) -> list[dict[str, Any]]:
+        """Write a decision into the open transaction; returns its events, numbered on from the last."""
+        events = []
+        for type_, data in d.events:
+            self._seq += 1
+            event = {"seq": self._seq, "type": type_, "at": at.isoformat(), "data": data}
+            ticket_id = data.get("ticket", {}).get("id") if isinstance(data.get("ticket"), dict) else data.get("ticket_id")
+            self.conn.execute(
+                "INSERT INTO events (seq, type, at, ticket_id, data) VALUES (?, ?, ?, ?, ?)",
+                (self._seq, type_, event["at"], ticket_id, json.dumps(data, ensure_ascii=False)),
+            )
+            events.append(event)
+            if self.outbox and any(select(event) for select in self.selectors):
+                self.conn.execute("INSERT INTO outbox (seq) VALUES (?)", (self._seq,))
+        for t in d.tickets:
+            self._upsert("tickets", _ticket_row(t), "id")
+        for ws in d.windows:
+            self._upsert("windows", {"id": ws.id, "data": json.dumps(ws.to_dict(), ensure_ascii=False)}, "id")
+        for (day, prefix), last in d.counters.items():
+            self._upsert("counters", {"day": day, "prefix": prefix, "last": last}, "day, prefix")
+        for table, row in d.rows:
+            self._upsert(table, row, self.tables[table].pk)
+        return events
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
 
     def _upsert(self, table: str, row: dict[str, Any], pk: str) -> None:
         cols = tuple(row)
@@ -131,44 +170,55 @@ class Ledger:
 
     # ------------------------------------------------------------------ reads
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for a read on this thread: the writer's inside its open transaction (a decision
+        reads what the ones before it in the group wrote), else the read connection, one reader at a time."""
+        if self.writing():
+            yield self.conn
+            return
+        with self._read_lock:
+            yield self._reader
+
     def load_state(self, day: str) -> tuple[list[Ticket], list[WindowStatus], dict[tuple[str, str], int]]:
         """What the hall needs in memory: today's tickets, any still active, windows and counters."""
         active = tuple(s.value for s in (TicketStatus.WAITING, *ACTIVE))
-        rows = self.conn.execute(
-            f"SELECT data FROM tickets WHERE day = ? OR status IN ({','.join('?' * len(active))})", (day, *active)
-        )
-        tickets = [Ticket.from_dict(json.loads(r[0])) for r in rows]
-        windows = [WindowStatus.from_dict(json.loads(r[0])) for r in self.conn.execute("SELECT data FROM windows")]
-        counters = {(d, p): n for d, p, n in self.conn.execute("SELECT day, prefix, last FROM counters")}
-        return tickets, windows, counters
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT data FROM tickets WHERE day = ? OR status IN ({','.join('?' * len(active))})", (day, *active)
+            ).fetchall()
+            windows = [WindowStatus.from_dict(json.loads(r[0])) for r in conn.execute("SELECT data FROM windows")]
+            counters = {(d, p): n for d, p, n in conn.execute("SELECT day, prefix, last FROM counters")}
+        return [Ticket.from_dict(json.loads(r[0])) for r in rows], windows, counters
 
     def events_since(self, seq: int, limit: int = 500) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
-        ).fetchall()
+        rows = self.query("SELECT seq, type, at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
         return [_event(r) for r in rows]
 
     def ticket_history(self, ticket_id: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT seq, type, at, data FROM events WHERE ticket_id = ? ORDER BY seq", (ticket_id,)
-        ).fetchall()
+        rows = self.query("SELECT seq, type, at, data FROM events WHERE ticket_id = ? ORDER BY seq", (ticket_id,))
         return [_event(r) for r in rows]
 
     def ticket_by_token(self, token: str) -> str | None:
-        row = self.conn.execute("SELECT id FROM tickets WHERE token = ?", (token,)).fetchone()
-        return row[0] if row else None
+        rows = self.query("SELECT id FROM tickets WHERE token = ?", (token,))
+        return rows[0][0] if rows else None
 
     def session(self, token: str) -> dict[str, Any] | None:
-        row = self.conn.execute(
+        rows = self.records(
             "SELECT kind, subject, window_id, signed_in_at, expires_at FROM sessions WHERE token_hash = ?",
-            (token_hash(token),),
-        ).fetchone()
-        if row is None:
-            return None
-        return dict(zip(("kind", "subject", "window_id", "signed_in_at", "expires_at"), row))
+            (token_hash(token),))
+        return rows[0] if rows else None
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        return self.conn.execute(sql, tuple(params)).fetchall()
+        with self._reading() as conn:
+            return conn.execute(sql, tuple(params)).fetchall()
+
+    def records(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as column name -> value."""
+        with self._reading() as conn:
+            cur = conn.execute(sql, tuple(params))
+            names = [c[0] for c in cur.description]
+            return [dict(zip(names, r)) for r in cur.fetchall()]
 
     def prune_outbox(self, before: str) -> int:
         """Drop outbox rows delivered before `before`: a delivery queue, not the record (the events stay)."""
@@ -180,6 +230,7 @@ class Ledger:
                 raise StorageError(str(exc)) from exc
 
     def close(self) -> None:
+        self._reader.close()
         self.conn.close()
 
 

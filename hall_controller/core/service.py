@@ -1,10 +1,14 @@
-"""The one place state changes: decide (pure hall) → commit (ledger) → apply (memory) → publish (bus).
+"""The one place state changes: decide (pure hall) → write (ledger) → apply (memory) → COMMIT → publish (bus).
 
-Every entry point — HTTP, keypads, pads, the kiosk — goes through `HallService.execute`.
+Every entry point — HTTP, keypads, pads, the kiosk — goes through `HallService.execute`, which hands the
+command to the ledger's one writer thread (`core/writer.py`) and waits for its COMMIT. The writer commits
+the commands queued meanwhile as one group: one transaction, one fsync for them all. The event loop's
+callers use `HallService.call`, so the loop keeps serving while a COMMIT waits for the disk.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -15,16 +19,19 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
+from anyio import to_thread
+
 from hall_controller.core.clock import Clock
 from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
-from hall_controller.core.events import EventBus
+from hall_controller.core.events import Event, EventBus
 from hall_controller.core.hall import Hall
 from hall_controller.core.ledger import Ledger, StorageError, token_hash
 from hall_controller.core.lockout import Attempts, Lockout
 from hall_controller.core.model import Ticket, WindowStatus
 from hall_controller.core.passwords import verify_secret
 from hall_controller.core.settings import HallConfig
+from hall_controller.core.writer import Command, Rider, Writer
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +39,7 @@ SESSION_HOURS = 12  # a window sign-in lasts a working day at most
 
 # Additions to the next command executed in this context (`HallService.riding`): a device event's id and
 # verdict commit in the same transaction as the action the event caused.
-_riders: ContextVar[list[Callable[[Decision], None]] | None] = ContextVar("riders", default=None)
+_riders: ContextVar[list[Rider] | None] = ContextVar("riders", default=None)
 
 
 def session_live(expires_at: str, now: datetime) -> bool:
@@ -55,7 +62,11 @@ class HallService:
         self.lockout = Lockout(accounts={
             key: Attempts(failures, datetime.fromisoformat(last))
             for key, failures, last in ledger.query("SELECT key, failures, last FROM lockouts WHERE failures > 0")})
-        self._lock = threading.RLock()
+        # Memory (`hall`): the writer holds it while it decides and applies a command, never across a COMMIT;
+        # another thread holds it to walk memory or change it. Never execute while holding it.
+        self.lock = threading.RLock()
+        self._secrets = threading.Lock()  # one PIN or password check at a time, as when all ran on the loop
+        self._writer = Writer(self._commit)
         self.day = clock.now().date().isoformat()
         tickets, windows, counters = ledger.load_state(self.day)
         self.hall = Hall(config, tickets, windows, counters)
@@ -63,34 +74,78 @@ class HallService:
     # ------------------------------------------------------------------ the one write path
 
     def execute(self, decide: Callable[[datetime], Decision]) -> Any:
-        with self._lock:
-            now = self.clock.now()
-            self._roll_day(now)
-            d = decide(now)
-            riders = _riders.get()
-            for add in riders or ():
-                add(d)
-            if d.empty:
-                return d.result
-            try:
-                events = self.ledger.commit(d, now)
-            except StorageError as exc:
-                log.error("ledger write failed: %s", exc)
-                raise HallError("storage_unavailable", "系统存储暂时不可用，本次操作未生效，请稍后重试或联系管理员。", 503) from exc
-            if riders:
-                riders.clear()
-            self.hall.apply(d)
-        self.bus.publish(events)
-        return d.result
+        """Decide, commit and apply one command; returns its result once its COMMIT returned, or raises its
+        HallError (503 `storage_unavailable` when the ledger cannot take it). Blocks the calling thread: the
+        event loop uses `call`. The riders of the caller's context (`riding`) go with this command only."""
+        command = Command(decide, _riders.get())
+        if not self._writer.on_thread():
+            self._writer.submit(command)
+        elif self.ledger.writing():
+            raise RuntimeError("a decision cannot execute another command")
+        else:  # a listener the writer runs (no event loop attached): it cannot wait for itself
+            self._commit([command])
+        return command.future.result()
 
     async def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run a service command (anything that executes) from the event loop and await its result, returned once
         committed. The event loop's callers (device coordinators, HTTP routes) use this rather than calling the
-        command directly. Runs `fn` in place for now: the ledger's writer moves commits off the loop."""
-        return fn(*args, **kwargs)
+        command directly: it runs on a worker thread, so the loop keeps serving while the command waits for its
+        COMMIT. The thread runs in a copy of the caller's context: its riders go with the command."""
+        return await to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+    def _commit(self, group: list[Command]) -> None:
+        """The writer's turn at a group: each command decided against memory as the ones before it left it,
+        written and applied in order — so the group does exactly what the commands one after another would —
+        then one COMMIT. Only then are the events delivered and the callers answered: all with 503 if the
+        COMMIT failed, and memory read again from the ledger, which never saw the group."""
+        events: list[Event] = []
+        written: list[Command] = []
+        try:
+            with self.ledger.transaction():
+                outcomes = [self._step(command, events, written) for command in group]
+        except Exception as exc:
+            with self.lock:
+                self.hall = Hall(self.config, *self.ledger.load_state(self.day))
+            if not isinstance(exc, StorageError):
+                raise  # a bug: the writer fails the group with it
+            log.error("ledger write failed: %s", exc)
+            for command in group:
+                error = HallError("storage_unavailable", "系统存储暂时不可用，本次操作未生效，请稍后重试或联系管理员。", 503)
+                error.__cause__ = exc
+                command.future.set_exception(error)
+            return
+        if events:
+            self.bus.deliver(events)  # before the callers resume: on the loop, they find them published
+        for command in written:
+            if command.riders:
+                command.riders.clear()
+        for command, (ok, value) in zip(group, outcomes):
+            if ok:
+                command.future.set_result(value)
+            else:
+                command.future.set_exception(value)
+
+    def _step(self, command: Command, events: list[Event], written: list[Command]) -> tuple[bool, Any]:
+        """Decide one command of a group, write it into the open transaction and apply it to memory. A decide
+        that raises fails its own command only (deciding changes nothing); a write or apply that raises fails
+        the group."""
+        with self.lock:
+            now = self.clock.now()
+            self._roll_day(now)
+            try:
+                d = command.decide(now)
+                for add in command.riders or ():
+                    add(d)
+            except Exception as exc:  # noqa: BLE001 — its caller's, raised there
+                return False, exc
+            if not d.empty:
+                events += self.ledger.write(d, now)
+                self.hall.apply(d)
+                written.append(command)
+        return True, d.result
 
     @contextmanager
-    def riding(self, *add: Callable[[Decision], None]) -> Iterator[list[Callable[[Decision], None]]]:
+    def riding(self, *add: Rider) -> Iterator[list[Rider]]:
         """Within the block, the next command that commits also gets what `add` puts into its decision. Yields
         the riders, still there if nothing committed them; `riding()` with none shields a command."""
         riders = list(add)
@@ -104,7 +159,7 @@ class HallService:
         """Rows with no event and no hall state (sessions): still one transaction through the ledger."""
         self.execute(lambda now: Decision(rows=rows))
 
-    def _roll_day(self, now: datetime) -> None:
+    def _roll_day(self, now: datetime) -> None:  # under `lock`
         day = now.date().isoformat()
         if day != self.day:
             self.day = day
@@ -134,7 +189,7 @@ class HallService:
             return self.hall.issue(service_id, channel, now, token, priority=priority, request_id=idem, **extra)
 
         t: Ticket = self.execute(decide)
-        view = self.hall.view(t)
+        view = self.view(t)
         view["token"] = t.token
         return view
 
@@ -142,13 +197,18 @@ class HallService:
         """Whether a client's `request_id` already names a ticket in memory (a retried or double-tapped issue)."""
         return client_key(request_id) in self.hall.by_request
 
+    def view(self, ticket: Ticket) -> dict[str, Any]:
+        """The ticket as clients see it, with its place in the queue now (safe from any thread)."""
+        with self.lock:
+            return self.hall.view(ticket)
+
     def ticket(self, ticket_id: str) -> dict[str, Any]:
-        return self.hall.view(self.find_ticket(ticket_id))
+        return self.view(self.find_ticket(ticket_id))
 
     def ticket_by_token(self, token: str) -> dict[str, Any]:
         t = self.hall.by_token.get(token)
         if t is not None:
-            return self.hall.view(t)
+            return self.view(t)
         ticket_id = self.ledger.ticket_by_token(token)
         if ticket_id is None:
             raise HallError("unknown_ticket", "未找到该号票。", 404)
@@ -165,10 +225,10 @@ class HallService:
         return Ticket.from_dict(json.loads(rows[0][0]))
 
     def cancel(self, ticket_id: str, by: str) -> dict[str, Any]:
-        return self.hall.view(self.execute(lambda now: self.hall.cancel(ticket_id, now, by)))
+        return self.view(self.execute(lambda now: self.hall.cancel(ticket_id, now, by)))
 
     def rejoin(self, ticket_id: str, by: str) -> dict[str, Any]:
-        return self.hall.view(self.execute(lambda now: self.hall.rejoin(ticket_id, now, by)))
+        return self.view(self.execute(lambda now: self.hall.rejoin(ticket_id, now, by)))
 
     # ------------------------------------------------------------------ windows
 
@@ -178,26 +238,29 @@ class HallService:
 
         A wrong one is committed at once (with `failed_event`, for a real account): a real account's count
         survives a restart. A right one returns the rows that clear the count, for the caller to commit with
-        its own decision and then `cleared(key)`."""
-        now = self.clock.now()
-        self.lockout.check(key, now)
-        account = hashed is not None
-        if not account or not verify_secret(secret, hashed):
-            attempts = self.lockout.failure(key, now)
-            if account:
-                with self.riding():  # the wrong try is its own command, not the one a device event waits for
-                    self.execute(lambda now: Decision(
-                        rows=[("lockouts", {"key": key, "failures": attempts.failures, "last": attempts.last.isoformat()})],
-                        events=[failed_event] if failed_event else []))
-            self.lockout.apply(key, attempts, account, now)
-            raise HallError("bad_credentials", "工号或密码错误。", 401)
-        if key not in self.lockout.accounts:
-            return []
-        return [("lockouts", {"key": key, "failures": 0, "last": None})]
+        its own decision and then `cleared(key)`. Tries from several threads take turns: each counts the wrong
+        ones committed before it."""
+        with self._secrets:
+            now = self.clock.now()
+            self.lockout.check(key, now)
+            account = hashed is not None
+            if not account or not verify_secret(secret, hashed):
+                attempts = self.lockout.failure(key, now)
+                if account:
+                    with self.riding():  # the wrong try is its own command, not the one a device event waits for
+                        self.execute(lambda now: Decision(
+                            rows=[("lockouts", {"key": key, "failures": attempts.failures, "last": attempts.last.isoformat()})],
+                            events=[failed_event] if failed_event else []))
+                self.lockout.apply(key, attempts, account, now)
+                raise HallError("bad_credentials", "工号或密码错误。", 401)
+            if key not in self.lockout.accounts:
+                return []
+            return [("lockouts", {"key": key, "failures": 0, "last": None})]
 
     def cleared(self, key: str) -> None:
         """A right PIN or password was committed: its account's wrong tries no longer count."""
-        self.lockout.apply(key, None, True, self.clock.now())
+        with self._secrets:
+            self.lockout.apply(key, None, True, self.clock.now())
 
     def sign_in(self, window_id: str, staff_id: str, pin: str) -> dict[str, Any]:
         staff = self.config.staff_member(staff_id)
@@ -250,46 +313,49 @@ class HallService:
         return self.authorise(token, s["window_id"])
 
     def window_view(self, window_id: str) -> dict[str, Any]:
-        w = self.hall.window_config(window_id)
-        ws = self.hall.windows[window_id]
-        staff = self.config.staff_member(ws.staff_id) if ws.staff_id else None
-        current = self.hall.tickets.get(ws.ticket_id) if ws.ticket_id else None
-        return {
-            "id": w.id, "number": w.number, "name": w.name, "mode": w.mode, "label": w.label,
-            "state": ws.state.value, "since": ws.since.isoformat() if ws.since else None,
-            "pause_reason": ws.pause_reason,
-            "staff": {"id": staff.id, "name": staff.name, "unit": staff.unit, "photo": staff.photo,
-                      "standin": ws.standin} if staff else None,
-            "categories": self.hall.weights(w.id), "services": list(w.services),
-            "ticket": self.hall.view(current) if current else None,
-        }
+        with self.lock:
+            w = self.hall.window_config(window_id)
+            ws = self.hall.windows[window_id]
+            staff = self.config.staff_member(ws.staff_id) if ws.staff_id else None
+            current = self.hall.tickets.get(ws.ticket_id) if ws.ticket_id else None
+            return {
+                "id": w.id, "number": w.number, "name": w.name, "mode": w.mode, "label": w.label,
+                "state": ws.state.value, "since": ws.since.isoformat() if ws.since else None,
+                "pause_reason": ws.pause_reason,
+                "staff": {"id": staff.id, "name": staff.name, "unit": staff.unit, "photo": staff.photo,
+                          "standin": ws.standin} if staff else None,
+                "categories": self.hall.weights(w.id), "services": list(w.services),
+                "ticket": self.hall.view(current) if current else None,
+            }
 
     def window_command(self, window_id: str, action: str, **kwargs: Any) -> Any:
-        method = {
-            "call-next": self.hall.call_next, "recall": self.hall.recall, "start": self.hall.start,
-            "skip": self.hall.skip, "finish": self.hall.finish, "transfer": self.hall.transfer,
-            "pause": self.hall.pause, "resume": self.hall.resume, "sign-out": self.hall.sign_out,
+        name = {
+            "call-next": "call_next", "recall": "recall", "start": "start", "skip": "skip", "finish": "finish",
+            "transfer": "transfer", "pause": "pause", "resume": "resume", "sign-out": "sign_out",
         }[action]
-        return self.execute(lambda now: method(window_id, now, **kwargs))
+        # Looked up when decided: memory read again after a failed COMMIT is a new Hall.
+        return self.execute(lambda now: getattr(self.hall, name)(window_id, now, **kwargs))
 
     # ------------------------------------------------------------------ hall snapshot
 
     def snapshot(self) -> dict[str, Any]:
         now = self.clock.now()
-        hall = self.hall
-        queues = []
-        for c in self.config.categories:
-            queue = hall.waiting.get(c.id)
-            oldest = queue.oldest() if queue else None
-            longest = (now - oldest.queue_at).total_seconds() if oldest else 0
-            queues.append({"category_id": c.id, "name": c.name, "waiting": len(queue) if queue else 0,
-                           "longest_wait_s": int(longest)})
-        today = [t for t in hall.tickets.values() if t.day == self.day]
-        counts: dict[str, int] = {"issued": len(today)}
-        for t in today:
-            counts[t.status.value] = counts.get(t.status.value, 0) + 1
+        with self.lock:
+            seq = self.ledger.last_seq
+            hall = self.hall
+            queues = []
+            for c in self.config.categories:
+                queue = hall.waiting.get(c.id)
+                oldest = queue.oldest() if queue else None
+                longest = (now - oldest.queue_at).total_seconds() if oldest else 0
+                queues.append({"category_id": c.id, "name": c.name, "waiting": len(queue) if queue else 0,
+                               "longest_wait_s": int(longest)})
+            today = [t for t in hall.tickets.values() if t.day == self.day]
+            counts: dict[str, int] = {"issued": len(today)}
+            for t in today:
+                counts[t.status.value] = counts.get(t.status.value, 0) + 1
+            windows = [self.window_view(w.id) for w in self.config.windows]
         return {
-            "hall": self.config.name, "at": now.isoformat(), "day": self.day, "seq": self.ledger.last_seq,
-            "windows": [self.window_view(w.id) for w in self.config.windows],
-            "queues": queues, "counts": counts,
+            "hall": self.config.name, "at": now.isoformat(), "day": self.day, "seq": seq,
+            "windows": windows, "queues": queues, "counts": counts,
         }

@@ -3,6 +3,7 @@ one `HallService` behind them all."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        service.bus.attach(loop)  # committed events reach the WebSockets and devices on this loop
         running = []
         try:
             for hook in (f.lifespan for f in features if f.lifespan):
@@ -52,6 +55,7 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
                     await gen.__anext__()
                 except StopAsyncIteration:
                     pass
+            service.bus.detach(loop)
 
     app = FastAPI(title="Hall controller 政务服务大厅排队叫号", version="0.1.0", lifespan=lifespan)
     app.state.service = service

@@ -35,21 +35,15 @@ def _complaint(row: dict[str, Any]) -> dict[str, Any]:
     return c
 
 
-def _rows(service: HallService, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    cur = service.ledger.conn.execute(sql, params)
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
 def load_case(service: HallService, case_id: str) -> dict[str, Any]:
-    rows = _rows(service, "SELECT * FROM cases WHERE id = ?", (case_id,))
+    rows = service.ledger.records("SELECT * FROM cases WHERE id = ?", (case_id,))
     if not rows:
         raise HallError("unknown_case", f"未找到差评案件：{case_id}", 404)
     return _case(rows[0])
 
 
 def load_complaint(service: HallService, complaint_id: str) -> dict[str, Any]:
-    rows = _rows(service, "SELECT * FROM complaints WHERE id = ?", (complaint_id,))
+    rows = service.ledger.records("SELECT * FROM complaints WHERE id = ?", (complaint_id,))
     if not rows:
         raise HallError("unknown_complaint", f"未找到投诉：{complaint_id}", 404)
     return _complaint(rows[0])
@@ -58,7 +52,7 @@ def load_complaint(service: HallService, complaint_id: str) -> dict[str, Any]:
 def case_detail(service: HallService, case_id: str) -> dict[str, Any]:
     """A case for the manager: with its rating (rater included, for 回访) and its ledger history."""
     c = load_case(service, case_id)
-    rating = _rows(service, "SELECT * FROM ratings WHERE id = ?", (c["rating_id"],))
+    rating = service.ledger.records("SELECT * FROM ratings WHERE id = ?", (c["rating_id"],))
     out = with_deadline(case_rules.view(c), service.clock.now())
     if rating:
         out["rating"] = {**rating[0], "reasons": json.loads(rating[0]["reasons"] or "[]"), "bad": bool(rating[0]["bad"])}
@@ -84,7 +78,7 @@ def list_cases(service: HallService, state: str | None = None, overdue: bool = F
     if state:
         sql, params = sql + " WHERE state = ?", (state,)
     now = service.clock.now()
-    found = [with_deadline(case_rules.view(_case(r)), now) for r in _rows(service, sql + " ORDER BY opened_at DESC", params)]
+    found = [with_deadline(case_rules.view(_case(r)), now) for r in service.ledger.records(sql + " ORDER BY opened_at DESC", params)]
     return [c for c in found if c["overdue"]] if overdue else found
 
 
@@ -96,7 +90,7 @@ def list_complaints(service: HallService, state: str | None = None, overdue: boo
         sql, params = sql + " WHERE state = ?", (state,)
     now = service.clock.now()
     found = [with_deadline({**_complaint(r), "complaint_id": r["id"]}, now)
-             for r in _rows(service, sql + " ORDER BY registered_at DESC", params)]
+             for r in service.ledger.records(sql + " ORDER BY registered_at DESC", params)]
     return [c for c in found if c["overdue"]] if overdue else found
 
 
@@ -145,13 +139,13 @@ def check_overdue(service: HallService) -> list[dict[str, Any]]:
 
     def decide(now: datetime) -> Decision:
         d = Decision(result=[])
-        open_cases = [_case(r) for r in _rows(
-            service, f"SELECT * FROM cases WHERE state IN ({','.join('?' * len(case_rules.OPEN_STATES))})",
+        open_cases = [_case(r) for r in service.ledger.records(
+            f"SELECT * FROM cases WHERE state IN ({','.join('?' * len(case_rules.OPEN_STATES))})",
             case_rules.OPEN_STATES)]
         for c in case_rules.overdue(open_cases, now):
             d.rows.append(("cases", {**c, "alerted_due": c["due_at"]}))
             d.emit("case.overdue", {**case_rules.view(c), "overdue": True})
-        open_complaints = [_complaint(r) for r in _rows(service, "SELECT * FROM complaints WHERE state = 'open'")]
+        open_complaints = [_complaint(r) for r in service.ledger.records("SELECT * FROM complaints WHERE state = 'open'")]
         for c in case_rules.overdue(open_complaints, now):
             d.rows.append(("complaints", {**c, "alerted_due": c["due_at"]}))
             d.emit("complaint.overdue", {**complaint_rules.view(c), "overdue": True})
