@@ -58,14 +58,15 @@ class KioskDesk:
 
     def estimate(self, svc: Service) -> tuple[int, int]:
         """People ahead of, and the wait for, a ticket taken now (priority and transferred tickets count)."""
-        hall = self.service.hall
         now = self.service.clock.now()
-        queue = hall.waiting.get(svc.category_id)
-        ahead = len(queue.normals) + len(queue.priorities) if queue else 0
         probe = Ticket(id="", day=now.date().isoformat(), number="", prefix=svc.prefix, seq=0, service_id=svc.id,
                        category_id=svc.category_id, channel="kiosk", priority=None, issued_at=now, queue_at=now,
                        token="", status=TicketStatus.WAITING)
-        return ahead, hall.estimated_wait_s(probe, ahead)
+        with self.service.lock:
+            hall = self.service.hall
+            queue = hall.waiting.get(svc.category_id)
+            ahead = len(queue.normals) + len(queue.priorities) if queue else 0
+            return ahead, hall.estimated_wait_s(probe, ahead)
 
     def closed_reason(self, svc: Service) -> str | None:
         """Why the kiosk cannot issue this service now, in the citizen's words; None when it can."""
@@ -105,14 +106,14 @@ class KioskDesk:
                     self._check_daily_limit(swipe, svc)
                     if swipe.elderly and self.settings.elderly_priority:
                         priority = self.settings.elderly_priority
-                view = self.service.issue_ticket(svc.id, "kiosk", priority=priority, request_id=request_id,
-                                                 holder=swipe.holder if swipe else None)
+                view = await self.service.call(self.service.issue_ticket, svc.id, "kiosk", priority=priority,
+                                               request_id=request_id, holder=swipe.holder if swipe else None)
             finally:
                 # Issued or refused, the card has had its turn: the next citizen at this kiosk must not
                 # inherit its priority or be counted against its daily limit.
                 self.readers.clear(kiosk.id)
         else:
-            view = self.service.issue_ticket(svc.id, "kiosk", request_id=request_id)
+            view = await self.service.call(self.service.issue_ticket, svc.id, "kiosk", request_id=request_id)
         view["status_url"] = f"{base_url}/t/{view['token']}"
         return await self._finish(kiosk, view)
 
@@ -121,8 +122,9 @@ class KioskDesk:
         if not limit:
             return
         day = self.service.clock.now().date().isoformat()
-        taken = sum(1 for t in self.service.hall.tickets.values()
-                    if t.day == day and t.holder == swipe.holder and t.service_id == svc.id)
+        with self.service.lock:
+            taken = sum(1 for t in self.service.hall.tickets.values()
+                        if t.day == day and t.holder == swipe.holder and t.service_id == svc.id)
         if taken >= limit:
             raise HallError("person_daily_limit",
                             f"您今天已取“{svc.name}”号 {taken} 次，每人每天限取 {limit} 次。如有疑问请咨询服务台。")
@@ -137,7 +139,7 @@ class KioskDesk:
                 self.readers.clear(kiosk.id)  # found or not, the card has had its turn
             holder = swipe.holder if swipe else None
         appointment = self.book.find_for_check_in(code=code, phone=phone, id_number_hash=holder)
-        result = self.book.check_in(appointment)
+        result = await self.service.call(self.book.check_in, appointment)
         view = result["ticket"]
         view["status_url"] = f"{base_url}/t/{view['token']}"
         out = await self._finish(kiosk, view)

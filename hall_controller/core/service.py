@@ -328,13 +328,21 @@ class HallService:
                 "ticket": self.hall.view(current) if current else None,
             }
 
-    def window_command(self, window_id: str, action: str, **kwargs: Any) -> Any:
+    def window_command(self, window_id: str, action: str, *, token: str | None = None, **kwargs: Any) -> Any:
+        """A window's command. With a bearer `token`, its sign-in is checked again as the command is decided: a
+        sign-out or take-over committed just before refuses it, as when commands ran one after another."""
         name = {
             "call-next": "call_next", "recall": "recall", "start": "start", "skip": "skip", "finish": "finish",
             "transfer": "transfer", "pause": "pause", "resume": "resume", "sign-out": "sign_out",
         }[action]
-        # Looked up when decided: memory read again after a failed COMMIT is a new Hall.
-        return self.execute(lambda now: getattr(self.hall, name)(window_id, now, **kwargs))
+
+        def decide(now: datetime) -> Decision:
+            if token is not None:
+                self.authorise(token, window_id)
+            # Looked up here: memory read again after a failed COMMIT is a new Hall.
+            return getattr(self.hall, name)(window_id, now, **kwargs)
+
+        return self.execute(decide)
 
     # ------------------------------------------------------------------ hall snapshot
 

@@ -31,6 +31,10 @@ async def sign_in(request: Request, body: ManagerSignIn) -> dict:
     """Sign-ins and wrong passwords of real accounts are ledger events (`manager.signed_in`,
     `manager.sign_in_failed`); tries at ids no account has are not, or anyone could fill the ledger."""
     service = service_of(request)
+    return await service.call(_sign_in, service, body)
+
+
+def _sign_in(service: HallService, body: ManagerSignIn) -> dict:
     manager = next((m for m in service.config.managers if m.id == body.manager_id), None)
     key = f"manager:{body.manager_id}"
     clear = service.check_secret(key, body.password, manager.password_hash if manager else None,
@@ -60,7 +64,7 @@ async def sign_out(request: Request, authorization: Annotated[str | None, Header
         return Decision(rows=[("sessions", {"token_hash": token_hash(token), **s, "expires_at": now.isoformat()})],
                         events=[("manager.signed_out", {"manager_id": manager_id})])
 
-    service.execute(decide)
+    await service.call(service.execute, decide)
     return {"signed_out": manager_id}
 
 

@@ -18,8 +18,9 @@ from hall_controller.core.model import OUTCOMES
 from hall_controller.http.auth import bearer, reads_private_events, service_of
 from hall_controller.http.links import status_url
 
-# Handlers are async on purpose: a command is ~1 ms of CPU and one SQLite commit, cheaper than a hop to the
-# thread pool, and it keeps every state change on the event loop with the devices and WebSockets.
+# Handlers are async: validation, sign-in checks and reads stay on the event loop with the WebSockets and the
+# devices, and a command goes to the ledger's writer through `HallService.call`, so the loop serves on while the
+# command's COMMIT waits for the disk.
 router = APIRouter(prefix="/api")
 
 Id = Annotated[str, Field(min_length=1, max_length=64)]
@@ -88,7 +89,8 @@ async def issue_ticket(request: Request, body: IssueRequest, authorization: Anno
         raise HallError("appointment_channel", "预约号票只能通过预约签到取得。", 403)
     if body.priority is not None or body.channel == "staff":
         svc.authorise_any_staff(bearer(authorization))
-    view = svc.issue_ticket(body.service_id, body.channel, priority=body.priority, request_id=body.request_id)
+    view = await svc.call(svc.issue_ticket, body.service_id, body.channel, priority=body.priority,
+                          request_id=body.request_id)
     view["status_url"] = status_url(request, view["token"])
     return view
 
@@ -110,26 +112,29 @@ async def ticket_history(request: Request, ticket_id: Id) -> dict[str, Any]:
 async def cancel_ticket(request: Request, ticket_id: Id, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     svc = service_of(request)
     staff_id = svc.authorise_any_staff(bearer(authorization))
-    return svc.cancel(ticket_id, by=staff_id)
+    return await svc.call(svc.cancel, ticket_id, by=staff_id)
 
 
 @router.post("/tickets/{ticket_id}/rejoin")
 async def rejoin_ticket(request: Request, ticket_id: Id, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     svc = service_of(request)
     staff_id = svc.authorise_any_staff(bearer(authorization))
-    return svc.rejoin(ticket_id, by=staff_id)
+    return await svc.call(svc.rejoin, ticket_id, by=staff_id)
 
 
 @router.post("/windows/{window_id}/sign-in")
 async def sign_in(request: Request, window_id: Id, body: SignInRequest) -> dict[str, Any]:
-    return service_of(request).sign_in(window_id, body.staff_id, body.pin)
+    svc = service_of(request)
+    return await svc.call(svc.sign_in, window_id, body.staff_id, body.pin)
 
 
-def _window_action(request: Request, window_id: str, authorization: str | None, action: str, **kwargs: Any) -> Any:
+async def _window_action(request: Request, window_id: str, authorization: str | None, action: str,
+                         **kwargs: Any) -> Any:
     svc = service_of(request)
     svc.hall.window_config(window_id)  # 404 before 401 for an unknown window
-    svc.authorise(bearer(authorization), window_id)
-    return svc.window_command(window_id, action, **kwargs)
+    token = bearer(authorization)
+    svc.authorise(token, window_id)  # refused at once, without waiting for the writer
+    return await svc.call(svc.window_command, window_id, action, token=token, **kwargs)
 
 
 Auth = Annotated[str | None, Header()]
@@ -137,22 +142,22 @@ Auth = Annotated[str | None, Header()]
 
 @router.post("/windows/{window_id}/sign-out")
 async def sign_out(request: Request, window_id: Id, authorization: Auth = None) -> dict[str, Any]:
-    _window_action(request, window_id, authorization, "sign-out")
+    await _window_action(request, window_id, authorization, "sign-out")
     return service_of(request).window_view(window_id)
 
 
 @router.post("/windows/{window_id}/call-next", responses={204: {"description": "nothing waits for this window"}})
 async def call_next(request: Request, window_id: Id, authorization: Auth = None) -> Any:
-    t = _window_action(request, window_id, authorization, "call-next")
+    t = await _window_action(request, window_id, authorization, "call-next")
     if t is None:
         return Response(status_code=204)
-    return {"ticket": service_of(request).hall.view(t)}
+    return {"ticket": service_of(request).view(t)}
 
 
 def _ticket_action(action: str):
     async def handler(request: Request, window_id: Id, authorization: Auth = None) -> dict[str, Any]:
-        t = _window_action(request, window_id, authorization, action)
-        return {"ticket": service_of(request).hall.view(t)}
+        t = await _window_action(request, window_id, authorization, action)
+        return {"ticket": service_of(request).view(t)}
 
     handler.__name__ = action.replace("-", "_")
     return handler
@@ -165,27 +170,27 @@ for _action in ("recall", "start", "skip"):
 @router.post("/windows/{window_id}/finish")
 async def finish(request: Request, window_id: Id, authorization: Auth = None,
            body: Annotated[FinishRequest | None, Body()] = None) -> dict[str, Any]:
-    t = _window_action(request, window_id, authorization, "finish", outcome=body.outcome if body else None)
-    return {"ticket": service_of(request).hall.view(t)}
+    t = await _window_action(request, window_id, authorization, "finish", outcome=body.outcome if body else None)
+    return {"ticket": service_of(request).view(t)}
 
 
 @router.post("/windows/{window_id}/transfer")
 async def transfer(request: Request, window_id: Id, body: TransferRequest, authorization: Auth = None) -> dict[str, Any]:
-    t = _window_action(request, window_id, authorization, "transfer", category_id=body.category_id,
+    t = await _window_action(request, window_id, authorization, "transfer", category_id=body.category_id,
                        target_window_id=body.window_id)
-    return {"ticket": service_of(request).hall.view(t)}
+    return {"ticket": service_of(request).view(t)}
 
 
 @router.post("/windows/{window_id}/pause")
 async def pause(request: Request, window_id: Id, authorization: Auth = None,
           body: Annotated[PauseRequest | None, Body()] = None) -> dict[str, Any]:
-    _window_action(request, window_id, authorization, "pause", reason=body.reason if body else None)
+    await _window_action(request, window_id, authorization, "pause", reason=body.reason if body else None)
     return service_of(request).window_view(window_id)
 
 
 @router.post("/windows/{window_id}/resume")
 async def resume(request: Request, window_id: Id, authorization: Auth = None) -> dict[str, Any]:
-    _window_action(request, window_id, authorization, "resume")
+    await _window_action(request, window_id, authorization, "resume")
     return service_of(request).window_view(window_id)
 
 
@@ -194,8 +199,9 @@ async def get_window(request: Request, window_id: Id) -> dict[str, Any]:
     svc = service_of(request)
     svc.hall.window_config(window_id)
     view = svc.window_view(window_id)
-    view["waiting"] = [svc.hall.view(t) for t in sorted(svc.hall.eligible_waiting(window_id),
-                                                       key=lambda t: (t.queue_at, t.seq))[:50]]
+    with svc.lock:
+        waiting = sorted(svc.hall.eligible_waiting(window_id), key=lambda t: (t.queue_at, t.seq))[:50]
+        view["waiting"] = [svc.hall.view(t) for t in waiting]
     return view
 
 

@@ -87,8 +87,8 @@ async def post_appointment(request: Request, body: BookBody,
     if channel in ("phone", "in_person") and by in (None, PLATFORM):
         raise HallError("unauthorised" if by is None else "forbidden",
                         "电话预约和当面预约须由工作人员登录后登记。", 401 if by is None else 403)
-    a = book_of(request).book(BookingRequest(body.service_id, body.date, body.slot, body.name, body.phone,
-                                             body.channel, by or PLATFORM, body.id_number))
+    a = await service_of(request).call(book_of(request).book, BookingRequest(
+        body.service_id, body.date, body.slot, body.name, body.phone, body.channel, by or PLATFORM, body.id_number))
     return {"code": a.code, "appointment": a.view()}
 
 
@@ -104,12 +104,12 @@ async def list_appointments(request: Request, date_: Annotated[str, Query(alias=
 @router.post("/check-in")
 async def post_check_in(request: Request, body: CheckInBody) -> dict[str, Any]:
     book = book_of(request)
-    return book.check_in(book.find_for_check_in(code=body.code, phone=body.phone))
+    return await service_of(request).call(book.check_in, book.find_for_check_in(code=body.code, phone=body.phone))
 
 
 @router.post("/import")
 async def post_import(request: Request, by: Annotated[str, Depends(require_manager)]) -> dict[str, Any]:
-    return book_of(request).import_csv(await request.body(), by)
+    return await service_of(request).call(book_of(request).import_csv, await request.body(), by)
 
 
 @router.post("/{code}/cancel")
@@ -117,7 +117,8 @@ async def post_cancel(request: Request, code: Annotated[str, Path(max_length=16)
                       body: CancelBody | None = None,
                       authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     by = caller(request, authorization)
-    a = book_of(request).cancel(code, by or "citizen", staff=by is not None, phone=body.phone if body else None)
+    a = await service_of(request).call(book_of(request).cancel, code, by or "citizen", staff=by is not None,
+                                       phone=body.phone if body else None)
     return {"appointment": a.view()}
 
 
@@ -127,7 +128,8 @@ async def post_cancel_by_id(request: Request, appointment_id: Annotated[str, Pat
     by = caller(request, authorization)
     if by is None:
         raise HallError("unauthorised", "请工作人员或管理人员登录后操作。", 401)
-    return {"appointment": book_of(request).cancel(None, by, staff=True, appointment_id=appointment_id).view()}
+    a = await service_of(request).call(book_of(request).cancel, None, by, staff=True, appointment_id=appointment_id)
+    return {"appointment": a.view()}
 
 
 def install(app: FastAPI) -> None:

@@ -287,7 +287,7 @@ async def sweeper(app: FastAPI) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                book.sweep()
+                await book.service.call(book.sweep)
             except HallError as exc:  # storage unavailable: try again next round
                 log.warning("no-show sweep failed: %s", exc.message)
             await asyncio.sleep(SWEEP_INTERVAL_S)

@@ -48,7 +48,8 @@ def tick(service: HallService) -> list[rules.Step]:
             break
         taken.append(step)
         if step.kind == "close" and step.day < service.day:
-            service.hall.forget_before(service.day)  # the closed-out tickets of that day leave memory
+            with service.lock:
+                service.hall.forget_before(service.day)  # the closed-out tickets of that day leave memory
     return taken
 
 
@@ -136,14 +137,18 @@ def status(service: HallService) -> dict[str, Any]:
 async def drive(app: FastAPI) -> AsyncIterator[None]:
     service: HallService = app.state.service
 
+    async def check() -> None:
+        try:
+            await service.call(tick, service)
+        except Exception:  # a failed check is retried at the next one; the hall keeps running
+            log.exception("day driver check failed")
+
     async def loop() -> None:
         while True:
-            try:
-                tick(service)
-            except Exception:  # a failed check is retried at the next one; the hall keeps running
-                log.exception("day driver check failed")
             await asyncio.sleep(settings_of(service.config).check_seconds)
+            await check()
 
+    await check()  # the hall's day is current before the first request
     task = asyncio.create_task(loop())
     yield
     task.cancel()

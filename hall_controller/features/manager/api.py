@@ -1,6 +1,6 @@
 """The manager's API: the live overview the board shows, and the actions a manager takes from it.
 
-Every action goes through `HallService.execute` and is recorded as an event carrying `"by": manager_id`:
+Every action goes through `HallService.execute` (off the event loop: `HallService.call`) and is recorded as an event carrying `"by": manager_id`:
 `window.opened` / `window.closed` / `window.categories_changed` (decided by the hall), `hall.notice`
 (a notice for the hall board; empty text withdraws it) and `manager.alert_acknowledged`.
 """
@@ -104,7 +104,8 @@ class Feed:
             fold_signals([e], into=self.signals)
 
     def alerts(self, service: HallService, now: datetime) -> list[Alert]:
-        found = evaluate(service.hall, now, settings_of(service), self.signals, self.previous)
+        with service.lock:
+            found = evaluate(service.hall, now, settings_of(service), self.signals, self.previous)
         self.previous = {a.key: a.since for a in found}
         return found
 
@@ -122,6 +123,11 @@ def overview(service: HallService, feed: Feed) -> dict[str, Any]:
     seq = service.ledger.last_seq  # read first: the page resumes its event stream from here
     now = service.clock.now()
     feed.refresh(service, now)
+    with service.lock:
+        return _overview(service, feed, seq, now)
+
+
+def _overview(service: HallService, feed: Feed, seq: int, now: datetime) -> dict[str, Any]:
     hall, config, settings = service.hall, service.config, settings_of(service)
     today = [t for t in hall.tickets.values() if t.day == service.day]
     current = today + [t for t in hall.tickets.values() if t.day != service.day and t.status == TicketStatus.WAITING]
@@ -203,21 +209,21 @@ async def get_overview(request: Request, manager: ManagerId) -> dict[str, Any]:
 @router.post("/windows/{window_id}/open")
 async def open_window(request: Request, window_id: Id, manager: ManagerId) -> dict[str, Any]:
     svc = service_of(request)
-    svc.execute(lambda now: svc.hall.open_window(window_id, now, manager))
+    await svc.call(svc.execute, lambda now: svc.hall.open_window(window_id, now, manager))
     return svc.window_view(window_id)
 
 
 @router.post("/windows/{window_id}/close")
 async def close_window(request: Request, window_id: Id, manager: ManagerId) -> dict[str, Any]:
     svc = service_of(request)
-    svc.execute(lambda now: svc.hall.close_window(window_id, now, manager))
+    await svc.call(svc.execute, lambda now: svc.hall.close_window(window_id, now, manager))
     return svc.window_view(window_id)
 
 
 @router.post("/windows/{window_id}/categories")
 async def set_categories(request: Request, window_id: Id, body: CategoriesRequest, manager: ManagerId) -> dict[str, Any]:
     svc = service_of(request)
-    svc.execute(lambda now: svc.hall.set_weights(window_id, body.weights, now, manager))
+    await svc.call(svc.execute, lambda now: svc.hall.set_weights(window_id, body.weights, now, manager))
     return svc.window_view(window_id)
 
 
@@ -226,22 +232,22 @@ async def post_notice(request: Request, body: NoticeRequest, manager: ManagerId)
     text = body.text.strip()
     if not text:
         raise HallError("invalid_notice", "公告内容不能为空。", 422)
-    return _notice(service_of(request), text, body.minutes, manager)
+    return await _notice(service_of(request), text, body.minutes, manager)
 
 
 @router.delete("/notice")
 async def withdraw_notice(request: Request, manager: ManagerId) -> dict[str, Any]:
-    return _notice(service_of(request), "", None, manager)
+    return await _notice(service_of(request), "", None, manager)
 
 
-def _notice(svc: HallService, text: str, minutes: int | None, manager: str) -> dict[str, Any]:
+async def _notice(svc: HallService, text: str, minutes: int | None, manager: str) -> dict[str, Any]:
     def decide(now: datetime) -> Decision:
         data: dict[str, Any] = {"text": text, "by": manager}
         if minutes is not None:
             data["until"] = (now + timedelta(minutes=minutes)).isoformat()
         return Decision(events=[("hall.notice", data)], result=data)
 
-    return svc.execute(decide)
+    return await svc.call(svc.execute, decide)
 
 
 @router.post("/alerts/acknowledge")
@@ -255,7 +261,7 @@ async def acknowledge(request: Request, body: AcknowledgeRequest, manager: Manag
     if alert.acknowledged_by is not None:
         return alert.to_dict(now)
     data = {"alert_id": alert.id, "kind": alert.kind, "title": alert.title, "detail": alert.detail, "by": manager}
-    svc.execute(lambda now: Decision(events=[("manager.alert_acknowledged", data)]))
+    await svc.call(svc.execute, lambda now: Decision(events=[("manager.alert_acknowledged", data)]))
     return {**alert.to_dict(now), "acknowledged_by": manager}
 
 

@@ -72,7 +72,7 @@ class Pusher:
                 body = to_platform(event, self.s)
             except Exception as exc:  # an event we cannot map will never map: park it, keep the rest moving
                 log.exception("platform push: cannot map event %d (%s)", event["seq"], event["type"])
-                self._reject(event, None, f"mapping: {type(exc).__name__}: {exc}")
+                await self.service.call(self._reject, event, None, f"mapping: {type(exc).__name__}: {exc}")
                 done += 1
                 continue
             try:
@@ -81,14 +81,15 @@ class Pusher:
                 self._failed(f"{type(exc).__name__}: {exc}")
                 return done
             if 400 <= r.status_code < 500 and r.status_code not in RETRIED_4XX:
-                self._reject(event, r.status_code, f"HTTP {r.status_code}: {r.text[:200]}")
+                await self.service.call(self._reject, event, r.status_code, f"HTTP {r.status_code}: {r.text[:200]}")
                 done += 1
                 continue
             if not 200 <= r.status_code < 300:
                 self._failed(f"HTTP {r.status_code}")
                 return done
             seq = event["seq"]
-            self.service.execute(lambda now: Decision(rows=[("outbox", {"seq": seq, "delivered_at": now.isoformat()})]))
+            await self.service.call(self.service.execute, lambda now: Decision(
+                rows=[("outbox", {"seq": seq, "delivered_at": now.isoformat()})]))
             self.failures, self.last_error = 0, None
             done += 1
         return done
@@ -122,7 +123,7 @@ class Pusher:
                 self.wake.clear()
                 try:
                     if self.pruned_at is None or time.monotonic() - self.pruned_at > PRUNE_EVERY_S:
-                        self.prune()
+                        await self.service.call(self.prune)
                         self.pruned_at = time.monotonic()
                     sent = await self.push_batch(client)
                 except Exception as exc:  # storage down, a bug: never end the task, the outbox waits

@@ -96,8 +96,8 @@ async def rate(request: Request, body: RatingRequest, authorization: Annotated[s
     if _session(service, authorization) is not None:
         raise HallError("staff_cannot_rate", "工作人员和管理人员可以邀请评价，但不能代为评价。", 403)
     ticket = service.ticket_by_token(body.token)
-    return ratings.record_rating(service, ticket["id"], body.level, body.channel, body.reasons,
-                                 rater=(body.rater or "").strip() or None, comment=(body.comment or "").strip() or None)
+    return await service.call(ratings.record_rating, service, ticket["id"], body.level, body.channel, body.reasons,
+                              rater=(body.rater or "").strip() or None, comment=(body.comment or "").strip() or None)
 
 
 @router.get("/ratings/reasons")
@@ -143,8 +143,9 @@ async def get_case(request: Request, case_id: Short, _: Manager) -> dict:
 
 @router.post("/cases/{case_id}/verify")
 async def verify(request: Request, case_id: Short, body: VerifyRequest, by: Manager) -> dict:
-    return cases.act(service_of(request), case_id, case_rules.verify, valid=body.valid, reason=body.reason,
-                     note=body.note, by=by)
+    service = service_of(request)
+    return await service.call(cases.act, service, case_id, case_rules.verify, valid=body.valid, reason=body.reason,
+                              note=body.note, by=by)
 
 
 @router.post("/cases/{case_id}/appeal")
@@ -159,28 +160,34 @@ async def appeal(request: Request, case_id: Short, body: AppealRequest,
     else:
         by = require_manager(request, authorization)
         staff_id = cases.load_case(service, case_id)["staff_id"]
-    return cases.act(service, case_id, case_rules.appeal, staff_id=staff_id, reason=body.reason, by=by)
+    return await service.call(cases.act, service, case_id, case_rules.appeal, staff_id=staff_id, reason=body.reason,
+                              by=by)
 
 
 @router.post("/cases/{case_id}/appeal-decision")
 async def decide_appeal(request: Request, case_id: Short, body: AppealDecision, by: Manager) -> dict:
-    return cases.act(service_of(request), case_id, case_rules.decide_appeal, upheld=body.upheld, note=body.note, by=by)
+    service = service_of(request)
+    return await service.call(cases.act, service, case_id, case_rules.decide_appeal, upheld=body.upheld,
+                              note=body.note, by=by)
 
 
 @router.post("/cases/{case_id}/rectify")
 async def rectify(request: Request, case_id: Short, body: RectifyRequest, by: Manager) -> dict:
-    return cases.act(service_of(request), case_id, case_rules.rectify, measures=body.measures, by=by)
+    service = service_of(request)
+    return await service.call(cases.act, service, case_id, case_rules.rectify, measures=body.measures, by=by)
 
 
 @router.post("/cases/{case_id}/reply")
 async def reply(request: Request, case_id: Short, body: ReplyRequest, by: Manager) -> dict:
-    return cases.act(service_of(request), case_id, case_rules.reply, method=body.method, content=body.content,
-                     satisfied=body.satisfied, by=by)
+    service = service_of(request)
+    return await service.call(cases.act, service, case_id, case_rules.reply, method=body.method,
+                              content=body.content, satisfied=body.satisfied, by=by)
 
 
 @router.post("/cases/{case_id}/close")
 async def close(request: Request, case_id: Short, body: CloseRequest, by: Manager) -> dict:
-    return cases.act(service_of(request), case_id, case_rules.close, summary=body.summary, by=by)
+    service = service_of(request)
+    return await service.call(cases.act, service, case_id, case_rules.close, summary=body.summary, by=by)
 
 
 # ---------------------------------------------------------------------- complaints
@@ -197,8 +204,9 @@ async def file_complaint(request: Request, body: ComplaintRequest,
         by = "public"
     else:
         raise HallError("unauthorised", "该渠道的投诉需由大厅管理人员登记。", 401)
-    return cases.register_complaint(service, body.channel, body.content, by, name=body.name, phone=body.phone,
-                                    service_id=body.service_id, window_id=body.window_id, complex_=body.complex)
+    return await service.call(cases.register_complaint, service, body.channel, body.content, by, name=body.name,
+                              phone=body.phone, service_id=body.service_id, window_id=body.window_id,
+                              complex_=body.complex)
 
 
 @router.get("/complaints")
@@ -210,12 +218,14 @@ async def list_complaints(request: Request, _: Manager, state: str | None = None
 
 @router.post("/complaints/{complaint_id}/classify")
 async def classify(request: Request, complaint_id: Short, body: ClassifyRequest, by: Manager) -> dict:
-    return cases.classify_complaint(service_of(request), complaint_id, body.complex, by)
+    service = service_of(request)
+    return await service.call(cases.classify_complaint, service, complaint_id, body.complex, by)
 
 
 @router.post("/complaints/{complaint_id}/answer")
 async def answer(request: Request, complaint_id: Short, body: AnswerRequest, by: Manager) -> dict:
-    return cases.answer_complaint(service_of(request), complaint_id, body.answer, by)
+    service = service_of(request)
+    return await service.call(cases.answer_complaint, service, complaint_id, body.answer, by)
 
 
 def install(app: FastAPI) -> None:

@@ -163,7 +163,7 @@ async def overdue_watcher(app: FastAPI) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                check_overdue(service)
+                await service.call(check_overdue, service)
             except HallError as exc:
                 log.warning("overdue check failed: %s", exc)
             await asyncio.sleep(every)

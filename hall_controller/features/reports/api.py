@@ -217,9 +217,9 @@ async def download_service_report(request: Request, manager: Manager, fmt: Forma
     title = [r["hall"], f"服务{r['period_name']}", f"{r['start']} 至 {r['end']}", f"按{r['group_name']}"]
     series_cols = (("label", "时段", "text"), ("issued", "取号", "int"), ("served", "办结", "int"),
                    ("wait_mean", "平均等候(分)", "minutes"))
-    return _download(svc, manager, "service", {"period": period, "date": day.isoformat(), "group": by}, fmt,
-                     f"service-{period}-{day.isoformat()}-{by}", title,
-                     [("服务报表", r["columns"], [*r["rows"], r["total"]]), ("时段分布", series_cols, r["series"])])
+    return await svc.call(_download, svc, manager, "service", {"period": period, "date": day.isoformat(), "group": by},
+                          fmt, f"service-{period}-{day.isoformat()}-{by}", title,
+                          [("服务报表", r["columns"], [*r["rows"], r["total"]]), ("时段分布", series_cols, r["series"])])
 
 
 @router.get("/api/reports/attendance")
@@ -236,8 +236,9 @@ async def download_attendance(request: Request, manager: Manager, fmt: Format, m
     marks = [{**mark, "staff_id": s["staff_id"], "name": s["name"], "status_name": STATUS_NAMES[mark["status"]],
               "windows": "、".join(mark["windows"]), "standin_name": "是" if mark["standin"] else ""}
              for s in r["staff"] for mark in s["marks"]]
-    return _download(svc, manager, "attendance", {"month": m}, fmt, f"attendance-{m}", [r["hall"], f"{m} 考勤月报"],
-                     [("考勤汇总", ATTENDANCE_COLUMNS, r["staff"]), ("考勤明细", MARK_COLUMNS, marks)])
+    return await svc.call(_download, svc, manager, "attendance", {"month": m}, fmt, f"attendance-{m}",
+                          [r["hall"], f"{m} 考勤月报"],
+                          [("考勤汇总", ATTENDANCE_COLUMNS, r["staff"]), ("考勤明细", MARK_COLUMNS, marks)])
 
 
 @router.get("/api/reports/days")

@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api/retention")
 
 @router.post("/purge")
 async def purge_now(request: Request, admin: Annotated[str, Depends(require_admin)]) -> dict[str, Any]:
-    return {"purged": purge(request.app.state.service, request.app.state.personal_data, by=admin)}
+    service = request.app.state.service
+    return {"purged": await service.call(purge, service, request.app.state.personal_data, by=admin)}
 
 
 def install(app: FastAPI, registry: Mapping[str, PersonalData]) -> None:

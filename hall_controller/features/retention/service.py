@@ -55,7 +55,8 @@ def purge(service: HallService, registry: Mapping[str, PersonalData], by: str | 
 
     counts = service.execute(decide)
     if counts.get(TICKETS):
-        service.hall.forget_before(service.day)  # purged old tickets entered memory with the decision
+        with service.lock:
+            service.hall.forget_before(service.day)  # purged old tickets entered memory with the decision
     return counts
 
 
@@ -85,7 +86,7 @@ async def purging(app: FastAPI) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                purge(service, registry)
+                await service.call(purge, service, registry)
             except Exception:  # retried at the next check; personal data only ever waits longer
                 log.exception("retention purge failed")
             await asyncio.sleep(settings_of(service.config).check_minutes * 60)

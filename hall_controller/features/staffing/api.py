@@ -16,7 +16,8 @@ router = APIRouter(prefix="/api")
 @router.get("/staffing")
 async def get_staffing(request: Request, manager_id: Annotated[str, Depends(require_manager)]) -> dict[str, Any]:
     service: HallService = request.app.state.service
-    return staffing.advise(service.config, service.hall, service.clock.now())
+    with service.lock:
+        return staffing.advise(service.config, service.hall, service.clock.now())
 
 
 def install(app: FastAPI) -> None:
