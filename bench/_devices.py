@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from drivers.printer_sim import PrinterSimulator  # noqa: E402
 from drivers.simulators import SimBus  # noqa: E402
 from hall_controller.app import load_config  # noqa: E402
-from hall_controller.features.devices.hub import _sim_device  # noqa: E402
+from hall_controller.features.devices.hub import sim_device  # noqa: E402
 from hall_controller.features.devices.settings import SIM, DeviceSettings  # noqa: E402
 
 
@@ -27,7 +27,7 @@ async def main(config_path: str) -> None:
     buses = []
     for spec in settings.buses:
         if spec.port == SIM:
-            sim = SimBus([_sim_device(d.kind, d.address) for d in spec.devices], baudrate=spec.baud)
+            sim = SimBus([sim_device(d.kind, d.address) for d in spec.devices], baudrate=spec.baud)
             await sim.serve_tcp("127.0.0.1")
             buses.append(sim)
     printers = [PrinterSimulator("127.0.0.1") for p in settings.printers if p.connection == SIM]

@@ -43,7 +43,8 @@ from drivers.simulators import SimDisplay, SimKeypad  # noqa: E402
 from hall_controller.app import load_config, open_ledger  # noqa: E402
 from hall_controller.core.clock import ManualClock  # noqa: E402
 from hall_controller.core.service import HallService  # noqa: E402
-from hall_controller.features.devices.hub import HUB_TIMING, DeviceHub  # noqa: E402
+from hall_controller.features.devices.buses import HUB_TIMING  # noqa: E402
+from hall_controller.features.devices.hub import DeviceHub  # noqa: E402
 from hall_controller.features.devices.settings import (  # noqa: E402
     BusSpec,
     DeviceSettings,

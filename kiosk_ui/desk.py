@@ -19,7 +19,7 @@ from hall_controller.core.model import ACTIVE, Ticket, TicketStatus
 from hall_controller.core.service import HallService
 from hall_controller.core.settings import Service
 from hall_controller.features.appointments.service import Appointments
-from hall_controller.features.devices.hub import window_ranges
+from hall_controller.features.devices.printers import window_ranges
 from kiosk_ui.readers import Readers, Swipe
 from kiosk_ui.settings import Kiosk, KioskSettings
 

@@ -23,9 +23,10 @@ from drivers.voice import RecordingSink, has_sound_card
 from hall_controller.app import load_config, open_ledger
 from hall_controller.config_loader import ConfigError, Table
 from hall_controller.core.service import HallService
-from hall_controller.features.devices import hub as devices_module
 from hall_controller.features.devices import settings as devices_config
-from hall_controller.features.devices.hub import DeviceHub, window_ranges
+from hall_controller.features.devices import voice as voice_module
+from hall_controller.features.devices.hub import DeviceHub
+from hall_controller.features.devices.printers import window_ranges
 from hall_controller.features.devices.settings import (
     BusSpec,
     DeviceSettings,
@@ -122,7 +123,7 @@ def test_keypad_call_shows_speaks_and_rating_is_stored_despite_faults(service, t
             await kp.wait_for(lambda k: not k.pending and k.lcd == "已呼叫 A001")
             assert [e["ticket"]["id"] for e in events(service, "ticket.called")] == [ticket["id"]]  # no double call
 
-            await hub.announcer.drain()
+            await hub.voice.announcer.drain()
             spoken = [(u.number, u.window_number, u.text, u.speech) for u in sink.utterances]
             assert spoken == [("A001", 1, "请A 零零一号到一号窗口办理", True)]
 
@@ -173,9 +174,9 @@ def test_next_key_finishes_then_calls_and_a_recall_merges_in_the_voice_queue(ser
                 assert service.ticket(first["id"])["outcome"] == "consult"
                 assert service.ticket(second["id"])["status"] == "called"
                 sink.gate.set()
-                await hub.announcer.drain()
+                await hub.voice.announcer.drain()
                 assert [u.number for u in sink.utterances] == ["A001", "A001", "A002", "A002"]  # the recall merged
-                assert hub.announcer.stats.merged == 1
+                assert hub.voice.announcer.stats.merged == 1
                 kp.press(KeyEvent(Key.SKIP))
                 kp.press(KeyEvent(Key.PAUSE))
                 await disp.wait_for(lambda d: d.paused)
@@ -327,7 +328,7 @@ def test_the_hub_builds_its_announcer_with_the_voice_settings(service, tmp_path,
         async def close(self) -> None:
             pass
 
-    monkeypatch.setattr(devices_module, "Announcer", Recorded)
+    monkeypatch.setattr(voice_module, "Announcer", Recorded)
     voice = VoiceSettings(repeats=3, segmented=True, max_backlog=9)
 
     async def scenario() -> None:

@@ -41,7 +41,7 @@ async def devices(request: Request) -> dict[str, Any]:
 @router.post("/printers/{printer_id}/test-print")
 async def test_print(request: Request, printer_id: Annotated[str, Field(max_length=64)],
                      manager: Annotated[str, Depends(require_manager)]) -> dict[str, Any]:
-    return await hub_of(request).test_print(printer_id, manager)
+    return await hub_of(request).printers.test_print(printer_id, manager)
 
 
 # ---------------------------------------------------------------------- simulators
