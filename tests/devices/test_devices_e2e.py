@@ -25,6 +25,7 @@ from hall_controller.config_loader import ConfigError, Table
 from hall_controller.core.service import HallService
 from hall_controller.features.devices import settings as devices_config
 from hall_controller.features.devices import voice as voice_module
+from hall_controller.features.devices.displays import followed, sign_of, window_of
 from hall_controller.features.devices.hub import DeviceHub
 from hall_controller.features.devices.printers import window_ranges
 from hall_controller.features.devices.settings import (
@@ -76,11 +77,22 @@ def window_1_devices() -> tuple[SimKeypad, SimDisplay, SimPad]:
     return SimKeypad(KEYPAD), SimDisplay(DISPLAY), SimPad(PAD)
 
 
+@pytest.fixture(params=["as implemented", "on a worker thread"])
+def commands(request, monkeypatch) -> None:
+    """`HallService.call` as it is, and running the command on a worker thread (context copied), as a group
+    commit may: device code must work with either."""
+    if request.param == "on a worker thread":
+        async def call(self, fn, /, *args, **kwargs):
+            return await asyncio.to_thread(fn, *args, **kwargs)
+
+        monkeypatch.setattr(HallService, "call", call)
+
+
 # ---------------------------------------------------------------------- the whole path, with faults
 
 
 @pytest.mark.parametrize("transport", ["pty", "socket"])
-def test_keypad_call_shows_speaks_and_rating_is_stored_despite_faults(service, tmp_path, transport) -> None:
+def test_keypad_call_shows_speaks_and_rating_is_stored_despite_faults(service, tmp_path, transport, commands) -> None:
     async def scenario() -> None:
         kp, disp, pad = window_1_devices()
         sim = SimBus([kp, disp, pad], seed=7)
@@ -193,6 +205,47 @@ def test_next_key_finishes_then_calls_and_a_recall_merges_in_the_voice_queue(ser
     run(scenario)
 
 
+def test_a_window_display_knows_its_window_from_the_events_alone(service) -> None:
+    """Folding each command's events into the display's sign gives, after every command, what the window's
+    state says: a call, recall, stand-in takeover (替岗) with the ticket, finish, skip, transfers, pause, sign-out,
+    closing and reopening."""
+    windows = [w.id for w in service.config.windows]
+    signs = {w: sign_of(service.window_view(w)) for w in windows}
+    published: list[dict] = []
+    service.bus.listen(published.append)
+    for s in ("S1", "S1", "S2", "S1", "B1", "S2"):
+        service.issue_ticket(s, "kiosk")
+    steps = [
+        lambda: service.sign_in("1", "S001", "1234"),
+        lambda: service.sign_in("2", "S002", "1234"),
+        lambda: service.window_command("1", "call-next"),
+        lambda: service.window_command("1", "recall"),
+        lambda: service.window_command("1", "start"),
+        lambda: service.sign_in("1", "S003", "1234"),
+        lambda: service.window_command("1", "finish"),
+        lambda: service.window_command("1", "call-next"),
+        lambda: service.window_command("1", "skip"),
+        lambda: service.window_command("1", "call-next"),
+        lambda: service.window_command("1", "transfer", target_window_id="2"),
+        lambda: service.window_command("2", "call-next"),
+        lambda: service.window_command("2", "transfer", category_id="business"),
+        lambda: service.window_command("1", "pause"),
+        lambda: service.window_command("1", "resume"),
+        lambda: service.window_command("1", "sign-out"),
+        lambda: service.execute(lambda now: service.hall.close_window("2", now, "manager")),
+        lambda: service.execute(lambda now: service.hall.open_window("2", now, "manager")),
+    ]
+    for step in steps:
+        step()
+        for event in published:
+            window_id = window_of(event["type"], event["data"])
+            if window_id is not None:
+                signs[window_id] = followed(signs[window_id], event["type"], event["data"])
+        published.clear()
+        assert signs == {w: sign_of(service.window_view(w)) for w in windows}
+    assert signs["1"].state == "signed_out" and signs["2"].state == "signed_out"
+
+
 class AckDeafKeypad(SimKeypad):
     """Hears no acknowledgement while `deaf`: its event stays pending, as when the controller dies between
     acting on it and acknowledging it."""
@@ -204,7 +257,7 @@ class AckDeafKeypad(SimKeypad):
 
 
 def test_an_event_re_reported_after_a_controller_restart_acts_once_and_the_keypad_stays_signed_in(
-        service, clock, tmp_path) -> None:
+        service, clock, tmp_path, commands) -> None:
     async def scenario() -> None:
         kp, disp = AckDeafKeypad(KEYPAD), SimDisplay(DISPLAY)
         devices = WINDOW_1[:2]

@@ -36,6 +36,12 @@ class WindowSign:
     number: str | None  # the ticket the window calls or serves
 
 
+def sign_of(view: dict[str, Any]) -> WindowSign:
+    """The sign of a window as `HallService.window_view` shows it."""
+    ticket, staff = view["ticket"], view["staff"]
+    return WindowSign(WindowState(view["state"]), staff["id"] if staff else None, ticket["number"] if ticket else None)
+
+
 def followed(sign: WindowSign, type_: str, data: dict[str, Any]) -> WindowSign:
     """The window's sign after one of its events."""
     if type_ in SHOWN:
@@ -70,10 +76,7 @@ class Displays:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()  # first: an event from now on is applied after this read
         for window_id in self._displays:
-            view = self.service.window_view(window_id)
-            ticket, staff = view["ticket"], view["staff"]
-            self._show(window_id, WindowSign(WindowState(view["state"]), staff["id"] if staff else None,
-                                             ticket["number"] if ticket else None))
+            self._show(window_id, sign_of(self.service.window_view(window_id)))
 
     def stop(self) -> None:
         self._loop = None
