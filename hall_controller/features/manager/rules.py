@@ -23,7 +23,7 @@ ALLOWED_KEYS = ("queue_alert", "idle_alert_minutes", "pause_alert_minutes", "ref
 
 # Events the rules read besides the hall state.
 DEVICE_EVENTS = ("device.offline", "device.online")
-# A missed deadline (cases.check_overdue), and the steps that may end it: done, or a new deadline.
+# A missed deadline (ratings' check_overdue), and the steps that may end it: done, or a new deadline.
 OVERDUE_EVENTS = {"case.overdue": "case", "complaint.overdue": "complaint"}
 CASE_EVENTS = ("case.verified", "case.appealed", "case.appeal_decided", "case.rectified", "case.replied",
                "case.closed", "complaint.classified", "complaint.answered")

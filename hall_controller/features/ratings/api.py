@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
-from hall_controller.features.ratings import case_rules, cases, complaint_rules, pages
+from hall_controller.features.ratings import case_rules, complaint_rules, pages
 from hall_controller.features.ratings import service as ratings
 from hall_controller.features.ratings import settings as rating_settings
 from hall_controller.http.auth import bearer, require_manager, service_of
@@ -131,20 +131,20 @@ async def results(request: Request, start: Annotated[str | None, Query(alias="fr
 async def list_cases(request: Request, _: Manager, state: str | None = None,
                      overdue: Annotated[int, Query(ge=0, le=1)] = 0) -> dict:
     service = service_of(request)
-    found = cases.list_cases(service, state or None, bool(overdue))
+    found = ratings.list_cases(service, state or None, bool(overdue))
     return {"cases": found, "states": case_rules.STATES, "invalid_reasons": case_rules.INVALID_REASONS,
             "reply_methods": case_rules.REPLY_METHODS, "at": service.clock.now().isoformat()}
 
 
 @router.get("/cases/{case_id}")
 async def get_case(request: Request, case_id: Short, _: Manager) -> dict:
-    return cases.case_detail(service_of(request), case_id)
+    return ratings.case_detail(service_of(request), case_id)
 
 
 @router.post("/cases/{case_id}/verify")
 async def verify(request: Request, case_id: Short, body: VerifyRequest, by: Manager) -> dict:
     service = service_of(request)
-    return await service.call(cases.act, service, case_id, case_rules.verify, valid=body.valid, reason=body.reason,
+    return await service.call(ratings.act, service, case_id, case_rules.verify, valid=body.valid, reason=body.reason,
                               note=body.note, by=by)
 
 
@@ -159,35 +159,35 @@ async def appeal(request: Request, case_id: Short, body: AppealRequest,
         by = staff_id
     else:
         by = require_manager(request, authorization)
-        staff_id = cases.load_case(service, case_id)["staff_id"]
-    return await service.call(cases.act, service, case_id, case_rules.appeal, staff_id=staff_id, reason=body.reason,
+        staff_id = ratings.load_case(service, case_id)["staff_id"]
+    return await service.call(ratings.act, service, case_id, case_rules.appeal, staff_id=staff_id, reason=body.reason,
                               by=by)
 
 
 @router.post("/cases/{case_id}/appeal-decision")
 async def decide_appeal(request: Request, case_id: Short, body: AppealDecision, by: Manager) -> dict:
     service = service_of(request)
-    return await service.call(cases.act, service, case_id, case_rules.decide_appeal, upheld=body.upheld,
+    return await service.call(ratings.act, service, case_id, case_rules.decide_appeal, upheld=body.upheld,
                               note=body.note, by=by)
 
 
 @router.post("/cases/{case_id}/rectify")
 async def rectify(request: Request, case_id: Short, body: RectifyRequest, by: Manager) -> dict:
     service = service_of(request)
-    return await service.call(cases.act, service, case_id, case_rules.rectify, measures=body.measures, by=by)
+    return await service.call(ratings.act, service, case_id, case_rules.rectify, measures=body.measures, by=by)
 
 
 @router.post("/cases/{case_id}/reply")
 async def reply(request: Request, case_id: Short, body: ReplyRequest, by: Manager) -> dict:
     service = service_of(request)
-    return await service.call(cases.act, service, case_id, case_rules.reply, method=body.method,
+    return await service.call(ratings.act, service, case_id, case_rules.reply, method=body.method,
                               content=body.content, satisfied=body.satisfied, by=by)
 
 
 @router.post("/cases/{case_id}/close")
 async def close(request: Request, case_id: Short, body: CloseRequest, by: Manager) -> dict:
     service = service_of(request)
-    return await service.call(cases.act, service, case_id, case_rules.close, summary=body.summary, by=by)
+    return await service.call(ratings.act, service, case_id, case_rules.close, summary=body.summary, by=by)
 
 
 # ---------------------------------------------------------------------- complaints
@@ -204,7 +204,7 @@ async def file_complaint(request: Request, body: ComplaintRequest,
         by = "public"
     else:
         raise HallError("unauthorised", "该渠道的投诉需由大厅管理人员登记。", 401)
-    return await service.call(cases.register_complaint, service, body.channel, body.content, by, name=body.name,
+    return await service.call(ratings.register_complaint, service, body.channel, body.content, by, name=body.name,
                               phone=body.phone, service_id=body.service_id, window_id=body.window_id,
                               complex_=body.complex)
 
@@ -212,20 +212,20 @@ async def file_complaint(request: Request, body: ComplaintRequest,
 @router.get("/complaints")
 async def list_complaints(request: Request, _: Manager, state: str | None = None,
                           overdue: Annotated[int, Query(ge=0, le=1)] = 0) -> dict:
-    return {"complaints": cases.list_complaints(service_of(request), state or None, bool(overdue)),
+    return {"complaints": ratings.list_complaints(service_of(request), state or None, bool(overdue)),
             "states": complaint_rules.STATES, "channels": complaint_rules.CHANNELS}
 
 
 @router.post("/complaints/{complaint_id}/classify")
 async def classify(request: Request, complaint_id: Short, body: ClassifyRequest, by: Manager) -> dict:
     service = service_of(request)
-    return await service.call(cases.classify_complaint, service, complaint_id, body.complex, by)
+    return await service.call(ratings.classify_complaint, service, complaint_id, body.complex, by)
 
 
 @router.post("/complaints/{complaint_id}/answer")
 async def answer(request: Request, complaint_id: Short, body: AnswerRequest, by: Manager) -> dict:
     service = service_of(request)
-    return await service.call(cases.answer_complaint, service, complaint_id, body.answer, by)
+    return await service.call(ratings.answer_complaint, service, complaint_id, body.answer, by)
 
 
 def install(app: FastAPI) -> None:

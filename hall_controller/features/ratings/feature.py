@@ -4,7 +4,7 @@ results published (结果公开)."""
 from __future__ import annotations
 
 from hall_controller.core.feature import Feature, Section
-from hall_controller.features.ratings import api, cases, settings, store
+from hall_controller.features.ratings import api, service, settings, store
 
 feature = Feature(
     name="ratings",
@@ -12,5 +12,5 @@ feature = Feature(
     section=Section("ratings", settings.parse),
     personal_data=store.PERSONAL,
     install=api.install,
-    lifespan=cases.overdue_watcher,
+    lifespan=service.overdue_watcher,
 )

@@ -1,20 +1,26 @@
-"""好差评 at the edge: the one rating command and the summaries.
+"""好差评 at the edge: the one rating command, the summaries, and the 差评 cases and complaints (loading rows,
+running the pure steps of `case_rules` and `complaint_rules`, the overdue watcher).
 
-The pad, the kiosk and `POST /api/ratings` all call `record_rating`; the rules are in `domain.ratings`,
-the bad-review case a 差评 opens in `domain.cases`.
+The pad, the kiosk and `POST /api/ratings` all call `record_rating`; the rules are in `rules.py`, the
+bad-review case a 差评 opens in `case_rules.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from fastapi import FastAPI
+
+from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
-from hall_controller.features.ratings import case_rules
+from hall_controller.features.ratings import case_rules, complaint_rules
 from hall_controller.features.ratings.rules import (
     LEVELS,
     Tally,
@@ -24,6 +30,8 @@ from hall_controller.features.ratings.rules import (
     tally,
 )
 from hall_controller.features.ratings.settings import rules
+
+log = logging.getLogger(__name__)
 
 
 def record_rating(service: HallService, ticket_id: str, level: int, channel: str, reasons: Sequence[str] = (),
@@ -114,3 +122,158 @@ def stored_rating(row: dict[str, Any]) -> dict[str, Any]:
     out["reasons"] = json.loads(out["reasons"] or "[]")
     out["bad"] = bool(out["bad"])
     return out
+
+
+# ---------------------------------------------------------------------- 差评 cases and complaints
+
+
+def _case(row: dict[str, Any]) -> dict[str, Any]:
+    c = dict(row)
+    c["steps"] = json.loads(c["steps"] or "{}")
+    c["named"] = bool(c["named"])
+    c["valid"] = None if c["valid"] is None else bool(c["valid"])
+    return c
+
+
+def _complaint(row: dict[str, Any]) -> dict[str, Any]:
+    c = dict(row)
+    c["complex"] = bool(c["complex"])
+    return c
+
+
+def load_case(service: HallService, case_id: str) -> dict[str, Any]:
+    rows = service.ledger.records("SELECT * FROM cases WHERE id = ?", (case_id,))
+    if not rows:
+        raise HallError("unknown_case", f"未找到差评案件：{case_id}", 404)
+    return _case(rows[0])
+
+
+def load_complaint(service: HallService, complaint_id: str) -> dict[str, Any]:
+    rows = service.ledger.records("SELECT * FROM complaints WHERE id = ?", (complaint_id,))
+    if not rows:
+        raise HallError("unknown_complaint", f"未找到投诉：{complaint_id}", 404)
+    return _complaint(rows[0])
+
+
+def case_detail(service: HallService, case_id: str) -> dict[str, Any]:
+    """A case for the manager: with its rating (rater included, for 回访) and its ledger history."""
+    c = load_case(service, case_id)
+    rating = service.ledger.records("SELECT * FROM ratings WHERE id = ?", (c["rating_id"],))
+    out = with_deadline(case_rules.view(c), service.clock.now())
+    if rating:
+        out["rating"] = {**rating[0], "reasons": json.loads(rating[0]["reasons"] or "[]"), "bad": bool(rating[0]["bad"])}
+    out["history"] = [
+        {"seq": seq, "type": type_, "at": at, **{k: v for k, v in json.loads(data).items()
+                                                   if k in ("action", "by", "state", "state_label", "due_at")}}
+        for seq, type_, at, data in service.ledger.query(
+            "SELECT seq, type, at, data FROM events WHERE type LIKE 'case.%' AND json_extract(data, '$.case_id') = ? "
+            "ORDER BY seq", (case_id,))
+    ]
+    return out
+
+
+def with_deadline(item: dict[str, Any], now: datetime) -> dict[str, Any]:
+    item["overdue"] = item.get("state") not in ("closed", "answered") and case_rules.is_overdue(item, now)
+    return item
+
+
+def list_cases(service: HallService, state: str | None = None, overdue: bool = False) -> list[dict[str, Any]]:
+    if state is not None and state not in case_rules.STATES:
+        raise HallError("invalid_state", f"案件状态无效：{state}", 422)
+    sql, params = "SELECT * FROM cases", ()
+    if state:
+        sql, params = sql + " WHERE state = ?", (state,)
+    now = service.clock.now()
+    found = [with_deadline(case_rules.view(_case(r)), now) for r in service.ledger.records(sql + " ORDER BY opened_at DESC", params)]
+    return [c for c in found if c["overdue"]] if overdue else found
+
+
+def list_complaints(service: HallService, state: str | None = None, overdue: bool = False) -> list[dict[str, Any]]:
+    if state is not None and state not in complaint_rules.STATES:
+        raise HallError("invalid_state", f"投诉状态无效：{state}", 422)
+    sql, params = "SELECT * FROM complaints", ()
+    if state:
+        sql, params = sql + " WHERE state = ?", (state,)
+    now = service.clock.now()
+    found = [with_deadline({**_complaint(r), "complaint_id": r["id"]}, now)
+             for r in service.ledger.records(sql + " ORDER BY registered_at DESC", params)]
+    return [c for c in found if c["overdue"]] if overdue else found
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def act(service: HallService, case_id: str, step: Callable[..., Decision], **kwargs: Any) -> dict[str, Any]:
+    """Run one workflow step (`domain.cases.verify`, `.appeal`, ...) on the current case row."""
+    r = rules(service.config)
+    row = service.execute(lambda now: step(load_case(service, case_id), rules=r, hours=service.config.hours,
+                                           now=now, **kwargs))
+    return case_rules.view(row)
+
+
+def register_complaint(service: HallService, channel: str, content: str, by: str, name: str | None = None,
+                       phone: str | None = None, service_id: str | None = None, window_id: str | None = None,
+                       complex_: bool = False) -> dict[str, Any]:
+    if service_id is not None and service.config.service(service_id) is None:
+        raise HallError("unknown_service", f"未找到事项：{service_id}", 404)
+    if window_id is not None and service.config.window(window_id) is None:
+        raise HallError("unknown_window", f"未找到窗口：{window_id}", 404)
+    r = rules(service.config)
+    row = service.execute(lambda now: complaint_rules.register(
+        f"T{now:%Y%m%d}-{secrets.token_hex(4)}", channel, content, name, phone, service_id, window_id, complex_,
+        by, r, service.config.hours, now))
+    return complaint_rules.view(row)
+
+
+def classify_complaint(service: HallService, complaint_id: str, complex_: bool, by: str) -> dict[str, Any]:
+    r = rules(service.config)
+    row = service.execute(lambda now: complaint_rules.classify(
+        load_complaint(service, complaint_id), complex_, by, r, service.config.hours, now))
+    return complaint_rules.view(row)
+
+
+def answer_complaint(service: HallService, complaint_id: str, text: str, by: str) -> dict[str, Any]:
+    row = service.execute(lambda now: complaint_rules.answer(load_complaint(service, complaint_id), text, by, now))
+    return complaint_rules.view(row)
+
+
+# ---------------------------------------------------------------------- overdue alerts
+
+
+def check_overdue(service: HallService) -> list[dict[str, Any]]:
+    """Emit `case.overdue` / `complaint.overdue` once per missed deadline; returns the events' data."""
+
+    def decide(now: datetime) -> Decision:
+        d = Decision(result=[])
+        open_cases = [_case(r) for r in service.ledger.records(
+            f"SELECT * FROM cases WHERE state IN ({','.join('?' * len(case_rules.OPEN_STATES))})",
+            case_rules.OPEN_STATES)]
+        for c in case_rules.overdue(open_cases, now):
+            d.rows.append(("cases", {**c, "alerted_due": c["due_at"]}))
+            d.emit("case.overdue", {**case_rules.view(c), "overdue": True})
+        open_complaints = [_complaint(r) for r in service.ledger.records("SELECT * FROM complaints WHERE state = 'open'")]
+        for c in case_rules.overdue(open_complaints, now):
+            d.rows.append(("complaints", {**c, "alerted_due": c["due_at"]}))
+            d.emit("complaint.overdue", {**complaint_rules.view(c), "overdue": True})
+        d.result = [data for _, data in d.events]
+        return d
+
+    return service.execute(decide)
+
+
+async def overdue_watcher(app: FastAPI) -> AsyncIterator[None]:
+    """Lifespan hook: look for missed deadlines every `[ratings] check_seconds` (hall clock decides)."""
+    service: HallService = app.state.service
+    every = rules(service.config).check_seconds
+
+    async def loop() -> None:
+        while True:
+            try:
+                await service.call(check_overdue, service)
+            except HallError as exc:
+                log.warning("overdue check failed: %s", exc)
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(loop())
+    yield
+    task.cancel()

@@ -22,7 +22,7 @@ from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
 from hall_controller.features.manager.api import Feed
 from hall_controller.features.platform.feature import feature as platform_f
-from hall_controller.features.ratings import case_rules, cases
+from hall_controller.features.ratings import case_rules
 from hall_controller.features.ratings import service as ratings
 from hall_controller.features.ratings.feature import feature as ratings_f
 from hall_controller.features.ratings.rules import RatingRules
@@ -94,7 +94,7 @@ def test_bad_pad_rating_opens_a_case_in_the_same_transaction(service, clock):
     new = service.ledger.events_since(seq)
     assert [e["type"] for e in new] == ["rating.recorded", "case.opened"]
     assert new[0]["data"]["reasons"] == ["attitude", "wait"] and new[0]["data"]["bad"] is True
-    [case] = cases.list_cases(service)
+    [case] = ratings.list_cases(service)
     assert (case["rating_id"], case["state"], case["staff_id"]) == (r["id"], "pending", "S001")
 
 
@@ -178,7 +178,7 @@ def test_case_walks_verification_appeal_rectification_and_reply_across_holiday_a
     clock.set(at("2026-12-24", "09:30"))  # Thursday; Fri 25th is a holiday
     t = served(service, clock)
     ratings.record_rating(service, t["id"], 5, "pad", ["attitude"], rater="王五 13700000000")
-    [case] = cases.list_cases(service)
+    [case] = ratings.list_cases(service)
     cid = case["case_id"]
     assert case["due_at"] == "2026-12-28T17:30:00+08:00"  # 1 working day: skips the holiday and the weekend
     assert app_client.post(f"/api/cases/{cid}/verify", json={"valid": True}).status_code == 401
@@ -225,7 +225,7 @@ def test_case_walks_verification_appeal_rectification_and_reply_across_holiday_a
 def test_invalid_verification_needs_a_reason_and_anonymous_case_skips_reply(app_client, service, clock):
     clock.set(at("2026-11-27", "10:00"))  # Friday; Saturday 28th is a 调休 workday
     ratings.record_rating(service, served(service, clock)["id"], 4, "pad")
-    [case] = cases.list_cases(service)
+    [case] = ratings.list_cases(service)
     assert case["due_at"] == "2026-11-28T17:30:00+08:00"
     cid = case["case_id"]
     r = app_client.post(f"/api/cases/{cid}/verify", json={"valid": False}, headers=manager(app_client))
@@ -236,11 +236,11 @@ def test_invalid_verification_needs_a_reason_and_anonymous_case_skips_reply(app_
 
 def test_overdue_case_alerts_once_and_is_listed(app_client, service, clock):
     ratings.record_rating(service, served(service, clock)["id"], 5, "pad")  # Monday: verify due Tuesday 17:30
-    assert cases.check_overdue(service) == []
+    assert ratings.check_overdue(service) == []
     clock.set(at("2026-11-24", "17:31"))
-    [alert] = cases.check_overdue(service)
+    [alert] = ratings.check_overdue(service)
     assert alert["state"] == "pending" and alert["overdue"] is True
-    assert cases.check_overdue(service) == []  # once per missed deadline
+    assert ratings.check_overdue(service) == []  # once per missed deadline
     listed = app_client.get("/api/cases?overdue=1", headers=manager(app_client)).json()["cases"]
     assert [c["case_id"] for c in listed] == [alert["case_id"]]
     assert app_client.get("/api/cases?state=closed", headers=manager(app_client)).json()["cases"] == []
@@ -248,14 +248,14 @@ def test_overdue_case_alerts_once_and_is_listed(app_client, service, clock):
     app_client.post(f"/api/cases/{alert['case_id']}/verify", json={"valid": True}, headers=manager(app_client))
     assert app_client.get("/api/cases?overdue=1", headers=manager(app_client)).json()["cases"] == []
     clock.set(at("2026-12-10"))
-    assert [a["state"] for a in cases.check_overdue(service)] == ["rectifying"]
+    assert [a["state"] for a in ratings.check_overdue(service)] == ["rectifying"]
     assert len(events(service, "case.overdue")) == 2
 
 
 def test_an_overdue_case_still_alerts_on_a_board_started_days_later(service, clock):
     ratings.record_rating(service, served(service, clock)["id"], 5, "pad")
     clock.set(at("2026-11-24", "17:31"))
-    [late] = cases.check_overdue(service)
+    [late] = ratings.check_overdue(service)
     clock.set(at("2026-11-27", "09:00"))  # a restart or a new day: the board's feed starts afresh
     feed = Feed()
     feed.refresh(service, clock.now())
@@ -290,7 +290,7 @@ def test_complaints_from_any_channel_answered_within_working_days(app_client, se
     c = app_client.post(f"/api/complaints/{cid}/classify", json={"complex": True}, headers=manager(app_client)).json()
     assert c["due_at"] == "2026-12-31T17:30:00+08:00"
     clock.set(at("2027-01-04"))
-    assert {a["complaint_id"] for a in cases.check_overdue(service)} == {cid, phoned["complaint_id"]}
+    assert {a["complaint_id"] for a in ratings.check_overdue(service)} == {cid, phoned["complaint_id"]}
     a = app_client.post(f"/api/complaints/{cid}/answer", json={"answer": "已修复并致歉"}, headers=manager(app_client)).json()
     assert a["state"] == "answered"
     listed = app_client.get("/api/complaints?overdue=1", headers=manager(app_client)).json()["complaints"]
