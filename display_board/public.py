@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
 from hall_controller.core.settings import HallConfig, Staff
-from hall_controller.features.manager.api import current_notice
+from hall_controller.features.manager.service import current_notice
 from hall_controller.http.auth import service_of
 
 HERE = Path(__file__).resolve().parent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hall_controller.config_loader import Table
+from hall_controller.core.service import HallService
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.manager.rules import ALLOWED_KEYS, ManagerSettings
 
@@ -17,3 +18,6 @@ def parse(table: Table, core: HallConfig) -> ManagerSettings:
         refresh_seconds=t.integer("refresh_seconds", d.refresh_seconds, low=1, high=300),
     )
 
+
+def settings_of(service: HallService) -> ManagerSettings:
+    return service.config.sections.get("manager") or ManagerSettings()

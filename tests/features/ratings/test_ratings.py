@@ -20,7 +20,7 @@ from hall_controller.core.calendar import (
 from hall_controller.core.clock import ManualClock
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
-from hall_controller.features.manager.api import Feed
+from hall_controller.features.manager.service import Feed
 from hall_controller.features.platform.feature import feature as platform_f
 from hall_controller.features.ratings import case_rules
 from hall_controller.features.ratings import service as ratings
