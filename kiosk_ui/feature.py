@@ -18,7 +18,7 @@ from hall_controller.features.appointments.service import Appointments
 from hall_controller.features.appointments.settings import (
     settings_of as appointment_settings,
 )
-from kiosk_ui import routes
+from kiosk_ui import api
 from kiosk_ui import settings as kiosk_settings
 from kiosk_ui.desk import KioskDesk
 from kiosk_ui.readers import Readers
@@ -36,8 +36,8 @@ def install(app: FastAPI) -> None:
     app.state.kiosk = KioskDesk(service, settings, book, readers, devices=app.state.devices)
     app.state.kiosk_speech = Speech()
     app.mount("/static/kiosk", StaticFiles(directory=STATIC), name="kiosk-static")
-    app.include_router(routes.router)
-    app.include_router(routes.sim_router)
+    app.include_router(api.router)
+    app.include_router(api.sim_router)
 
 
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:

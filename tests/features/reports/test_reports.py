@@ -15,7 +15,7 @@ from hall_controller.core.clock import ManualClock
 from hall_controller.core.service import HallService
 from hall_controller.features.day import rules
 from hall_controller.features.day import service as day
-from hall_controller.features.reports import api as reports_api
+from hall_controller.features.reports import service as reports_service
 from hall_controller.features.reports.feature import feature as reports_f
 from hall_controller.http.app import create_app
 from tests.factory import MONDAY_10, small_hall
@@ -94,7 +94,7 @@ def fixture_day(tmp_path):
 
 def report(svc, by="all", period="day"):
     from datetime import date
-    return reports_api.service_report(svc, period, date(2026, 11, 23), by)
+    return reports_service.service_report(svc, period, date(2026, 11, 23), by)
 
 
 def test_day_totals_match_the_hand_computation(fixture_day):
@@ -143,7 +143,7 @@ def test_without_ratings_table_satisfaction_is_a_dash(tmp_path):
 
     f = figures([], {}, set(), None, 900, None)
     assert f["satisfaction"] is None and f["ratings"] is None
-    assert reports_api._cell(f["satisfaction"], "share", for_csv=True) == "—"
+    assert reports_service._cell(f["satisfaction"], "share", for_csv=True) == "—"
 
 
 def sign_in_manager(client) -> dict[str, str]:
