@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,9 @@ from drivers.protocol import (
 from drivers.simulators import Fault, SimBus, SimDisplay, SimKeypad, SimPad, SocatPair
 
 FAST = BusTiming(
-    reply_timeout=0.05,
+    # a device that answers within this is never taken for lost: 0.05 s was too little on a starved machine
+    # (a spurious timeout re-sends displays and flaps devices offline); still well under SimBus's LATE 0.5 s
+    reply_timeout=0.2,
     keypad_idle_poll=0.03,
     keypad_active_poll=0.01,
     pad_poll=0.03,
@@ -37,6 +40,9 @@ FAST = BusTiming(
     backoff_max=0.4,
 )
 KEYPAD, DISPLAY, PAD = 1, 2, 3
+# Waits are for states, never for time; the deadline only bounds a hung test, so it is generous: the FAST
+# timeouts above make a starved machine retry a lot before it gets there.
+DEADLINE = 15.0
 
 
 @dataclass
@@ -75,17 +81,57 @@ def make_bus(url: str, hall: Hall, devices: list[tuple[int, DeviceType]] | None 
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
-    asyncio.run(asyncio.wait_for(test(), 20))
+    asyncio.run(asyncio.wait_for(test(), 4 * DEADLINE))
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(predicate: Callable[[], bool], timeout: float = DEADLINE) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.005)
 
 
-def sim_devices() -> tuple[SimKeypad, SimDisplay, SimPad]:
-    return SimKeypad(KEYPAD), SimDisplay(DISPLAY), SimPad(PAD)
+class Polled:
+    """Counts the polls a simulated device acted on (a retry of the same SEQ is a replay, not counted).
+
+    The master polls only when no online device lacks an update (`BusMaster._serve` sends every pending
+    display, LCD and pad command first), and the line carries one request at a time. So a poll a device
+    answers after some event proves the master had finished with that event and had nothing left to send:
+    the positive synchronisation before asserting that nothing more happened."""
+
+    polls = 0
+
+    async def wait_for(self, predicate: Callable[[Any], bool], timeout: float = DEADLINE) -> None:
+        await super().wait_for(predicate, timeout)  # type: ignore[misc]
+
+    def _poll(self, frame: Frame, ack: int) -> Frame:
+        self.polls += 1
+        reply = super()._poll(frame, ack)  # type: ignore[misc]
+        self._notify()  # type: ignore[attr-defined]
+        return reply
+
+
+class PolledKeypad(Polled, SimKeypad):
+    pass
+
+
+class PolledDisplay(Polled, SimDisplay):
+    pass
+
+
+class PolledPad(Polled, SimPad):
+    pass
+
+
+async def polled_again(*devices: Polled, timeout: float = DEADLINE) -> None:
+    """Waits until each device has answered a poll after this call (see `Polled`)."""
+    before = [d.polls for d in devices]
+    async with asyncio.timeout(timeout):
+        for dev, n in zip(devices, before):
+            await dev.wait_for(lambda d, n=n: d.polls > n, timeout)  # type: ignore[attr-defined]
+
+
+def sim_devices() -> tuple[PolledKeypad, PolledDisplay, PolledPad]:
+    return PolledKeypad(KEYPAD), PolledDisplay(DISPLAY), PolledPad(PAD)
 
 
 def is_cmd(cmd: Cmd) -> Callable[[Frame], bool]:
@@ -106,7 +152,7 @@ def test_display_updates_arrive_and_retries_never_act_twice() -> None:
                 sim.inject(Fault.DROP, count=2, match=lambda f: f.addr == DISPLAY and f.command == Cmd.ACK)
                 bus.set_display(DISPLAY, ["A012", "请到3号窗口"])
                 await disp.wait_for(lambda d: d.replayed == 2 and d.paused is False and len(d.history) == 2)
-                await asyncio.sleep(0.1)
+                await polled_again(disp)  # the master has nothing left to send it
                 assert len(disp.history) == 2  # the text once (though sent three times), then the paused flag
 
                 bus.set_display(DISPLAY, ["A012", "请到3号窗口"], paused=True)
@@ -121,14 +167,15 @@ def test_display_updates_arrive_and_retries_never_act_twice() -> None:
                 for n in range(10):
                     bus.set_display(DISPLAY, [f"B{n:03d}"])
                 await disp.wait_for(lambda d: d.lines == ("B009",))
-                assert len(disp.history) < 4 + 10
+                await polled_again(disp)
+                assert len(disp.history) < 4 + 10 and disp.lines == ("B009",)
 
     run(scenario)
 
 
 def test_display_refusing_an_update_is_not_retried_for_ever() -> None:
     async def scenario() -> None:
-        disp = SimDisplay(DISPLAY)
+        disp = PolledDisplay(DISPLAY)
         hall = Hall()
         async with SimBus([disp]) as sim:
             await sim.serve_tcp()
@@ -136,7 +183,8 @@ def test_display_refusing_an_update_is_not_retried_for_ever() -> None:
                 await until(lambda: bus.online(DISPLAY))
                 bus.invite_rating(DISPLAY, Invite("A1", 1, "1024", "李四"))
                 await until(lambda: bus.stats.naks_received == 1)
-                await asyncio.sleep(0.2)
+                # polled as a pad with the invitation still wanted: the refused update is settled, not pending
+                await polled_again(disp)
                 assert bus.stats.naks_received == 1
 
     run(scenario)
@@ -171,7 +219,7 @@ def test_key_press_reaches_on_key_exactly_once_despite_faults() -> None:
                 ]
                 for event in presses:
                     kp.press(event)
-                await kp.wait_for(lambda k: len(k.acked) == len(presses) and not k.pending, 10)
+                await kp.wait_for(lambda k: len(k.acked) == len(presses) and not k.pending, 2 * DEADLINE)
                 assert hall.keys == [(KEYPAD, e) for e in presses]
                 await kp.wait_for(lambda k: k.lcd == f"已处理 {len(presses)}")
                 assert bus.stats.parser.crc_errors >= 2
@@ -183,23 +231,24 @@ def test_key_press_reaches_on_key_exactly_once_despite_faults() -> None:
 
 def test_a_lost_call_next_reply_never_calls_a_second_ticket() -> None:
     async def scenario() -> None:
-        kp = SimKeypad(KEYPAD)
+        kp = PolledKeypad(KEYPAD)
         hall = Hall()
         async with SimBus([kp]) as sim:
             await sim.serve_tcp()
             async with make_bus(sim.url, hall, [(KEYPAD, DeviceType.KEYPAD)]) as bus:
                 await until(lambda: bus.online(KEYPAD))
+                online = len(hall.states)  # (a starved machine may have lost the first probe: count from here)
                 # every attempt lost: the master gives up, marks the keypad offline, probes it again
                 sim.inject(Fault.DROP, count=FAST.retries + 1, match=is_cmd(Cmd.KEY_EVENT))
                 kp.press(KeyEvent(Key.CALL_NEXT))
                 await kp.wait_for(lambda k: k.acked)
                 assert hall.keys == [(KEYPAD, KeyEvent(Key.CALL_NEXT))]
-                assert hall.states == [(KEYPAD, True), (KEYPAD, False), (KEYPAD, True)]
+                assert hall.states[online - 1 :] == [(KEYPAD, True), (KEYPAD, False), (KEYPAD, True)]
 
     run(scenario)
 
 
-class ForgetfulKeypad(SimKeypad):
+class ForgetfulKeypad(PolledKeypad):
     """Loses the first acknowledgement of each event (a reset between hearing and storing it)."""
 
     def __init__(self, address: int):
@@ -232,7 +281,7 @@ def test_re_reported_event_is_acknowledged_again_not_acted_on() -> None:
 @pytest.mark.parametrize("accepted", [True, False])
 def test_a_master_started_with_the_memory_of_an_event_repeats_its_verdict_without_acting(accepted: bool) -> None:
     async def scenario() -> None:
-        kp = SimKeypad(KEYPAD)
+        kp = PolledKeypad(KEYPAD)
         hall = Hall()
         handled = kp.press(KeyEvent(Key.CALL_NEXT))  # handled by the master before a restart, never acknowledged
         skip = kp.press(KeyEvent(Key.SKIP))
@@ -249,7 +298,7 @@ def test_a_master_started_with_the_memory_of_an_event_repeats_its_verdict_withou
 
 def test_malformed_report_is_refused_and_counted() -> None:
     async def scenario() -> None:
-        kp = SimKeypad(KEYPAD)
+        kp = PolledKeypad(KEYPAD)
         hall = Hall()
         async with SimBus([kp]) as sim:
             await sim.serve_tcp()
@@ -268,7 +317,7 @@ def test_malformed_report_is_refused_and_counted() -> None:
 
 def test_failing_on_key_refuses_the_event_once() -> None:
     async def scenario() -> None:
-        kp = SimKeypad(KEYPAD)
+        kp = PolledKeypad(KEYPAD)
         hall = Hall()
         calls = []
 
@@ -292,7 +341,7 @@ def test_failing_on_key_refuses_the_event_once() -> None:
 
 def test_rating_delivered_once_and_acknowledged_only_after_it_is_stored() -> None:
     async def scenario() -> None:
-        pad = SimPad(PAD)
+        pad = PolledPad(PAD)
         hall = Hall()
         seen_in_callback = []
 
@@ -345,19 +394,21 @@ def test_tcp_unplug_replug_marks_offline_then_online_and_resends_displays() -> N
                 bus.set_display(DISPLAY, ["A001", "请到1号窗口"], paused=True)
                 await disp.wait_for(lambda d: d.lines == ("A001", "请到1号窗口") and d.paused)
                 await until(lambda: all(bus.online(a) for a in (KEYPAD, DISPLAY, PAD)))
-                acted = len(disp.history)
+                await polled_again(disp)
+                acted, online = len(disp.history), len(hall.states)
 
                 await sim.unplug()
                 await until(lambda: not any(bus.online(a) for a in (KEYPAD, DISPLAY, PAD)))
                 disp.lines, disp.paused = (), False  # the display lost power meanwhile
-                await asyncio.sleep(0.3)  # the master keeps retrying the closed port
+                await until(lambda: bus.stats.open_failures >= 2)  # the master keeps retrying the closed port
                 await sim.replug()
 
                 await disp.wait_for(lambda d: d.lines == ("A001", "请到1号窗口") and d.paused)
+                await polled_again(disp)
                 assert len(disp.history) == acted + 2
                 await until(lambda: all(bus.online(a) for a in (KEYPAD, DISPLAY, PAD)))
                 for address in (KEYPAD, DISPLAY, PAD):
-                    assert [s for a, s in hall.states if a == address] == [True, False, True]
+                    assert [s for a, s in hall.states[online:] if a == address] == [False, True]
                 assert bus.stats.opens == 2 and bus.stats.open_failures >= 1
                 kp.press(KeyEvent(Key.RESUME))
                 await kp.wait_for(lambda k: k.acked)
@@ -369,7 +420,7 @@ def test_tcp_unplug_replug_marks_offline_then_online_and_resends_displays() -> N
 def test_missing_device_is_reported_offline() -> None:
     async def scenario() -> None:
         hall = Hall()
-        async with SimBus([SimDisplay(DISPLAY)]) as sim:
+        async with SimBus([PolledDisplay(DISPLAY)]) as sim:
             await sim.serve_tcp()
             devices = [(DISPLAY, DeviceType.DISPLAY), (9, DeviceType.KEYPAD)]
             async with make_bus(sim.url, hall, devices) as bus:
@@ -410,14 +461,16 @@ def test_pty_pair_end_to_end_with_unplug(tmp_path: Path) -> None:
                     await pad.wait_for(lambda p: p.acked)
                     assert hall.ratings == [(PAD, Rating("C101", 2))]
 
-                    acted = len(disp.history)
+                    await polled_again(disp)
+                    acted, online = len(disp.history), len(hall.states)
                     cable.kill()
                     await until(lambda: not any(bus.online(a) for a in (KEYPAD, DISPLAY, PAD)))
                     cable.start()
                     await disp.wait_for(lambda d: len(d.history) > acted)
                     assert disp.lines == ("C101", "请到2号窗口")
                     await until(lambda: all(bus.online(a) for a in (KEYPAD, DISPLAY, PAD)))
-                    assert [s for a, s in hall.states if a == DISPLAY] == [True, False, True]
+                    assert [s for a, s in hall.states[online:] if a == DISPLAY] == [False, True]
+                    await polled_again(kp, pad)  # polled since the replug: nothing reported again
                     assert len(hall.keys) == 1 and len(hall.ratings) == 1
         finally:
             cable.kill()

@@ -30,11 +30,23 @@ from tests.factory import MONDAY_10, small_hall
 from tests.fake_platform import FakePlatform
 
 
+# Every wait in this file is for the state it asserts, under one generous deadline; never a fixed sleep.
+DEADLINE_S = 30.0
+
+
 @pytest.fixture
 def fake():
-    f = FakePlatform(hang_s=3)
+    f = FakePlatform(hang_s=DEADLINE_S)  # a hung request is never answered while a test runs (close ends it)
     yield f
     f.close()
+
+
+async def until(check, what: str, timeout: float = DEADLINE_S) -> None:
+    """Polls `check` from the event loop (so the pusher in the same loop keeps running) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not reached within {timeout:g} s: {what}"
+        await asyncio.sleep(0.01)
 
 
 def serve_and_rate(svc: HallService, clock: ManualClock, level: int) -> dict:
@@ -86,19 +98,23 @@ def test_pusher_survives_down_errors_and_timeouts_and_delivers_each_event_once(t
     clock = ManualClock(MONDAY_10)
     svc = HallService(small_hall(), open_ledger(tmp_path / "h.db"), clock)
     serve_and_rate(svc, clock, 4)
-    s = PlatformSettings(enabled=True, url=fake.url, hall_code="H1", timeout_s=0.3, batch_size=3)
+    s = PlatformSettings(enabled=True, url=fake.url, hall_code="H1", timeout_s=DEADLINE_S, batch_size=3)
     pusher = Pusher(svc, s)
 
     async def run() -> None:
-        async with httpx.AsyncClient(timeout=s.timeout_s) as client:
+        # every answer is awaited generously; only the hung request, which is never answered, meets a short timeout
+        async with httpx.AsyncClient(timeout=s.timeout_s) as client, httpx.AsyncClient(timeout=1) as impatient:
             assert await pusher.push_batch(client) == 0 and "Connect" in pusher.last_error  # down
             fake.set_mode("error")
             assert await pusher.push_batch(client) == 0 and pusher.last_error == "HTTP 500"
             fake.set_mode("up")
             assert await pusher.push_batch(client) == 3  # one batch
             fake.set_mode("hang")  # the platform takes the event but never answers
-            assert await pusher.push_batch(client) == 0 and "Timeout" in pusher.last_error
+            assert await pusher.push_batch(impatient) == 0 and "Timeout" in pusher.last_error
             assert pusher.failures == 1
+            # the fake reads its mode when it handles the request, which a loaded machine may do after our
+            # timeout: switch back only once it has taken the hung one as "hang"
+            await until(lambda: fake.count("hang") == 1, "the fake recorded the hung request")
             fake.set_mode("up")
             while await pusher.push_batch(client):
                 pass
@@ -135,7 +151,7 @@ def test_a_refused_event_is_parked_and_the_rest_flow_on(tmp_path, fake):
     serve_and_rate(svc, clock, 4)  # issued, called, finished, rated, case opened
     svc.execute(lambda now: Decision(events=[("ticket.issued", {"unexpected": True})]))  # cannot be mapped
     seqs = outbox_seqs(svc.ledger)
-    s = PlatformSettings(enabled=True, url=fake.url, hall_code="H1", timeout_s=1, batch_size=10)
+    s = PlatformSettings(enabled=True, url=fake.url, hall_code="H1", timeout_s=DEADLINE_S, batch_size=10)
     pusher = Pusher(svc, s)
     fake.set_mode("up")
     fake.refuse = {"ticket.called": 422, "ticket.finished": 429, "rating.recorded": 408}
@@ -167,7 +183,8 @@ def test_the_pusher_outlives_an_unexpected_error_and_prunes_delivered_rows(tmp_p
     clock = ManualClock(MONDAY_10)
     svc = HallService(small_hall(), open_ledger(tmp_path / "h.db"), clock)
     serve_and_rate(svc, clock, 1)
-    s = PlatformSettings(enabled=True, url=fake.url, timeout_s=1, retry_base_s=0.01, retry_max_s=0.02, keep_days=30)
+    s = PlatformSettings(enabled=True, url=fake.url, timeout_s=DEADLINE_S, retry_base_s=0.01, retry_max_s=0.02,
+                         keep_days=30)
     pusher = Pusher(svc, s)
     fake.set_mode("up")
     real, calls = pusher.push_batch, []
@@ -180,16 +197,22 @@ def test_the_pusher_outlives_an_unexpected_error_and_prunes_delivered_rows(tmp_p
 
     pusher.push_batch = flaky
 
+    def delivered() -> int:
+        return svc.ledger.query("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL")[0][0]
+
     async def run() -> None:
         task = asyncio.create_task(pusher.run())
-        for _ in range(200):
-            if len(fake.keys()) == 4:
-                break
-            await asyncio.sleep(0.05)
-        task.cancel()
+        try:
+            # the platform has all four *and* the outbox marks them delivered (the pusher marks each one after
+            # the platform's answer: stopping at the fake's count alone could cancel it in between)
+            await until(lambda: len(fake.keys()) == 4 and pusher.status()["pending"] == 0 and delivered() == 4,
+                        "four events received by the platform and marked delivered")
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     in_own_loop(run())
-    assert len(fake.keys()) == 4 and len(calls) >= 2 and pusher.failures == 0
+    assert len(fake.keys()) == 4 and len(calls) >= 2 and pusher.failures == 0 and delivered() == 4
     clock.advance(days=29)
     svc.issue_ticket("S1", "kiosk")  # a fresh row, still pending
     assert pusher.prune() == 0
@@ -208,7 +231,7 @@ def platform_config(tmp_path: Path, url: str) -> Path:
     return path
 
 
-def wait_until(check, timeout: float = 30) -> None:
+def wait_until(check, timeout: float = DEADLINE_S) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "condition not reached"
