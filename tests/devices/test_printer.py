@@ -195,6 +195,12 @@ def test_malformed_spec_is_rejected_at_configuration(spec: str) -> None:
 
 # --- over the simulator ------------------------------------------------------------------------------------
 
+# status_timeout: a printer that answers is never waited out, so a reply the test needs gets ANSWER (room for a
+# loaded machine); SILENT is for a printer that must stay silent, whose outcome ("unknown") is the expected one.
+# FALLBACK is for "auto" on a printer without DLE EOT: one timeout both waits out the silent DLE EOT and must
+# catch the GS r reply (a reply takes milliseconds even with every core busy).
+ANSWER, SILENT, FALLBACK = 5.0, 0.2, 1.0
+
 
 @pytest.fixture
 def sim():
@@ -204,8 +210,21 @@ def sim():
 
 @pytest.fixture
 def printer(sim: PrinterSimulator):
-    with TicketPrinter(sim.url, status_timeout=0.2) as p:
+    with TicketPrinter(sim.url, status_timeout=ANSWER) as p:
         yield p
+
+
+def jobs_until(sim: PrinterSimulator, marker: TicketPrint) -> list[bytes]:
+    """Every job up to the marker ticket, which the test prints after the action that must not print: one
+    connection delivers in order, so a job that action had sent would be there before the marker."""
+    jobs = sim.wait_for_jobs(1, timeout=10)
+    while jobs and jobs[-1] != render_ticket(marker):
+        more = sim.wait_for_jobs(len(jobs) + 1, timeout=10)
+        if len(more) == len(jobs):
+            break
+        jobs = more
+    assert jobs and jobs[-1] == render_ticket(marker), "the marker ticket never arrived"
+    return jobs[:-1]
 
 
 def test_prints_over_the_network(sim: PrinterSimulator, printer: TicketPrinter) -> None:
@@ -245,7 +264,10 @@ def test_paper_out_refuses_the_print(sim: PrinterSimulator, printer: TicketPrint
     result = printer.print_ticket(TICKET)
     assert (result.ok, result.code) == (False, "paper_out")
     assert "打印纸已用完" in result.message
-    assert sim.wait_for_jobs(1, timeout=0.3) == []
+    sim.paper = "ok"  # a ticket that may print, on the same connection: no job may come before it
+    later = dataclasses.replace(TICKET, number="A013")
+    assert printer.print_ticket(later).ok
+    assert jobs_until(sim, later) == []
 
 
 def test_cover_open_refuses_the_print(sim: PrinterSimulator, printer: TicketPrinter) -> None:
@@ -264,6 +286,7 @@ def test_cutter_error_refuses_the_print(sim: PrinterSimulator, printer: TicketPr
 
 def test_silent_printer_is_unknown_never_ok(sim: PrinterSimulator, printer: TicketPrinter) -> None:
     sim.answering = False
+    printer.status_timeout = SILENT
     status = printer.status()
     assert (status.online, status.paper, status.cover_open) == (None, "unknown", None)
     assert status.error == "打印机无应答，状态未知"
@@ -271,6 +294,7 @@ def test_silent_printer_is_unknown_never_ok(sim: PrinterSimulator, printer: Tick
     assert printer.print_ticket(TICKET).ok
     assert len(sim.wait_for_jobs(1)) == 1
     sim.answering = True
+    printer.status_timeout = ANSWER
     assert printer.status().paper == "ok"
 
 
@@ -278,26 +302,29 @@ def test_silent_printer_is_unknown_never_ok(sim: PrinterSimulator, printer: Tick
 def test_a_printer_without_dle_eot_is_read_with_gs_r(sim: PrinterSimulator, paper: str) -> None:
     sim.status_commands = {"gs_r"}
     sim.paper = paper
-    with TicketPrinter(sim.url, status_timeout=0.2) as auto:
+    with TicketPrinter(sim.url, status_timeout=FALLBACK) as auto:
         status = auto.status()
         assert (status.online, status.paper, status.cover_open, status.error) == (True, paper, None, None)
         assert auto.status().paper == paper  # GS r straight away now: DLE EOT stayed silent on this connection
         result = auto.print_ticket(TICKET)
         assert result.code == ("paper_out" if paper == "out" else "ok")
-    assert len(sim.wait_for_jobs(1, timeout=0.3)) == (0 if paper == "out" else 1)
-    with TicketPrinter(sim.url, status_timeout=0.2, status_query="dle_eot") as strict:
+        sim.paper = "ok"  # then a ticket that may print, on the same connection
+        later = dataclasses.replace(TICKET, number="A013")
+        assert auto.print_ticket(later).ok
+    assert jobs_until(sim, later) == ([] if paper == "out" else [render_ticket(TICKET)])
+    with TicketPrinter(sim.url, status_timeout=SILENT, status_query="dle_eot") as strict:
         assert (strict.status().online, strict.status().paper) == (None, "unknown")
 
 
 def test_auto_asks_gs_r_only_after_a_silent_dle_eot_and_gs_r_alone_when_told(sim: PrinterSimulator) -> None:
     sim.paper = "near_end"
     sim.cover_open = True
-    with TicketPrinter(sim.url, status_timeout=0.2) as auto:  # DLE EOT answers: its richer status is used
+    with TicketPrinter(sim.url, status_timeout=ANSWER) as auto:  # DLE EOT answers: its richer status is used
         assert (auto.status().paper, auto.status().cover_open) == ("near_end", True)
-    with TicketPrinter(sim.url, status_timeout=0.2, status_query="gs_r") as gs_r:
+    with TicketPrinter(sim.url, status_timeout=ANSWER, status_query="gs_r") as gs_r:
         assert (gs_r.status().online, gs_r.status().paper, gs_r.status().cover_open) == (True, "near_end", None)
     sim.answering = False  # silent to both: unknown, never "ok"
-    with TicketPrinter(sim.url, status_timeout=0.2) as auto:
+    with TicketPrinter(sim.url, status_timeout=SILENT) as auto:
         status = auto.status()
         assert (status.online, status.paper, status.error) == (None, "unknown", "打印机无应答，状态未知")
     with pytest.raises(ValueError):
@@ -306,7 +333,7 @@ def test_auto_asks_gs_r_only_after_a_silent_dle_eot_and_gs_r_alone_when_told(sim
 
 def test_status_requests_are_answered_not_printed(sim: PrinterSimulator, printer: TicketPrinter) -> None:
     assert printer.print_ticket(TICKET).ok
-    with TicketPrinter(sim.url, status_timeout=0.2, status_query="gs_r") as gs_r:
+    with TicketPrinter(sim.url, status_timeout=ANSWER, status_query="gs_r") as gs_r:
         assert gs_r.print_ticket(TICKET).ok
     jobs = sim.wait_for_jobs(2)
     assert len(jobs) == 2 and all(b"\x10\x04" not in job and b"\x1dr\x01" not in job for job in jobs)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -261,10 +262,36 @@ def check_overdue(service: HallService) -> list[dict[str, Any]]:
     return service.execute(decide)
 
 
+class Rounds:
+    """How many overdue checks the watcher has completed, for whoever must know that a check ran after some
+    moment (a test asserting that no second alert came waits for a round that began after the first)."""
+
+    def __init__(self) -> None:
+        self._done = 0
+        self._changed = threading.Condition()
+
+    @property
+    def done(self) -> int:
+        with self._changed:
+            return self._done
+
+    def completed(self) -> None:
+        with self._changed:
+            self._done += 1
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        """Block (in a thread, never on the event loop) until `count` rounds are done; False at the timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._done >= count, timeout)
+
+
 async def overdue_watcher(app: FastAPI) -> AsyncIterator[None]:
-    """Lifespan hook: look for missed deadlines every `[ratings] check_seconds` (hall clock decides)."""
+    """Lifespan hook: look for missed deadlines every `[ratings] check_seconds` (hall clock decides).
+    `app.state.overdue_rounds` counts the checks completed (a failed check is not a round)."""
     service: HallService = app.state.service
     every = rules(service.config).check_seconds
+    rounds = app.state.overdue_rounds = Rounds()
 
     async def loop() -> None:
         while True:
@@ -272,6 +299,8 @@ async def overdue_watcher(app: FastAPI) -> AsyncIterator[None]:
                 await service.call(check_overdue, service)
             except HallError as exc:
                 log.warning("overdue check failed: %s", exc)
+            else:
+                rounds.completed()
             await asyncio.sleep(every)
 
     task = asyncio.create_task(loop())
