@@ -76,6 +76,7 @@ async def measure(n: int, presses: int, timing: BusTiming, seed: int) -> dict[st
                     service.issue_ticket(s.id, "kiosk")
         settings = DeviceSettings(buses=(BusSpec("bench", "sim", 9600, tuple(devices)),), voice=VoiceSettings(enabled=False))
         hub = DeviceHub(service, settings, mode="simulated", var_dir=Path(tmp), timing=timing)
+        service.bus.attach(asyncio.get_running_loop())  # as the app does: committed events reach the devices here
         await hub.start()
         try:
             sim = hub.buses["bench"].sim
