@@ -135,8 +135,10 @@ class Printers(Mapping[str, Printer]):
         cfg = self.service.config
         svc = cfg.service(view["service_id"])
         priority = cfg.priority(view["priority"]) if view.get("priority") else None
-        ticket = self.service.hall.tickets.get(view["id"])
-        numbers = [cfg.window(w).number for w in self.service.hall.windows_serving(ticket)] if ticket else []
+        with self.service.lock:  # the hall's memory changes on the ledger's writer thread
+            hall = self.service.hall
+            ticket = hall.tickets.get(view["id"])
+            numbers = [cfg.window(w).number for w in hall.windows_serving(ticket)] if ticket else []
         return TicketPrint(
             hall_name=cfg.name,
             number=view["number"],
