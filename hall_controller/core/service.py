@@ -1,7 +1,7 @@
 """The one place state changes: decide (pure hall) → write (ledger) → apply (memory) → COMMIT → publish (bus).
 
 Every entry point — HTTP, keypads, pads, the kiosk — goes through `HallService.execute`, which hands the
-command to the ledger's one writer thread (`core/writer.py`) and waits for its COMMIT. The writer commits
+command to the ledger's one writer thread (`Writer`, below) and waits for its COMMIT. The writer commits
 the commands queued meanwhile as one group: one transaction, one fsync for them all. The event loop's
 callers use `HallService.call`, so the loop keeps serving while a COMMIT waits for the disk.
 """
@@ -14,8 +14,10 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,12 +33,12 @@ from hall_controller.core.lockout import Attempts, Lockout
 from hall_controller.core.model import Ticket, WindowStatus
 from hall_controller.core.passwords import verify_secret
 from hall_controller.core.settings import HallConfig
-from hall_controller.core.writer import Command, Rider, Writer
 
 log = logging.getLogger(__name__)
 
 SESSION_HOURS = 12  # a window sign-in lasts a working day at most
 
+Rider = Callable[[Decision], None]
 # Additions to the next command executed in this context (`HallService.riding`): a device event's id and
 # verdict commit in the same transaction as the action the event caused.
 _riders: ContextVar[list[Rider] | None] = ContextVar("riders", default=None)
@@ -51,6 +53,62 @@ def session_live(expires_at: str, now: datetime) -> bool:
 def client_key(request_id: str | None) -> str | None:
     """A client's idempotency key in the namespace kept apart from the hall's own keys."""
     return None if request_id is None else f"client:{request_id}"
+
+
+# ------------------------------------------------------------------ the writer
+# Commands queue while the writer is busy committing; when it comes round it takes them all at once, so one
+# COMMIT — one fsync — answers every caller that was waiting. What a group does is `HallService._commit`'s;
+# this is the queue and the thread. The thread starts with the first command and ends when idle for a while,
+# so a service nobody closes (tests, tools) leaves no thread behind.
+
+IDLE_S = 5.0  # an idle writer thread ends after this; the next command starts another
+
+@dataclass(eq=False)
+class Command:
+    """A command for the writer: how to decide it, the riders its caller's context adds (`HallService.riding`),
+    and the future its caller waits on."""
+
+    decide: Callable[[datetime], Decision]
+    riders: list[Rider] | None
+    future: Future[Any] = field(default_factory=Future)
+
+
+class Writer:
+    def __init__(self, commit: Callable[[list[Command]], None]):
+        self._commit = commit
+        self._queue: list[Command] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, command: Command) -> None:
+        with self._wake:
+            self._queue.append(command)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="ledger-writer", daemon=True)
+                self._thread.start()
+            else:
+                self._wake.notify()
+
+    def on_thread(self) -> bool:
+        """Whether this is the writer's thread (which must never wait for itself)."""
+        return threading.current_thread() is self._thread
+
+    def _serve(self) -> None:
+        while True:
+            with self._wake:
+                if not self._queue:
+                    self._wake.wait(IDLE_S)
+                if not self._queue:
+                    self._thread = None
+                    return
+                group, self._queue = self._queue, []
+            try:
+                self._commit(group)
+            except BaseException as exc:  # a bug: no caller may wait for ever, and the writer must go on
+                log.exception("ledger writer failed on a group of %d commands", len(group))
+                for command in group:
+                    if not command.future.done():
+                        command.future.set_exception(exc)
 
 
 class HallService:

@@ -27,8 +27,7 @@ from hall_controller.app import open_ledger
 from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
 from hall_controller.core.hall import Hall
-from hall_controller.core.service import HallService
-from hall_controller.core.writer import Command
+from hall_controller.core.service import Command, HallService
 from tests.factory import MONDAY_10, small_hall
 
 STALL = 0.15  # s: every COMMIT of these tests waits this long, as on a disk whose fsync is slow
