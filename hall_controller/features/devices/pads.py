@@ -14,7 +14,7 @@ from hall_controller.core.model import ticket_id_of
 from hall_controller.core.service import HallService
 from hall_controller.features.devices.buses import Device, Devices, fit
 from hall_controller.features.ratings.service import record_rating
-from hall_controller.features.ratings.service import rules as rating_rules
+from hall_controller.features.ratings.settings import rules as rating_rules
 
 log = logging.getLogger(__name__)
 
