@@ -28,15 +28,12 @@ class ServeOptions:
     ws_per_client: int = ws.WS_PER_CLIENT  # open event streams per client address
 
 
-def create_app(service: HallService, features: Iterable[Feature] = (), options: ServeOptions | None = None,
-               *, rate_limit: float | None = None, ws_per_client: int | None = None) -> FastAPI:
+def create_app(service: HallService, features: Iterable[Feature] = (), options: ServeOptions | None = None) -> FastAPI:
     """The app with the core's routes and each of `features` installed in order; their lifespans run in that
-    order at start-up and in reverse at shutdown. `rate_limit` and `ws_per_client` override `options`
-    (whose rate limit defaults to none here: tests and tools build apps with no limit)."""
+    order at start-up and in reverse at shutdown. Without `options` there is no rate limit: tests and tools
+    build apps that way."""
     features = tuple(features)
     options = options or ServeOptions(rate_limit=0)
-    rate_limit = options.rate_limit if rate_limit is None else rate_limit
-    ws_per_client = options.ws_per_client if ws_per_client is None else ws_per_client
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,7 +57,7 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
     app = FastAPI(title="Hall controller 政务服务大厅排队叫号", version="0.1.0", lifespan=lifespan)
     app.state.service = service
     app.state.options = options
-    app.state.ws_per_client, app.state.ws_clients = ws_per_client, {}
+    app.state.ws_per_client, app.state.ws_clients = options.ws_per_client, {}
     errors.install(app)
     app.include_router(core.router)
     app.include_router(auth.router)
@@ -76,6 +73,6 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
             feature.install(app)
 
     errors.document(app)
-    app.add_middleware(limits.RateLimit, rate=rate_limit)
+    app.add_middleware(limits.RateLimit, rate=options.rate_limit)
     app.add_middleware(limits.BodyLimit)
     return app

@@ -292,9 +292,9 @@ def test_event_streams_per_address_are_capped(service):
     from fastapi.testclient import TestClient
     from starlette.websockets import WebSocketDisconnect
 
-    from hall_controller.http.app import create_app
+    from hall_controller.http.app import ServeOptions, create_app
 
-    with TestClient(create_app(service, ws_per_client=2)) as c:
+    with TestClient(create_app(service, options=ServeOptions(rate_limit=0, ws_per_client=2))) as c:
         with c.websocket_connect("/ws/events?since=0"), c.websocket_connect("/ws/events?since=0"):
             with c.websocket_connect("/ws/events?since=0") as third:
                 with pytest.raises(WebSocketDisconnect) as e:
@@ -446,9 +446,9 @@ def test_oversized_body_is_413(client):
 def test_flood_from_one_address_is_limited(service):
     from fastapi.testclient import TestClient
 
-    from hall_controller.http.app import create_app
+    from hall_controller.http.app import ServeOptions, create_app
 
-    with TestClient(create_app(service, rate_limit=5)) as c:
+    with TestClient(create_app(service, options=ServeOptions(rate_limit=5))) as c:
         statuses = [c.get("/api/hall").status_code for _ in range(30)]
     assert statuses[:10] == [200] * 10  # a burst of twice the rate passes
     assert 429 in statuses

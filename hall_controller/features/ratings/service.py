@@ -205,7 +205,7 @@ def list_complaints(service: HallService, state: str | None = None, overdue: boo
 
 
 def act(service: HallService, case_id: str, step: Callable[..., Decision], **kwargs: Any) -> dict[str, Any]:
-    """Run one workflow step (`domain.cases.verify`, `.appeal`, ...) on the current case row."""
+    """Run one workflow step (`case_rules.verify`, `.appeal`, ...) on the current case row."""
     r = rules(service.config)
     row = service.execute(lambda now: step(load_case(service, case_id), rules=r, hours=service.config.hours,
                                            now=now, **kwargs))

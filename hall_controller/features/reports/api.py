@@ -74,7 +74,7 @@ def _month(service: HallService, text: str | None) -> str:
     return text
 
 
-# ----------------------------------------------------------------------------- loading
+# ----------------------------------------------------------------------------- downloads
 
 
 def _download(service: HallService, manager: str, kind: str, params: dict[str, Any], fmt: str, name: str,

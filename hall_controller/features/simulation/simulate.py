@@ -141,10 +141,10 @@ def generate_arrivals(cfg: HallConfig, settings: demand.SimulationSettings, rng:
 def draw_bookings(cfg: HallConfig, settings: demand.SimulationSettings, day: date, rng: random.Random,
                   exponential: bool = False) -> list[Arrival]:
     """Citizens with a booked slot (预约): the bookable places of the day (`[appointments]`, laid out by the real
-    `domain.appointments.slots`) are each booked with the probability that brings `appointment_share` of the
+    `appointments.rules.slots`) are each booked with the probability that brings `appointment_share` of the
     day's citizens; a booker skips the day (爽约) with `no_show_share`, else arrives around the slot start
     (`appointment_early_minutes` early on average, `appointment_spread_minutes` spread). One who comes before
-    check-in opens waits for it; the check-in itself is the hall's rule (`domain.appointments.check_in`): on
+    check-in opens waits for it; the check-in itself is the hall's rule (`appointments.rules.check_in`): on
     time keeps the `appointment` priority, late follows `[appointments] late` (an ordinary ticket, or refused
     and then a walk-in ticket), and so does one past the slot.
     """
