@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from hall_controller.core.feature import Feature
 from hall_controller.core.service import HallService
@@ -54,7 +55,8 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
                     pass
             service.bus.detach(loop)
 
-    app = FastAPI(title="Hall controller 政务服务大厅排队叫号", version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc from swagger-ui and redoc bundled in fastapi-offline: a hall LAN has no internet
+    app = FastAPIOffline(title="Hall controller 政务服务大厅排队叫号", version="0.1.0", lifespan=lifespan)
     app.state.service = service
     app.state.options = options
     app.state.ws_per_client, app.state.ws_clients = options.ws_per_client, {}

@@ -1,0 +1,83 @@
+"""What the browser tests check on every page: axe-core's accessibility rules, touch-target sizes, and that a
+page fits its screen (no sideways scroll, no clipped text)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+
+# The screens the hall's pages meet: laptops and counter PCs, the 1080p wall panels, 4K panels, vertical
+# kiosks and hall screens.
+SIZES = {"1280x720": (1280, 720), "1366x768": (1366, 768), "1920x1080": (1920, 1080), "3840x2160": (3840, 2160),
+         "1080x1920": (1080, 1920)}
+
+
+def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
+    """axe-core's violations of `impacts` on the page as it is now (WCAG 2.1 A/AA and best practice)."""
+    if not AXE.exists():
+        raise RuntimeError(f"{AXE} missing: run scripts/setup (npm ci in tests/browser)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    result = page.evaluate("""async () => {
+      const r = await axe.run(document, {resultTypes: ['violations']});
+      return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                     nodes: v.nodes.slice(0, 5).map(n => n.target.join(' '))}));
+    }""")
+    return [v for v in result if v["impact"] in impacts]
+
+
+# Every visible element whose box leaves the page sideways, or whose own text is cut (overflow hidden with
+# more content than room) — what a citizen would see as clipped.
+CLIPPED = """(fixed) => {
+  const W = document.documentElement.clientWidth, H = document.documentElement.clientHeight;
+  const out = [];
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+                    (e.classList.length ? '.' + [...e.classList].join('.') : '');
+  for (const e of document.body.querySelectorAll('*')) {
+    const s = getComputedStyle(e);
+    if (s.display === 'none' || s.visibility === 'hidden' || e.closest('[hidden],[aria-hidden=true]')) continue;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if (s.position !== 'fixed' && (r.right > W + 1 || r.left < -1)) out.push(['outside', name(e), r.left, r.right, W]);
+    if (fixed && (r.bottom > H + 1) && !e.closest('[data-scrolls]')) out.push(['below', name(e), r.bottom, H]);
+    const hasText = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (hasText && s.overflowX !== 'visible' && s.overflowX !== 'auto' && s.overflowX !== 'scroll' &&
+        e.scrollWidth > e.clientWidth + 1 && !e.closest('[data-marquee]'))
+      out.push(['cut', name(e), e.textContent.trim().slice(0, 30), e.scrollWidth, e.clientWidth]);
+    if (hasText && s.overflowY === 'hidden' && e.scrollHeight > e.clientHeight + 2)
+      out.push(['cut-v', name(e), e.textContent.trim().slice(0, 30), e.scrollHeight, e.clientHeight]);
+  }
+  if (document.documentElement.scrollWidth > W + 1) out.push(['sideways scroll', document.documentElement.scrollWidth, W]);
+  return out;
+}"""
+
+
+def clipped(page, fixed: bool = False) -> list:
+    """What does not fit: `fixed` screens (boards, kiosk, pad) must also keep everything above the bottom
+    edge, except inside a panel marked `data-scrolls` that scrolls by design."""
+    return page.evaluate(CLIPPED, fixed)
+
+
+SMALL_TARGETS = """(min) => {
+  const out = [];
+  for (const e of document.querySelectorAll('button, a[href], input, select, textarea, [role=button], label')) {
+    const s = getComputedStyle(e);
+    if (s.display === 'none' || s.visibility === 'hidden' || e.closest('[hidden]')) continue;
+    if (e.tagName === 'INPUT' && ['hidden'].includes(e.type)) continue;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    // a checkbox or radio counts with its label: the label is what a finger presses
+    const target = (e.type === 'checkbox' || e.type === 'radio') && e.closest('label') ? e.closest('label') : e;
+    const t = target.getBoundingClientRect();
+    if (t.width < min - 0.5 || t.height < min - 0.5)
+      out.push([e.tagName.toLowerCase() + (e.id ? '#' + e.id : ''), (e.textContent || e.value || '').trim().slice(0, 20),
+                Math.round(t.width), Math.round(t.height)]);
+  }
+  return out;
+}"""
+
+
+def small_targets(page, minimum: int = 44) -> list:
+    """Visible controls smaller than `minimum` CSS px either way (WCAG 2.5.5 target size: 44 px)."""
+    return page.evaluate(SMALL_TARGETS, minimum)
