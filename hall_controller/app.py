@@ -12,6 +12,7 @@ from hall_controller import config_loader
 from hall_controller.core.clock import Clock
 from hall_controller.core.feature import Feature
 from hall_controller.core.ledger import Ledger
+from hall_controller.core.migrations import Component
 from hall_controller.core.service import HallService
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.appointments.feature import feature as appointments
@@ -44,8 +45,8 @@ def parse_config(text: str, source: str = "<config>") -> HallConfig:
 
 
 def open_ledger(path: str | os.PathLike[str]) -> Ledger:
-    """The ledger with every feature's tables and outbox selectors."""
-    return Ledger(path, tables=(t for f in FEATURES for t in f.tables),
+    """The ledger with every feature's tables, migrations and outbox selectors."""
+    return Ledger(path, components=(Component(f.name, f.tables, f.migrations) for f in FEATURES),
                   outbox=(f.outbox for f in FEATURES if f.outbox))
 
 

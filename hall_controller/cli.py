@@ -13,6 +13,7 @@ from hall_controller.app import load_config
 from hall_controller.config_loader import ConfigError
 from hall_controller.core.calendar import is_working_day
 from hall_controller.core.clock import Clock, OffsetClock, SystemClock
+from hall_controller.core.migrations import SchemaError
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.simulation import cli as simulation_cli
 from hall_controller.features.staffing import cli as staffing_cli
@@ -116,8 +117,12 @@ def _serve(args: argparse.Namespace) -> int:
         clock = demo_clock(cfg)
     else:
         clock = SystemClock(cfg.timezone)
-    app = build_app(cfg, args.db, clock, ServeOptions(devices=devices_mode(args), var_dir=Path(args.db).resolve().parent,
-                                                      rate_limit=args.rate_limit, ws_per_client=args.ws_per_client))
+    try:
+        app = build_app(cfg, args.db, clock, ServeOptions(devices=devices_mode(args), var_dir=Path(args.db).resolve().parent,
+                                                          rate_limit=args.rate_limit, ws_per_client=args.ws_per_client))
+    except SchemaError as exc:
+        print(f"台账错误 ledger error: {exc}", file=sys.stderr)
+        return 2
     # loop="asyncio": pyserial-asyncio-fast sets attributes on socket:// transports, which uvloop's refuse
     # No per-message deflate: events are small, and compressing each one once per board client costs more
     # CPU than the LAN bytes it saves.

@@ -1,9 +1,9 @@
 """The one contract a feature plugs in by: a `Feature` value, listed in `hall_controller/app.py:FEATURES`.
 
 A feature declares everything the hall needs from it up front — nothing registers itself by being
-imported. The app reads the list once: the ledger creates every declared table, the config loader parses
-every declared section, retention purges every declared personal column, the ledger queues every event
-a feature's outbox selector picks, and the server includes each feature's routes and runs its lifespan.
+imported. The app reads the list once: the ledger creates every declared table and migrates older ones, the
+config loader parses every declared section, retention purges every declared personal column, the ledger
+queues every event a feature's outbox selector picks, and the server includes each feature's routes and runs its lifespan.
 """
 
 from __future__ import annotations
@@ -24,6 +24,16 @@ class Table:
     columns: dict[str, type]
     pk: str  # one column, or several separated by ", "
     indexes: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One explicit schema step for tables that exist: `apply(conn)` runs inside the ledger's migration
+    transaction (core/migrations.py). A new table needs none — declared tables are created where absent — but
+    a column added to, or changed in, an existing table does. Append steps; never change a released one."""
+
+    description: str
+    apply: Callable[[Any], None]  # sqlite3.Connection -> None
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,7 @@ class Feature:
     section: Section | None = None
     personal_data: tuple[PersonalData, ...] = ()
     outbox: OutboxSelector | None = None
+    migrations: tuple[Migration, ...] = ()  # its schema version is their number (core/migrations.py)
     # Adds the feature's routes, pages and `app.state` objects; runs in `FEATURES` order.
     install: Callable[["FastAPI"], None] | None = None
     lifespan: Lifespan | None = None

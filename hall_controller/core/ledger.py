@@ -24,6 +24,7 @@ import sqlite_utils
 
 from hall_controller.core.decision import Decision
 from hall_controller.core.feature import OutboxSelector, Table
+from hall_controller.core.migrations import CORE, CORE_MIGRATIONS, Component, prepare
 from hall_controller.core.model import ACTIVE, Ticket, TicketStatus, WindowStatus
 
 TICKET_COLUMNS = {
@@ -47,11 +48,14 @@ class StorageError(Exception):
 
 
 class Ledger:
-    def __init__(self, path: str | Path, tables: Iterable[Table] = (), outbox: Iterable[OutboxSelector] = ()):
-        """`tables`: the features' own, created beside the core's; `outbox`: selectors of the events another
-        system must receive, queued in `outbox` in the transaction that records them."""
+    def __init__(self, path: str | Path, tables: Iterable[Table] = (), outbox: Iterable[OutboxSelector] = (),
+                 components: Iterable[Component] = ()):
+        """`components`: the features' tables and migrations, brought to this release's schema with the core's
+        (core/migrations.py; `tables`: more tables of no component, created where absent); `outbox`: selectors
+        of the events another system must receive, queued in `outbox` in the transaction that records them."""
         self.path = str(path)
-        self.tables = {t.name: t for t in (*CORE_TABLES, *tables)}
+        self.components = (Component(CORE, (*CORE_TABLES, *tables), CORE_MIGRATIONS), *components)
+        self.tables = {t.name: t for c in self.components for t in c.tables}
         self.selectors = tuple(outbox)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -62,7 +66,8 @@ class Ledger:
         self.conn.execute("PRAGMA busy_timeout=5000")
         self.db = sqlite_utils.Database(self.conn)
         self._lock = threading.Lock()
-        self._create_schema()
+        # A newer ledger is refused here; an older one is migrated (after a backup beside it, kept in `migration_backup`).
+        self.migration_backup = prepare(self.conn, self.path, self.components, _create_core)
         # Every other thread's reads: never inside the writer's open transaction. One in-memory database
         # cannot be opened twice, so there the two share the connection.
         self._reader = self.conn if self.path == ":memory:" else sqlite3.connect(
@@ -77,24 +82,6 @@ class Ledger:
         # Test hook: every COMMIT first stalls this long, as on a disk whose fsync is slow (tests/core/test_writer.py;
         # a server started with HALL_TEST_COMMIT_STALL_MS set). Never set in a hall.
         self.commit_delay_s = float(os.environ.get("HALL_TEST_COMMIT_STALL_MS", "0")) / 1000
-
-    def _create_schema(self) -> None:
-        db = self.db
-        db["events"].create({"seq": int, "type": str, "at": str, "ticket_id": str, "data": str}, pk="seq",
-                            if_not_exists=True)
-        db["events"].create_index(["ticket_id"], if_not_exists=True)
-        db["events"].create_index(["type", "at"], if_not_exists=True)
-        db["tickets"].create(TICKET_COLUMNS, pk="id", if_not_exists=True)
-        db["tickets"].create_index(["request_id"], unique=True, if_not_exists=True)
-        db["tickets"].create_index(["token"], unique=True, if_not_exists=True)
-        db["tickets"].create_index(["day", "status"], if_not_exists=True)
-        db["windows"].create({"id": str, "data": str}, pk="id", if_not_exists=True)
-        db["counters"].create({"day": str, "prefix": str, "last": int}, pk=("day", "prefix"), if_not_exists=True)
-        for t in self.tables.values():
-            pk = tuple(k.strip() for k in t.pk.split(","))
-            db[t.name].create(t.columns, pk=pk[0] if len(pk) == 1 else pk, if_not_exists=True)
-            for index in t.indexes:
-                db[t.name].create_index(list(index), if_not_exists=True)
 
     # ------------------------------------------------------------------ writes
 
@@ -232,6 +219,20 @@ class Ledger:
     def close(self) -> None:
         self._reader.close()
         self.conn.close()
+
+
+def _create_core(db: sqlite_utils.Database) -> None:
+    """The core's event log and projections, where absent."""
+    db["events"].create({"seq": int, "type": str, "at": str, "ticket_id": str, "data": str}, pk="seq",
+                        if_not_exists=True)
+    db["events"].create_index(["ticket_id"], if_not_exists=True)
+    db["events"].create_index(["type", "at"], if_not_exists=True)
+    db["tickets"].create(TICKET_COLUMNS, pk="id", if_not_exists=True)
+    db["tickets"].create_index(["request_id"], unique=True, if_not_exists=True)
+    db["tickets"].create_index(["token"], unique=True, if_not_exists=True)
+    db["tickets"].create_index(["day", "status"], if_not_exists=True)
+    db["windows"].create({"id": str, "data": str}, pk="id", if_not_exists=True)
+    db["counters"].create({"day": str, "prefix": str, "last": int}, pk=("day", "prefix"), if_not_exists=True)
 
 
 def token_hash(token: str) -> str:
