@@ -61,7 +61,7 @@ def clipped(page, fixed: bool = False) -> list:
 
 SMALL_TARGETS = """(min) => {
   const out = [];
-  for (const e of document.querySelectorAll('button, a[href], input, select, textarea, [role=button], label')) {
+  for (const e of document.querySelectorAll('button, a[href], input, select, textarea, [role=button]')) {
     const s = getComputedStyle(e);
     if (s.display === 'none' || s.visibility === 'hidden' || e.closest('[hidden]')) continue;
     if (e.tagName === 'INPUT' && ['hidden'].includes(e.type)) continue;

@@ -18,6 +18,7 @@ from drivers.protocol import Key, KeyEvent, Outcome, ProtocolError, RatingReason
 from drivers.simulators import SimDisplay, SimKeypad, SimPad
 from hall_controller.core.errors import HallError
 from hall_controller.core.model import parse_outcome
+from hall_controller.features.devices import pages
 from hall_controller.features.devices.hub import DeviceHub
 from hall_controller.features.devices.settings import DeviceSettings
 from hall_controller.http.auth import require_manager
@@ -42,6 +43,29 @@ async def devices(request: Request) -> dict[str, Any]:
 async def test_print(request: Request, printer_id: Annotated[str, Field(max_length=64)],
                      manager: Annotated[str, Depends(require_manager)]) -> dict[str, Any]:
     return await hub_of(request).printers.test_print(printer_id, manager)
+
+
+class TabletRating(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ticket: Annotated[str, Field(min_length=1, max_length=16)]  # the number the tablet was invited for
+    level: Annotated[int, Field(ge=1, le=5)]  # 1 非常满意 … 5 非常不满意
+    reasons: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=10)] = []  # 差评 only
+    comment: Annotated[str, Field(max_length=5000)] | None = None  # [ratings] comment_max applies
+
+
+@router.get("/pad/{window_id}")
+async def tablet(request: Request, window_id: Annotated[str, Field(max_length=64)]) -> dict[str, Any]:
+    """The tablet pad's screen: window, staff card, ticket served, open invitation, rating choices."""
+    return hub_of(request).tablets.view(window_id)
+
+
+@router.post("/pad/{window_id}/rating", status_code=201)
+async def tablet_rating(request: Request, window_id: Annotated[str, Field(max_length=64)],
+                        body: TabletRating) -> dict[str, Any]:
+    """The tablet's rating of the service it was invited for: stored (channel `pad`) before it is answered."""
+    hub = hub_of(request)
+    return await hub.service.call(hub.tablets.rate, window_id, body.ticket, body.level, body.reasons,
+                                  (body.comment or "").strip() or None)
 
 
 # ---------------------------------------------------------------------- simulators
@@ -143,6 +167,7 @@ def install(app: FastAPI) -> None:
     app.state.devices = DeviceHub(service, settings, mode=options.devices, var_dir=options.var_dir)
     app.include_router(router)
     app.include_router(sim_router)
+    pages.install(app)
 
 
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:

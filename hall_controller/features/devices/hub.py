@@ -3,7 +3,7 @@ with the server.
 
 `DeviceHub` (one per app, `app.state.devices`) holds one `Bus` per RS-485 bus and the device kinds, each in
 its own module: `Keypads` (keys -> commands), `Displays` (events -> window displays), `Pads` (invitations,
-ratings), `Printers` and `Voice`; device events go to the ledger through `DeviceRecords`. In the demo
+ratings), `Tablets` (the tablet pads at `/pad/{window_id}`), `Printers` and `Voice`; device events go to the ledger through `DeviceRecords`. In the demo
 (`--devices simulated`) it also runs the simulators, on loopback ports picked free at start-up, and stops
 them with the server. docs/devices.md describes it.
 """
@@ -27,6 +27,7 @@ from hall_controller.features.devices.pads import Pads
 from hall_controller.features.devices.printers import Printer, Printers
 from hall_controller.features.devices.records import DeviceRecords
 from hall_controller.features.devices.settings import SIM, DeviceSettings
+from hall_controller.features.devices.tablets import Tablets
 from hall_controller.features.devices.voice import Voice
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class DeviceHub:
         self.keypads = Keypads(service)
         self.displays = Displays(service)
         self.pads = Pads(service)
+        self.tablets = Tablets(service)  # /pad/{window_id}: served whatever the devices mode
         self.printers = Printers(service, self.records, settings.printer_status_interval_s)
         self.voice = Voice(service, settings.voice, Path(var_dir), sink)
         self.buses: dict[str, Bus] = {}

@@ -1,0 +1,106 @@
+"""The tablet evaluation pad's API (`/api/pad/{window_id}`): invited by a finished service like the serial pad,
+timed out after the same minute, one rating per ticket whatever the channel."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hall_controller.features.devices.feature import feature as devices_f
+from hall_controller.features.devices.pads import RATING_TIMEOUT_S
+from hall_controller.features.ratings.feature import feature as ratings_f
+from hall_controller.http.app import ServeOptions, create_app
+
+
+@pytest.fixture
+def pad(service):
+    app = create_app(service, [ratings_f, devices_f], ServeOptions(devices="none", rate_limit=0))
+    with TestClient(app) as c:
+        yield c
+
+
+def serve_one(svc, clock, window: str = "1") -> dict:
+    t = svc.issue_ticket("S1", "kiosk")
+    if svc.hall.windows[window].staff_id is None:
+        svc.sign_in(window, "S001", "1234")
+    svc.window_command(window, "call-next")
+    clock.advance(minutes=4)
+    svc.window_command(window, "finish")
+    return t
+
+
+def rating(pad, number: str, level: int = 1, **extra):
+    return pad.post("/api/pad/1/rating", json={"ticket": number, "level": level, **extra})
+
+
+def test_a_finished_service_invites_the_tablet_with_its_staff_and_a_minute(pad, service, clock):
+    view = pad.get("/api/pad/1").json()
+    assert view["invitation"] is None and view["staff"] is None and view["window"]["state"] == "signed_out"
+    assert [x["label"] for x in view["levels"]] == ["非常满意", "满意", "基本满意", "不满意", "非常不满意"]
+
+    t = service.issue_ticket("S1", "kiosk")
+    service.sign_in("1", "S001", "1234")
+    service.window_command("1", "call-next")
+    view = pad.get("/api/pad/1").json()
+    assert view["serving"] == {"number": t["number"], "status": "called", "service_name": "户籍迁移"}
+    assert view["staff"]["id"] == "S001" and view["staff"]["photo_url"] == "/staff-photo/S001"
+    assert view["invitation"] is None
+
+    service.window_command("1", "finish")
+    clock.advance(seconds=10)
+    view = pad.get("/api/pad/1").json()
+    assert view["serving"] is None
+    assert view["invitation"]["ticket"] == t["number"] and view["invitation"]["seconds_left"] == RATING_TIMEOUT_S - 10
+    assert pad.get("/api/pad/2").json()["invitation"] is None  # the next window's tablet is not asked
+
+
+def test_the_tablet_rates_once_with_reasons_and_comment(pad, service, clock):
+    t = serve_one(service, clock)
+    r = rating(pad, t["number"], 5, reasons=["attitude", "slow"], comment="  材料退回三次  ")
+    assert r.status_code == 201, r.text
+    stored = service.ledger.query("SELECT channel, level, reasons, comment FROM ratings WHERE ticket_id = ?",
+                                  (t["id"],))
+    assert stored == [("pad", 5, '["attitude", "slow"]', "材料退回三次")]
+    assert service.ledger.query("SELECT COUNT(*) FROM cases")[0][0] == 1  # a 差评 opens its case
+    assert pad.get("/api/pad/1").json()["invitation"] is None
+    again = rating(pad, t["number"], 1)
+    assert again.status_code == 409 and again.json()["error"] == "not_invited"
+    # the phone cannot rate it a second time either
+    phone = pad.post("/api/ratings", json={"token": t["token"], "level": 1, "channel": "mobile"})
+    assert phone.status_code == 409 and phone.json()["error"] == "already_rated"
+
+
+def test_a_rating_from_another_channel_closes_the_invitation(pad, service, clock):
+    t = serve_one(service, clock)
+    assert pad.post("/api/ratings", json={"token": t["token"], "level": 2, "channel": "mobile"}).status_code == 200
+    assert pad.get("/api/pad/1").json()["invitation"] is None
+    assert rating(pad, t["number"], 1).json()["error"] == "not_invited"
+
+
+def test_the_invitation_times_out_like_the_serial_pad(pad, service, clock):
+    t = serve_one(service, clock)
+    clock.advance(seconds=RATING_TIMEOUT_S)
+    assert pad.get("/api/pad/1").json()["invitation"] is None
+    r = rating(pad, t["number"], 1)
+    assert r.status_code == 409 and r.json()["error"] == "invitation_expired" and "二维码" in r.json()["message"]
+
+
+def test_only_the_invited_ticket_and_valid_choices(pad, service, clock):
+    first = serve_one(service, clock)
+    second = serve_one(service, clock)  # the next service replaces the first's invitation
+    assert rating(pad, first["number"]).json()["error"] == "not_invited"
+    bad = rating(pad, second["number"], 1, reasons=["attitude"])
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid_reasons"
+    long = rating(pad, second["number"], 2, comment="长" * 501)
+    assert long.status_code == 422 and "500" in long.json()["message"]
+    assert pad.post("/api/pad/1/rating", json={"ticket": second["number"], "level": 6}).status_code == 422
+    assert pad.get("/api/pad/77").status_code == 404
+    assert pad.post("/api/pad/77/rating", json={"ticket": "A001", "level": 1}).status_code == 404
+    assert rating(pad, second["number"], 2).status_code == 201
+
+
+def test_the_pad_page_is_served_for_every_window(pad, service):
+    for w in service.config.windows:
+        page = pad.get(f"/pad/{w.id}")
+        assert page.status_code == 200 and "请对本次服务作出评价" in page.text
+    assert pad.get("/pad/77").status_code == 404
