@@ -21,6 +21,7 @@ from hall_controller.features.devices.feature import feature as devices
 from hall_controller.features.manager.feature import feature as manager
 from hall_controller.features.platform.feature import feature as platform
 from hall_controller.features.ratings.feature import feature as ratings
+from hall_controller.features.region.feature import feature as region
 from hall_controller.features.reports.feature import feature as reports
 from hall_controller.features.retention.feature import covering
 from hall_controller.features.simulation.feature import feature as simulation
@@ -29,8 +30,8 @@ from hall_controller.http.app import ServeOptions, create_app
 from kiosk_ui.feature import feature as kiosks
 
 # In install order: the kiosk uses the appointment book and the device hub, so both come first.
-_HALL: tuple[Feature, ...] = (appointments, devices, kiosks, screens, manager, ratings, platform, day, reports,
-                              staffing, simulation)
+_HALL: tuple[Feature, ...] = (appointments, devices, kiosks, screens, manager, ratings, platform, region, day,
+                              reports, staffing, simulation)
 FEATURES: tuple[Feature, ...] = (*_HALL, covering(_HALL))
 SECTIONS = tuple(f.section for f in FEATURES if f.section)
 

@@ -17,6 +17,7 @@ from hall_controller.core.migrations import SchemaError
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.simulation import cli as simulation_cli
 from hall_controller.features.staffing import cli as staffing_cli
+from region import cli as region_cli
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"
 
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     devices.add_argument("--url", default="http://127.0.0.1:8000", help="a server run with --devices simulated")
     simulation_cli.add_command(sub, str(DEFAULT_CONFIG))
     staffing_cli.add_command(sub, str(DEFAULT_CONFIG))
+    region_cli.add_command(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config(args.path)
     if args.command in ("simulate", "staffing"):
         return args.run(args, load_config)
+    if args.command == "region":
+        return args.run(args)
     if args.command == "devices":
         from hall_controller.features.devices.cli import run
 

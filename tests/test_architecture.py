@@ -12,7 +12,7 @@ from hall_controller.app import FEATURES
 from hall_controller.core.feature import Feature
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("hall_controller", "kiosk_ui", "display_board", "drivers")
+PACKAGES = ("hall_controller", "kiosk_ui", "display_board", "drivers", "region")
 
 
 def test_import_contracts_are_kept() -> None:

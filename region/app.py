@@ -1,0 +1,114 @@
+"""The region service's HTTP edge: ingest from the halls (a key per hall), the read API and the pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from hall_controller.core.errors import HallError
+from hall_controller.http import errors
+from hall_controller.http.limits import BodyLimit
+from region import rules
+from region.store import Store, UnknownHall
+
+MAX_POST = 16 * 1024 * 1024  # a batch of 5,000 events with room to spare
+
+
+class Post(BaseModel):
+    hall_id: str = Field(min_length=1, max_length=40)
+    hall_name: str | None = Field(default=None, max_length=100)
+    last_seq: int | None = Field(default=None, ge=0)  # where the hall's ledger ends: the board shows the lag
+    events: list[dict[str, Any]] = Field(max_length=5000)
+
+
+def create_region_app(store: Store, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """The region app over an opened `store`; `clock` gives the region's now (tests pin it)."""
+    now = clock or (lambda: datetime.now(store.tz))
+
+    app = FastAPI(title="Region 区域政务服务监管", version="0.1.0")
+    app.state.store, app.state.now = store, now
+    errors.install(app)
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_down(_: Request, exc: psycopg.OperationalError) -> Any:
+        # PostgreSQL stopped or unreachable: the halls keep their ledgers and retry, the pages say so.
+        return errors.error_response(503, "storage_unavailable", "区域数据库暂不可用，请稍后再试。")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/api/region/ingest")
+    async def ingest(post: Post, authorization: Annotated[str | None, Header()] = None) -> dict[str, int]:
+        """A hall's next events after what the region holds (none: a heartbeat). Answers the hall's last
+        sequence held here; the hall sends on from it."""
+        key = authorization[7:] if authorization and authorization.startswith("Bearer ") else ""
+        try:
+            await run_in_threadpool(store.check_key, post.hall_id, key)
+            acked = await run_in_threadpool(store.ingest, post.hall_id, post.events, post.last_seq)
+        except UnknownHall:
+            raise HallError("unauthorised", "大厅编号或密钥不正确。", 401) from None
+        except rules.BadEvent as exc:
+            raise HallError("invalid_event", f"事件格式有误：{exc}", 422) from None
+        return {"acked": acked}
+
+    @app.get("/api/region/overview")
+    async def overview() -> dict[str, Any]:
+        """Every hall today: issued, served, waiting, longest wait, windows open, satisfaction, alerts."""
+        at = now()
+        halls = await run_in_threadpool(store.overview, at)
+        return {"at": at.isoformat(), "halls": halls}
+
+    @app.get("/api/region/halls/{hall_id}")
+    async def hall(hall_id: str) -> dict[str, Any]:
+        found = await run_in_threadpool(store.hall, hall_id, now())
+        if found is None:
+            raise HallError("not_found", f"没有编号为 {hall_id} 的大厅。", 404)
+        return found
+
+    @app.get("/api/region/reports")
+    async def report(start: date | None = None, end: date | None = None, hall_id: str | None = None,
+                     window_id: str | None = None) -> dict[str, Any]:
+        """The hall reports across halls for [start, end] (default: this month so far): by hall, within a
+        hall by window (`hall_id`), within a window by staff (`hall_id` and `window_id`)."""
+        d_from, d_to = period(start, end, now().date())
+        if window_id and not hall_id:
+            raise HallError("invalid_request", "按人员统计需同时指定大厅和窗口。", 422)
+        rows = await run_in_threadpool(store.report, d_from, d_to + timedelta(days=1), hall_id, window_id)
+        return {"start": d_from.isoformat(), "end": d_to.isoformat(), "hall_id": hall_id, "window_id": window_id,
+                "level": "staff" if window_id else "window" if hall_id else "hall", "rows": rows}
+
+    @app.get("/api/region/supervision")
+    async def supervision(hall_id: str | None = None, overdue: bool = False) -> dict[str, Any]:
+        """Open 差评 cases and complaints across halls with their deadlines, the most urgent first."""
+        return await run_in_threadpool(store.supervision, now(), hall_id, overdue)
+
+    @app.get("/api/region/returns/{month}")
+    async def monthly_return(month: str) -> dict[str, Any]:
+        """The monthly 效能 return across halls (month: YYYY-MM)."""
+        try:
+            rows = await run_in_threadpool(store.monthly_return, month, now())
+        except ValueError:
+            raise HallError("invalid_month", f"月份格式应为 YYYY-MM：{month}", 422) from None
+        return {"month": month, "rows": rows}
+
+    errors.document(app)
+    app.add_middleware(BodyLimit, max_body=MAX_POST)
+    return app
+
+
+def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    d_to = end or today
+    d_from = start or d_to.replace(day=1)
+    if d_from > d_to:
+        raise HallError("invalid_period", "开始日期不能晚于结束日期。", 422)
+    if (d_to - d_from).days > 366:
+        raise HallError("invalid_period", "统计区间不能超过一年。", 422)
+    return d_from, d_to
+

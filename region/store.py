@@ -1,0 +1,337 @@
+"""The region's store: PostgreSQL through psycopg 3 — ingest (exactly once per hall and sequence) and the
+read models' queries behind the board, reports, supervision and the monthly return."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, tzinfo
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from region import rules
+from region.schema import PARTITIONED, TABLES, partition_ddl
+
+SCORE = "sum(100 - 25 * (level - 1))"  # 满意度: 非常满意 100 … 非常不满意 0, as the hall counts it
+
+TICKET_COLUMNS = ("hall_id", "day", "ticket_id", "number", "service_id", "service_name", "category_id",
+                  "category_name", "channel", "priority", "status", "window_id", "window_name", "staff_id",
+                  "issued_at", "queue_at", "called_at", "finished_at", "wait_s", "service_s", "outcome", "seq")
+WINDOW_COLUMNS = ("hall_id", "window_id", "number", "name", "state", "staff_id", "since", "seq")
+RATING_COLUMNS = ("hall_id", "day", "rating_id", "at", "level", "bad", "ticket_id", "service_id", "window_id",
+                  "staff_id", "channel")
+CASE_COLUMNS = ("hall_id", "case_id", "number", "service_id", "window_id", "staff_id", "level", "state",
+                "opened_at", "due_at", "closed_at", "seq")
+COMPLAINT_COLUMNS = ("hall_id", "complaint_id", "channel", "service_id", "window_id", "complex", "state",
+                     "registered_at", "due_at", "answered_at", "seq")
+
+
+def _upsert(table: str, columns: Sequence[str], key: Sequence[str], keep: Sequence[str] = ()) -> str:
+    """INSERT … ON CONFLICT: a later event's row replaces an earlier one's (never the reverse); `keep` columns
+    keep their value when the new row has none."""
+    sets = ", ".join(f"{c} = COALESCE(excluded.{c}, {table}.{c})" if c in keep else f"{c} = excluded.{c}"
+                     for c in columns if c not in key)
+    marks = ", ".join(f"%({c})s" for c in columns)
+    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({', '.join(key)}) "
+            f"DO UPDATE SET {sets} WHERE {table}.seq < excluded.seq")
+
+
+UPSERT_TICKET = _upsert("tickets", TICKET_COLUMNS, ("hall_id", "day", "ticket_id"))
+UPSERT_WINDOW = _upsert("windows", WINDOW_COLUMNS, ("hall_id", "window_id"), keep=("number", "name"))
+UPSERT_CASE = _upsert("cases", CASE_COLUMNS, ("hall_id", "case_id"), keep=("opened_at",))
+UPSERT_COMPLAINT = _upsert("complaints", COMPLAINT_COLUMNS, ("hall_id", "complaint_id"), keep=("registered_at",))
+INSERT_RATING = (f"INSERT INTO ratings ({', '.join(RATING_COLUMNS)}) VALUES "
+                 f"({', '.join(f'%({c})s' for c in RATING_COLUMNS)}) ON CONFLICT DO NOTHING")
+
+
+class UnknownHall(Exception):
+    """No hall of that id, or the key does not match it."""
+
+
+def key_hash(key: str) -> str:
+    # Keys are 32 random bytes: a plain digest is enough, and checking one costs nothing on the ingest path.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, dsn: str, tz: tzinfo, min_size: int = 2, max_size: int = 8):
+        self.tz = tz
+        # Sessions in the region's time zone: month partitions and "today" mean the region's months and days.
+        self.pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False,
+                                   kwargs={"options": f"-c TimeZone={getattr(tz, 'key', 'UTC')}"})
+        self._months: set[date] = set()
+        self._months_lock = threading.Lock()
+        self._keys: dict[str, str] = {}  # hall id → key hash, read once
+
+    def open(self, timeout: float = 30) -> Store:
+        self.pool.open(wait=True, timeout=timeout)
+        with self.pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(17017)")  # two services starting at once migrate in turn
+            conn.execute(TABLES)
+        return self
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # ------------------------------------------------------------------ halls
+
+    def add_hall(self, hall_id: str, name: str) -> str:
+        """Register a hall (or give it a new key); returns the key, shown once — only its hash is kept."""
+        key = secrets.token_urlsafe(32)
+        with self.pool.connection() as conn:
+            conn.execute("INSERT INTO halls (hall_id, name, key_hash) VALUES (%s, %s, %s) ON CONFLICT (hall_id) "
+                         "DO UPDATE SET name = excluded.name, key_hash = excluded.key_hash",
+                         (hall_id, name, key_hash(key)))
+        self._keys.pop(hall_id, None)
+        return key
+
+    def check_key(self, hall_id: str, key: str) -> None:
+        known = self._keys.get(hall_id)
+        if known is None:
+            with self.pool.connection() as conn:
+                row = conn.execute("SELECT key_hash FROM halls WHERE hall_id = %s", (hall_id,)).fetchone()
+            if row is None:
+                raise UnknownHall(hall_id)
+            known = self._keys[hall_id] = row[0]
+        if not hmac.compare_digest(known, key_hash(key)):
+            raise UnknownHall(hall_id)
+
+    # ------------------------------------------------------------------ ingest
+
+    def ingest(self, hall_id: str, raw: Sequence[Any], hall_last_seq: int | None = None) -> int:
+        """Store the events of a hall's post that follow what the region holds, and the read models they change,
+        in one transaction; returns the hall's last sequence held here. Re-sent events are dropped: the hall
+        row is locked for the transaction, so two posts of one hall are taken one after the other."""
+        events = rules.parse_events(raw)
+        batch = rules.fold(events)
+        self._ensure_partitions(batch.months(self.tz))
+        with self.pool.connection() as conn, conn.transaction():
+            row = conn.execute("SELECT last_seq FROM halls WHERE hall_id = %s FOR UPDATE", (hall_id,)).fetchone()
+            if row is None:
+                raise UnknownHall(hall_id)
+            last = row[0]
+            new = rules.following(events, last)
+            if len(new) != len(events):
+                batch = rules.fold(new)
+            if new:
+                self._write(conn, hall_id, batch)
+                last = new[-1][0]
+            conn.execute("UPDATE halls SET last_seq = %s, hall_last_seq = GREATEST(%s, %s), seen_at = now(), "
+                         "last_event_at = COALESCE(%s, last_event_at) WHERE hall_id = %s",
+                         (last, last, hall_last_seq or 0, new[-1][1] if new else None, hall_id))
+        return last
+
+    def _write(self, conn: psycopg.Connection, hall_id: str, b: rules.Batch) -> None:
+        with conn.cursor() as cur:
+            with cur.copy("COPY events (hall_id, seq, at, type, data) FROM STDIN") as copy:
+                for seq, at, type_, data in b.events:
+                    copy.write_row((hall_id, seq, at, type_, json.dumps(data, ensure_ascii=False)))
+            for sql, rows in ((UPSERT_TICKET, b.tickets), (UPSERT_WINDOW, b.windows), (INSERT_RATING, b.ratings),
+                              (UPSERT_CASE, b.cases), (UPSERT_COMPLAINT, b.complaints)):
+                if rows:
+                    cur.executemany(sql, [{**r, "hall_id": hall_id} for r in rows.values()])
+
+    def _ensure_partitions(self, months: Iterable[date]) -> None:
+        missing = set(months) - self._months
+        if not missing:
+            return
+        with self._months_lock, self.pool.connection() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(17018)")
+            for month in sorted(missing):
+                for table in PARTITIONED:
+                    conn.execute(partition_ddl(table, month))
+            self._months |= missing
+
+    # ------------------------------------------------------------------ reads
+
+    def records(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+
+    def overview(self, now: datetime) -> list[dict[str, Any]]:
+        """Every hall today: the region board's rows."""
+        today = now.astimezone(self.tz).date()
+        rows = self.records(f"""
+            WITH t AS (
+                SELECT hall_id, count(*) AS issued_today,
+                       count(*) FILTER (WHERE status = 'finished') AS served_today,
+                       count(*) FILTER (WHERE status = 'waiting') AS waiting,
+                       min(queue_at) FILTER (WHERE status = 'waiting') AS oldest_waiting,
+                       avg(wait_s) AS avg_wait_s
+                FROM tickets WHERE day = %(today)s GROUP BY hall_id),
+            w AS (
+                SELECT hall_id, count(*) FILTER (WHERE state IN ('open', 'serving', 'paused')) AS windows_open,
+                       count(*) FILTER (WHERE state = 'serving') AS windows_serving
+                FROM windows GROUP BY hall_id),
+            r AS (
+                SELECT hall_id, count(*) AS ratings, count(*) FILTER (WHERE bad) AS bad, {SCORE} AS score_sum
+                FROM ratings WHERE day = %(today)s GROUP BY hall_id),
+            c AS (
+                SELECT hall_id, count(*) AS cases_open, count(*) FILTER (WHERE due_at < %(now)s) AS cases_overdue
+                FROM cases WHERE state <> 'closed' GROUP BY hall_id),
+            p AS (
+                SELECT hall_id, count(*) AS complaints_open,
+                       count(*) FILTER (WHERE due_at < %(now)s) AS complaints_overdue
+                FROM complaints WHERE state = 'open' GROUP BY hall_id)
+            SELECT h.hall_id, h.name, h.last_seq, h.hall_last_seq, h.seen_at, h.last_event_at,
+                   COALESCE(t.issued_today, 0) AS issued_today, COALESCE(t.served_today, 0) AS served_today,
+                   COALESCE(t.waiting, 0) AS waiting, t.oldest_waiting, t.avg_wait_s,
+                   COALESCE(w.windows_open, 0) AS windows_open, COALESCE(w.windows_serving, 0) AS windows_serving,
+                   COALESCE(r.ratings, 0) AS ratings, COALESCE(r.bad, 0) AS bad, r.score_sum,
+                   COALESCE(c.cases_open, 0) AS cases_open, COALESCE(c.cases_overdue, 0) AS cases_overdue,
+                   COALESCE(p.complaints_open, 0) AS complaints_open,
+                   COALESCE(p.complaints_overdue, 0) AS complaints_overdue
+            FROM halls h LEFT JOIN t USING (hall_id) LEFT JOIN w USING (hall_id) LEFT JOIN r USING (hall_id)
+                 LEFT JOIN c USING (hall_id) LEFT JOIN p USING (hall_id)
+            ORDER BY h.hall_id""", {"today": today, "now": now})
+        return [_board_row(r, now) for r in rows]
+
+    def hall(self, hall_id: str, now: datetime) -> dict[str, Any] | None:
+        """One hall: its board row and its windows."""
+        row = next((h for h in self.overview(now) if h["hall_id"] == hall_id), None)
+        if row is None:
+            return None
+        today = now.astimezone(self.tz).date()
+        row["windows"] = self.records("""
+            SELECT w.window_id, w.number, w.name, w.state, w.staff_id, w.since,
+                   count(t.*) FILTER (WHERE t.status = 'finished') AS served_today
+            FROM windows w LEFT JOIN tickets t ON t.hall_id = w.hall_id AND t.window_id = w.window_id AND t.day = %s
+            WHERE w.hall_id = %s GROUP BY w.hall_id, w.window_id ORDER BY w.number NULLS LAST, w.window_id""",
+            (today, hall_id))
+        return row
+
+    def report(self, start: date, end: date, hall_id: str | None = None, window_id: str | None = None
+               ) -> list[dict[str, Any]]:
+        """The hall reports across halls, [start, end): by hall; within a hall by window; within a window by
+        staff member."""
+        level = "staff_id" if window_id else "window_id" if hall_id else "hall_id"
+        where = "day >= %(start)s AND day < %(end)s"
+        if hall_id:
+            where += " AND hall_id = %(hall)s"
+        if window_id:
+            where += " AND window_id = %(window)s"
+        params = {"start": start, "end": end, "hall": hall_id, "window": window_id}
+        served = self.records(f"""
+            SELECT {level} AS key, count(*) AS issued, count(*) FILTER (WHERE status = 'finished') AS served,
+                   count(*) FILTER (WHERE status = 'no_show') AS no_show, avg(wait_s) AS avg_wait_s,
+                   max(wait_s) AS max_wait_s, avg(service_s) AS avg_service_s,
+                   max(window_name) AS window_name
+            FROM tickets WHERE {where} GROUP BY {level}""", params)
+        rated = {r["key"]: r for r in self.records(f"""
+            SELECT {level} AS key, count(*) AS ratings, count(*) FILTER (WHERE bad) AS bad, {SCORE} AS score_sum
+            FROM ratings WHERE {where} GROUP BY {level}""", params)}
+        names = {}
+        if level == "hall_id":
+            names = {r["hall_id"]: r["name"] for r in self.records("SELECT hall_id, name FROM halls")}
+        out = []
+        for r in served:
+            rt = rated.pop(r["key"], None) or {"ratings": 0, "bad": 0, "score_sum": None}
+            out.append(_report_row(r, rt, names.get(r["key"]) or r.get("window_name") if level != "staff_id" else None))
+        for key, rt in rated.items():  # rated but no ticket in the period (rated online days later)
+            out.append(_report_row({"key": key, "issued": 0, "served": 0, "no_show": 0}, rt, names.get(key)))
+        return sorted(out, key=lambda r: (r["key"] is None, str(r["key"])))
+
+    def supervision(self, now: datetime, hall_id: str | None = None, overdue_only: bool = False
+                    ) -> dict[str, list[dict[str, Any]]]:
+        """Open 差评 cases and complaints across halls, the most urgent first."""
+        filters = " AND x.hall_id = %(hall)s" if hall_id else ""
+        if overdue_only:
+            filters += " AND x.due_at < %(now)s"
+        params = {"hall": hall_id, "now": now}
+        cases = self.records(f"""
+            SELECT x.*, h.name AS hall_name FROM cases x JOIN halls h USING (hall_id)
+            WHERE x.state <> 'closed'{filters} ORDER BY x.due_at NULLS LAST, x.hall_id, x.case_id""", params)
+        complaints = self.records(f"""
+            SELECT x.*, h.name AS hall_name FROM complaints x JOIN halls h USING (hall_id)
+            WHERE x.state = 'open'{filters} ORDER BY x.due_at NULLS LAST, x.hall_id, x.complaint_id""", params)
+        for c in cases:
+            c["state_label"] = rules.CASE_STATES.get(c["state"], c["state"])
+            c["overdue"] = c["due_at"] is not None and c["due_at"] < now
+        for c in complaints:
+            c["state_label"] = rules.COMPLAINT_STATES.get(c["state"], c["state"])
+            c["overdue"] = c["due_at"] is not None and c["due_at"] < now
+        return {"cases": cases, "complaints": complaints}
+
+    def monthly_return(self, month: str, now: datetime) -> list[dict[str, Any]]:
+        """The monthly 效能 return across halls: one row per hall (ValueError when `month` is not YYYY-MM)."""
+        start, end = rules.month_bounds(month)
+        params = {"start": start, "end": end, "now": now}
+        outcomes = ", ".join(f"count(*) FILTER (WHERE status = 'finished' AND outcome = '{code}') AS outcome_{code}"
+                             for code in rules.OUTCOMES)
+        rows = self.records(f"""
+            WITH t AS (
+                SELECT hall_id, count(*) AS issued, count(*) FILTER (WHERE status = 'finished') AS served,
+                       count(*) FILTER (WHERE status = 'no_show') AS no_show,
+                       count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+                       avg(wait_s) AS avg_wait_s, max(wait_s) AS max_wait_s, avg(service_s) AS avg_service_s,
+                       count(DISTINCT day) AS days, {outcomes}
+                FROM tickets WHERE day >= %(start)s AND day < %(end)s GROUP BY hall_id),
+            r AS (
+                SELECT hall_id, count(*) AS ratings, count(*) FILTER (WHERE bad) AS bad, {SCORE} AS score_sum
+                FROM ratings WHERE day >= %(start)s AND day < %(end)s GROUP BY hall_id),
+            c AS (
+                SELECT hall_id, count(*) AS cases_opened,
+                       count(*) FILTER (WHERE state = 'closed') AS cases_closed,
+                       count(*) FILTER (WHERE (closed_at IS NULL AND due_at < %(now)s) OR closed_at > due_at)
+                           AS cases_late
+                FROM cases WHERE opened_at >= %(start)s AND opened_at < %(end)s GROUP BY hall_id),
+            p AS (
+                SELECT hall_id, count(*) AS complaints, count(*) FILTER (WHERE state = 'answered') AS complaints_answered,
+                       count(*) FILTER (WHERE answered_at <= due_at) AS complaints_on_time
+                FROM complaints WHERE registered_at >= %(start)s AND registered_at < %(end)s GROUP BY hall_id)
+            SELECT h.hall_id, h.name, t.*, r.ratings, r.bad, r.score_sum, c.cases_opened, c.cases_closed, c.cases_late,
+                   p.complaints, p.complaints_answered, p.complaints_on_time
+            FROM halls h LEFT JOIN t USING (hall_id) LEFT JOIN r USING (hall_id) LEFT JOIN c USING (hall_id)
+                 LEFT JOIN p USING (hall_id) ORDER BY h.hall_id""", params)
+        return [_return_row(month, r) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Events held per hall (the bench compares them with each hall's ledger)."""
+        return {r["hall_id"]: r["n"] for r in self.records(
+            "SELECT hall_id, count(*) AS n FROM events GROUP BY hall_id")}
+
+
+def _board_row(r: dict[str, Any], now: datetime) -> dict[str, Any]:
+    oldest = r.pop("oldest_waiting")
+    out = {k: r[k] for k in ("hall_id", "name", "issued_today", "served_today", "waiting", "windows_open",
+                             "windows_serving", "cases_open", "cases_overdue", "complaints_open",
+                             "complaints_overdue")}
+    out["longest_wait_s"] = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+    out["avg_wait_s"] = round(r["avg_wait_s"], 1) if r["avg_wait_s"] is not None else None
+    out.update(rules.satisfaction(r["ratings"], r["bad"], r["score_sum"]))
+    out["seen_at"] = r["seen_at"].isoformat() if r["seen_at"] else None
+    out["last_event_at"] = r["last_event_at"].isoformat() if r["last_event_at"] else None
+    out["events"] = r["last_seq"]
+    out["behind"] = max(0, r["hall_last_seq"] - r["last_seq"])
+    out["alerts"] = rules.alerts({**out, "seen_at": r["seen_at"]}, now)
+    return out
+
+
+def _report_row(r: dict[str, Any], rt: dict[str, Any], name: str | None) -> dict[str, Any]:
+    return {"key": r["key"], "name": name, "issued": r["issued"], "served": r["served"], "no_show": r["no_show"],
+            "avg_wait_min": rules.minutes(r.get("avg_wait_s")), "max_wait_min": rules.minutes(r.get("max_wait_s")),
+            "avg_service_min": rules.minutes(r.get("avg_service_s")),
+            **rules.satisfaction(rt["ratings"], rt["bad"], rt["score_sum"])}
+
+
+def _return_row(month: str, r: dict[str, Any]) -> dict[str, Any]:
+    n = lambda k: r.get(k) or 0  # noqa: E731 - a hall without activity in the month has NULLs
+    return {
+        "month": month, "hall_id": r["hall_id"], "hall_name": r["name"], "working_days": n("days"),
+        "issued": n("issued"), "served": n("served"), "no_show": n("no_show"), "cancelled": n("cancelled"),
+        **{f"outcome_{code}": n(f"outcome_{code}") for code in rules.OUTCOMES},
+        "avg_wait_min": rules.minutes(r.get("avg_wait_s")), "max_wait_min": rules.minutes(r.get("max_wait_s")),
+        "avg_service_min": rules.minutes(r.get("avg_service_s")),
+        **rules.satisfaction(n("ratings"), n("bad"), r.get("score_sum")),
+        "cases_opened": n("cases_opened"), "cases_closed": n("cases_closed"), "cases_late": n("cases_late"),
+        "complaints": n("complaints"), "complaints_answered": n("complaints_answered"),
+        "complaints_on_time": n("complaints_on_time"),
+    }
