@@ -241,6 +241,51 @@ def render_ticket(t: TicketPrint) -> bytes:
     return r.output()
 
 
+@dataclass(frozen=True)
+class NoticePrint:
+    """A written notice on the receipt printer (补正材料通知书, 不予受理告知书): title, the 办件编号, paragraphs,
+    a checklist of items (materials), and the footer (window, staff number, date, the hall)."""
+
+    hall_name: str
+    title: str
+    application_no: str
+    paragraphs: tuple[str, ...]
+    items: tuple[str, ...] = ()
+    footer: tuple[str, ...] = ()
+    paper_width: Literal[80, 58] = 80
+
+    def __post_init__(self) -> None:
+        if self.paper_width not in COLUMNS:
+            raise ValueError(f"paper_width must be 80 or 58 (mm), not {self.paper_width!r}")
+
+
+def render_notice(n: NoticePrint) -> bytes:
+    """The notice as ESC/POS bytes: the same receipt conventions as the ticket."""
+    columns = COLUMNS[n.paper_width]
+    rule = ["-" * columns]
+    r = _Receipt()
+    r.style(align="center", bold=True)
+    r.lines(wrap(n.hall_name, columns))
+    r.size(2, 2)
+    r.lines(wrap(n.title, columns // 2))
+    r.size(1, 1)
+    r.style(bold=False)
+    r.lines(wrap(f"办件编号：{n.application_no}", columns) + rule)
+    r.style(align="left")
+    for p in n.paragraphs:
+        r.lines(wrap(p, columns))
+    if n.items:
+        r.lines([f"{i}. {line}" if j == 0 else "   " + line
+                 for i, item in enumerate(n.items, 1) for j, line in enumerate(wrap(item, columns - 3))])
+    r.lines(rule)
+    for f in n.footer:
+        r.lines(wrap(f, columns))
+    r.style(align="center")
+    r.lines(rule + ["请妥善保管本通知书"])
+    r.cut()
+    return r.output()
+
+
 def demo_ticket(paper_width: Literal[80, 58] = 80) -> TicketPrint:
     """A realistic sample ticket: the picture in docs/, and a printer test page."""
     return TicketPrint(
@@ -413,7 +458,13 @@ class TicketPrinter:
 
     def print_ticket(self, t: TicketPrint) -> PrintResult:
         """Print one ticket, unless the printer reports it cannot (no paper, cover open, offline)."""
-        data = render_ticket(t)
+        return self.print_raw(render_ticket(t))
+
+    def print_notice(self, n: NoticePrint) -> PrintResult:
+        return self.print_raw(render_notice(n))
+
+    def print_raw(self, data: bytes) -> PrintResult:
+        """Send one rendered page, unless the printer reports it cannot (no paper, cover open, offline)."""
         status = self._query_status(retry_stale=True)
         if self._printer is None:
             return PrintResult(False, "connect_failed", status.error or "无法连接打印机", status)

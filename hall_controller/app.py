@@ -15,6 +15,7 @@ from hall_controller.core.ledger import Ledger
 from hall_controller.core.migrations import Component
 from hall_controller.core.service import HallService
 from hall_controller.core.settings import HallConfig
+from hall_controller.features.applications.feature import feature as applications
 from hall_controller.features.appointments.feature import feature as appointments
 from hall_controller.features.day.feature import feature as day
 from hall_controller.features.devices.feature import feature as devices
@@ -29,9 +30,10 @@ from hall_controller.features.staffing.feature import feature as staffing
 from hall_controller.http.app import ServeOptions, create_app
 from kiosk_ui.feature import feature as kiosks
 
-# In install order: the kiosk uses the appointment book and the device hub, so both come first.
-_HALL: tuple[Feature, ...] = (appointments, devices, kiosks, screens, manager, ratings, platform, region, day,
-                              reports, staffing, simulation)
+# In install order: the kiosk uses the appointment book and the device hub, so both come first; applications
+# issue 出件 tickets through the kiosk and print notices on the hub's printers.
+_HALL: tuple[Feature, ...] = (appointments, devices, kiosks, applications, screens, manager, ratings, platform,
+                              region, day, reports, staffing, simulation)
 FEATURES: tuple[Feature, ...] = (*_HALL, covering(_HALL))
 SECTIONS = tuple(f.section for f in FEATURES if f.section)
 

@@ -365,6 +365,7 @@ def _service(entry: _Table, sid: str, categories: Mapping[str, Category]) -> Ser
         materials=tuple(materials),
         description=entry.text("description", "", empty=True),
         pinyin=pinyin,
+        code=entry.text("code", "", empty=True),
     )
 
 
@@ -443,7 +444,7 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
     services: dict[str, Service] = {}
     seen = {}
     service_keys = ("id", "name", "category", "prefix", "minutes", "time_limit", "daily_cap",
-                    "issuing_hours", "materials", "description", "pinyin")
+                    "issuing_hours", "materials", "description", "pinyin", "code")
     entries = top.tables("services", service_keys, required=True, by_id=True)
     for entry in entries:
         sid = _unique_id(entry, seen, "service")

@@ -98,6 +98,7 @@ class Ticket:
     call_reason: str | None = None
     holder: str | None = None  # hashed identity of the citizen, when known
     appointment_id: str | None = None
+    application_no: str | None = None  # 办件编号 the window's business system attached (features/applications)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _jsonable(getattr(self, k)) for k in _FIELD_NAMES[Ticket]}

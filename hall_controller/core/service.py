@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 SESSION_HOURS = 12  # a window sign-in lasts a working day at most
 
 Rider = Callable[[Decision], None]
+# A feature's addition to a window command's decision, in its transaction: (decision, now, details) where
+# details are what the command carried for that feature (a finish's 办件编号 and outcomes: features/applications).
+Extension = Callable[[Decision, datetime, dict[str, Any]], None]
 # Additions to the next command executed in this context (`HallService.riding`): a device event's id and
 # verdict commit in the same transaction as the action the event caused.
 _riders: ContextVar[list[Rider] | None] = ContextVar("riders", default=None)
@@ -125,6 +128,7 @@ class HallService:
         self.lock = threading.RLock()
         self._secrets = threading.Lock()  # one PIN or password check at a time, as when all ran on the loop
         self._writer = Writer(self._commit)
+        self.extensions: dict[str, list[Extension]] = {}  # window action -> features' additions (install time)
         self.day = clock.now().date().isoformat()
         tickets, windows, counters = ledger.load_state(self.day)
         self.hall = Hall(config, tickets, windows, counters)
@@ -386,9 +390,14 @@ class HallService:
                 "ticket": self.hall.view(current) if current else None,
             }
 
-    def window_command(self, window_id: str, action: str, *, token: str | None = None, **kwargs: Any) -> Any:
+    def window_command(self, window_id: str, action: str, *, token: str | None = None,
+                       details: dict[str, Any] | None = None, **kwargs: Any) -> Any:
         """A window's command. With a bearer `token`, its sign-in is checked again as the command is decided: a
-        sign-out or take-over committed just before refuses it, as when commands ran one after another."""
+        sign-out or take-over committed just before refuses it, as when commands ran one after another.
+        `details` go to the features extending the action (`extensions`), decided in the same transaction."""
+        extensions = self.extensions.get(action, ())
+        if details and not extensions:
+            raise HallError("details_unsupported", "本大厅未启用办件登记，不能提交办件信息。", 422)
         name = {
             "call-next": "call_next", "recall": "recall", "start": "start", "skip": "skip", "finish": "finish",
             "transfer": "transfer", "pause": "pause", "resume": "resume", "sign-out": "sign_out",
@@ -398,7 +407,10 @@ class HallService:
             if token is not None:
                 self.authorise(token, window_id)
             # Looked up here: memory read again after a failed COMMIT is a new Hall.
-            return getattr(self.hall, name)(window_id, now, **kwargs)
+            d = getattr(self.hall, name)(window_id, now, **kwargs)
+            for extend in extensions:
+                extend(d, now, details or {})
+            return d
 
         return self.execute(decide)
 

@@ -46,6 +46,7 @@ class Service:
     materials: tuple[Material, ...]
     description: str = ""
     pinyin: str = ""  # initials for kiosk search, e.g. "hjqy" (户籍迁移); derived from the name unless configured
+    code: str = ""  # 事项编码 in the province's catalogue (事项库): carried by 办件, ratings and the push
 
 
 @dataclass(frozen=True)

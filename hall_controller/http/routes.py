@@ -42,8 +42,30 @@ class SignInRequest(Strict):
     pin: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+ApplicationNo = Annotated[str, Field(min_length=4, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
+
+
+class MatterOutcome(Strict):
+    """One matter of a 一件事 ticket, finished with its own outcome and 办件."""
+
+    service_id: Id
+    outcome: Annotated[str, Field(max_length=32)] | None = None
+    application_no: ApplicationNo | None = None
+    missing_materials: Annotated[list[Text], Field(max_length=30)] = []
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    commitment_due: Annotated[str, Field(max_length=10)] | None = None  # YYYY-MM-DD: 容缺 materials promised by
+
+
 class FinishRequest(Strict):
     outcome: Annotated[str, Field(max_length=32)] | None = None
+    # The 办件 (features/applications): its number, the missing materials of a 补办件 or 容缺受理, the reason
+    # of a 不予受理, the date 容缺 materials are promised by; or, for a 一件事 ticket, each matter's own.
+    application_no: ApplicationNo | None = None
+    missing_materials: Annotated[list[Text], Field(max_length=30)] = []
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    commitment_due: Annotated[str, Field(max_length=10)] | None = None
+    matters: Annotated[list[MatterOutcome], Field(max_length=12)] = []
 
 
 class TransferRequest(Strict):
@@ -170,7 +192,9 @@ for _action in ("recall", "start", "skip"):
 @router.post("/windows/{window_id}/finish")
 async def finish(request: Request, window_id: Id, authorization: Auth = None,
            body: Annotated[FinishRequest | None, Body()] = None) -> dict[str, Any]:
-    t = await _window_action(request, window_id, authorization, "finish", outcome=body.outcome if body else None)
+    details = body.model_dump(exclude={"outcome"}, exclude_defaults=True) if body else {}
+    t = await _window_action(request, window_id, authorization, "finish", outcome=body.outcome if body else None,
+                             details=details)
     return {"ticket": service_of(request).view(t)}
 
 

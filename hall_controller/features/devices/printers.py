@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from drivers.printer import (
+    NoticePrint,
     PrinterStatus,
     PrintResult,
     TicketPrint,
@@ -115,6 +116,12 @@ class Printers(Mapping[str, Printer]):
         printer = self.printer(printer_id)
         page = self.ticket_print(printer.spec, ticket_view)
         return self._result(printer, await printer.run(printer.printer.print_ticket, page))
+
+    async def print_notice(self, printer_id: str, notice: NoticePrint) -> dict[str, Any]:
+        """Prints a committed 办件's notice (补正材料通知书, 不予受理告知书) at the printer's paper width."""
+        printer = self.printer(printer_id)
+        page = replace(notice, paper_width=printer.spec.paper_width)
+        return self._result(printer, await printer.run(printer.printer.print_notice, page))
 
     async def test_print(self, printer_id: str, by: str) -> dict[str, Any]:
         """Prints a test page; recorded, with who asked, before it returns."""
