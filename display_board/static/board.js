@@ -29,9 +29,10 @@ function renderCurrent(state, call, fresh) {
 }
 
 function renderRecent(state) {
+  // a recall shows its 重呼 tag where the time would be: one line, whatever the screen
   $("recent-calls").replaceChildren(...state.recent.map((c) => el("li", { "data-ticket": c.number },
-    el("span", {}, el("span", { class: "num", text: c.number }), c.recall ? el("span", { class: "tag", text: "重呼" }) : null),
-    el("span", { class: "win", text: `${c.window_number}号窗口 · ${hhmm(c.at)}` }))));
+    el("span", { class: "num", text: c.number }), el("span", { class: "win", text: `${c.window_number}号窗口` }),
+    c.recall ? el("span", { class: "tag", text: "重呼" }) : el("span", { class: "at", text: hhmm(c.at) }))));
 }
 
 function windowTile(state, w) {
@@ -39,9 +40,9 @@ function windowTile(state, w) {
   const ticket = w.ticket && w.state === "serving" ? w.ticket.number : "—";
   return el("div", { class: "win-tile", id: `win-${w.id}`, "data-state": w.state },
     el("div", { class: "no" }, String(w.number), el("small", { text: "号窗口" })),
-    el("div", { class: "name" }, el("span", { class: "label", text: shortName(w) }),
-      staff ? el("span", { class: "staff", text: ` · ${maskName(staff.name)}` }) : null),
+    el("div", { class: "name", text: shortName(w), title: shortName(w) }),
     el("div", { class: "now" }, el("span", { class: "ticket", text: ticket }),
+      staff ? el("span", { class: "staff", text: maskName(staff.name) }) : null,
       w.state === "serving" ? null : el("span", { class: "state", text: STATE_LABELS[w.state] || w.state })));
 }
 
@@ -49,7 +50,7 @@ function renderWindows(state, only = null, flashId = null) {
   const grid = $("window-grid");
   const windows = [...state.windows.values()].sort((a, b) => a.number - b.number);
   if (!only) {
-    grid.style.setProperty("--cols", windows.length <= 12 ? 2 : windows.length <= 24 ? 3 : 4);
+    grid.style.setProperty("--cols", windows.length <= 8 ? 2 : windows.length <= 24 ? 3 : 4);
     grid.replaceChildren(...windows.map((w) => windowTile(state, w)));
   }
   else for (const id of only) {

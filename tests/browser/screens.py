@@ -37,13 +37,14 @@ CLIPPED = """(fixed) => {
   for (const e of document.body.querySelectorAll('*')) {
     const s = getComputedStyle(e);
     if (s.display === 'none' || s.visibility === 'hidden' || e.closest('[hidden],[aria-hidden=true]')) continue;
+    if (e.closest('[data-marquee]')) continue;  // a scrolling notice runs past the edges by design
     const r = e.getBoundingClientRect();
     if (r.width === 0 || r.height === 0) continue;
     if (s.position !== 'fixed' && (r.right > W + 1 || r.left < -1)) out.push(['outside', name(e), r.left, r.right, W]);
     if (fixed && (r.bottom > H + 1) && !e.closest('[data-scrolls]')) out.push(['below', name(e), r.bottom, H]);
     const hasText = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
     if (hasText && s.overflowX !== 'visible' && s.overflowX !== 'auto' && s.overflowX !== 'scroll' &&
-        e.scrollWidth > e.clientWidth + 1 && !e.closest('[data-marquee]'))
+        e.scrollWidth > e.clientWidth + 1)
       out.push(['cut', name(e), e.textContent.trim().slice(0, 30), e.scrollWidth, e.clientWidth]);
     if (hasText && s.overflowY === 'hidden' && e.scrollHeight > e.clientHeight + 2)
       out.push(['cut-v', name(e), e.textContent.trim().slice(0, 30), e.scrollHeight, e.clientHeight]);
