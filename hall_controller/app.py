@@ -17,6 +17,7 @@ from hall_controller.core.service import HallService
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.applications.feature import feature as applications
 from hall_controller.features.appointments.feature import feature as appointments
+from hall_controller.features.backup.feature import feature as backup
 from hall_controller.features.day.feature import feature as day
 from hall_controller.features.devices.feature import feature as devices
 from hall_controller.features.manager.feature import feature as manager
@@ -33,7 +34,7 @@ from kiosk_ui.feature import feature as kiosks
 # In install order: the kiosk uses the appointment book and the device hub, so both come first; applications
 # issue 出件 tickets through the kiosk and print notices on the hub's printers.
 _HALL: tuple[Feature, ...] = (appointments, devices, kiosks, applications, screens, manager, ratings, platform,
-                              region, day, reports, staffing, simulation)
+                              region, day, reports, staffing, simulation, backup)
 FEATURES: tuple[Feature, ...] = (*_HALL, covering(_HALL))
 SECTIONS = tuple(f.section for f in FEATURES if f.section)
 

@@ -15,6 +15,7 @@ from hall_controller.core.calendar import is_working_day
 from hall_controller.core.clock import Clock, OffsetClock, SystemClock
 from hall_controller.core.migrations import SchemaError
 from hall_controller.core.settings import HallConfig
+from hall_controller.features.backup import cli as backup_cli
 from hall_controller.features.simulation import cli as simulation_cli
 from hall_controller.features.staffing import cli as staffing_cli
 from region import cli as region_cli
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     simulation_cli.add_command(sub, str(DEFAULT_CONFIG))
     staffing_cli.add_command(sub, str(DEFAULT_CONFIG))
     region_cli.add_command(sub)
+    backup_cli.add_commands(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config(args.path)
     if args.command in ("simulate", "staffing"):
         return args.run(args, load_config)
-    if args.command == "region":
+    if args.command in ("region", "backup", "restore", "verify"):
         return args.run(args)
     if args.command == "devices":
         from hall_controller.features.devices.cli import run
