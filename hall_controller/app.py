@@ -15,6 +15,8 @@ from hall_controller.core.ledger import Ledger
 from hall_controller.core.migrations import Component
 from hall_controller.core.service import HallService
 from hall_controller.core.settings import HallConfig
+from hall_controller.features.admin.feature import feature as admin
+from hall_controller.features.admin.service import startup_config
 from hall_controller.features.applications.feature import feature as applications
 from hall_controller.features.appointments.feature import feature as appointments
 from hall_controller.features.backup.feature import feature as backup
@@ -34,7 +36,7 @@ from kiosk_ui.feature import feature as kiosks
 # In install order: the kiosk uses the appointment book and the device hub, so both come first; applications
 # issue 出件 tickets through the kiosk and print notices on the hub's printers.
 _HALL: tuple[Feature, ...] = (appointments, devices, kiosks, applications, screens, manager, ratings, platform,
-                              region, day, reports, staffing, simulation, backup)
+                              region, day, reports, staffing, simulation, backup, admin)
 FEATURES: tuple[Feature, ...] = (*_HALL, covering(_HALL))
 SECTIONS = tuple(f.section for f in FEATURES if f.section)
 
@@ -55,4 +57,7 @@ def open_ledger(path: str | os.PathLike[str]) -> Ledger:
 
 
 def build_app(config: HallConfig, db_path: str, clock: Clock, options: ServeOptions = ServeOptions()) -> FastAPI:
-    return create_app(HallService(config, open_ledger(db_path), clock), FEATURES, options)
+    """The hall on the ledger's current configuration version (`config`, read from the file, seeds it)."""
+    ledger = open_ledger(db_path)
+    config = startup_config(ledger, config, SECTIONS, clock.now())
+    return create_app(HallService(config, ledger, clock), FEATURES, options)

@@ -9,12 +9,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from hall_controller.app import load_config
+from hall_controller.app import SECTIONS, load_config, open_ledger
 from hall_controller.config_loader import ConfigError
 from hall_controller.core.calendar import is_working_day
 from hall_controller.core.clock import Clock, OffsetClock, SystemClock
 from hall_controller.core.migrations import SchemaError
 from hall_controller.core.settings import HallConfig
+from hall_controller.features.admin import cli as admin_cli
 from hall_controller.features.backup import cli as backup_cli
 from hall_controller.features.simulation import cli as simulation_cli
 from hall_controller.features.staffing import cli as staffing_cli
@@ -53,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     staffing_cli.add_command(sub, str(DEFAULT_CONFIG))
     region_cli.add_command(sub)
     backup_cli.add_commands(sub)
+    admin_cli.add_command(sub)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -62,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args, load_config)
     if args.command in ("region", "backup", "restore", "verify"):
         return args.run(args)
+    if args.command == "config":
+        return args.run(args, open_ledger, SECTIONS)
     if args.command == "devices":
         from hall_controller.features.devices.cli import run
 

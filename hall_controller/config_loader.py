@@ -59,6 +59,8 @@ _PIN = re.compile(r"[0-9]{4,8}")  # counter keypads are numeric
 _PINYIN = re.compile(r"[a-z]*")
 _MODES = ("comprehensive", "categorised", "special")
 _ROLES = ("manager", "admin")
+# A matter's "十公开" texts beside its name, time limit and materials, and its province 事项编码 (`code`).
+OPEN_FIELDS = ("code", "basis", "conditions", "fee", "phone")
 _MAX_MINUTES = 480  # one service longer than a working day is a typo (seconds? hours?)
 # A secret written in clear in the file gains nothing from a slow hash, and the demo hashes ~30 at
 # start; hashes pasted into the file (pin_hash / password_hash) keep whatever count they were made with.
@@ -365,7 +367,7 @@ def _service(entry: _Table, sid: str, categories: Mapping[str, Category]) -> Ser
         materials=tuple(materials),
         description=entry.text("description", "", empty=True),
         pinyin=pinyin,
-        code=entry.text("code", "", empty=True),
+        **{key: entry.text(key, "", empty=True) for key in OPEN_FIELDS},
     )
 
 
@@ -412,8 +414,10 @@ def _serves(window: Window, service: Service, category: Category) -> bool:
 
 
 def config_from_dict(data: object, source: str = "<config>", sections: Iterable[Section] = ()) -> HallConfig:
-    """Validate already-parsed TOML data (a dict) into a HallConfig, with each feature's `sections`."""
+    """Validate already-parsed TOML data (a dict) into a HallConfig, with each feature's `sections`. What is
+    validated is its JSON form (`document`): TOML and JSON documents go through the same checks."""
     sections = tuple(sections)
+    data = document(data)
     top = _Table(source, "", data, ("hall", "queue", "categories", "services", "windows", "staff", "managers",
                                     *(s.name for s in sections)))
 
@@ -444,7 +448,7 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
     services: dict[str, Service] = {}
     seen = {}
     service_keys = ("id", "name", "category", "prefix", "minutes", "time_limit", "daily_cap",
-                    "issuing_hours", "materials", "description", "pinyin", "code")
+                    "issuing_hours", "materials", "description", "pinyin", *OPEN_FIELDS)
     entries = top.tables("services", service_keys, required=True, by_id=True)
     for entry in entries:
         sid = _unique_id(entry, seen, "service")
@@ -479,7 +483,7 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
 
     staff: list[Staff] = []
     seen = {}
-    staff_keys = ("id", "name", "unit", "pin", "pin_hash", "photo", "windows", "standin_windows")
+    staff_keys = ("id", "name", "unit", "pin", "pin_hash", "photo", "windows", "standin_windows", "disabled")
     for entry in top.tables("staff", staff_keys, by_id=True):
         stid = _unique_id(entry, seen, "staff")
         regular = _refs(entry, "windows", windows, "window")
@@ -495,6 +499,7 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
             photo=entry.text("photo", "", empty=True),
             windows=regular,
             standin_windows=standin,
+            disabled=entry.flag("disabled", False),
         ))
 
     managers: list[Manager] = []
@@ -518,11 +523,26 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
         staff=tuple(staff),
         managers=tuple(managers),
         public_url=public_url,
+        document=data,
     )
     for section in sections:
         config.sections[section.name] = section.parse(
             _Table(source, section.name, top.raw(section.name, {}), (), check=False), config)
     return config
+
+
+def document(data: object) -> Any:
+    """Parsed TOML as JSON: unquoted dates and times become the strings they are written as ("2026-10-01",
+    "08:30"), and a JSON null is an absent key. A copy: the caller's data is left alone."""
+    if isinstance(data, dict):
+        return {k: document(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [document(v) for v in data]
+    if isinstance(data, time):
+        return data.strftime("%H:%M") if not data.second else data.isoformat()
+    if isinstance(data, (date, datetime)):
+        return data.isoformat()
+    return data
 
 
 def parse_config(text: str, source: str = "<config>", sections: Iterable[Section] = ()) -> HallConfig:

@@ -21,11 +21,13 @@ class Decision:
     counters: dict[tuple[str, str], int] = field(default_factory=dict)
     # Rows of other tables (ratings, cases, sessions...) committed in the same transaction: (table, row).
     rows: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    # A new configuration (HallConfig) the hall runs on from this decision on: a new version applied live.
+    config: Any = None
     result: Any = None
 
     @property
     def empty(self) -> bool:
-        return not (self.events or self.tickets or self.windows or self.counters or self.rows)
+        return not (self.events or self.tickets or self.windows or self.counters or self.rows or self.config)
 
     def emit(self, type_: str, data: dict[str, Any]) -> None:
         self.events.append((type_, data))

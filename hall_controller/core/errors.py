@@ -2,8 +2,9 @@
 
 
 class HallError(Exception):
-    def __init__(self, code: str, message: str, status: int = 409):
-        self.code, self.message, self.status = code, message, status
+    def __init__(self, code: str, message: str, status: int = 409, field: str | None = None):
+        """`field`: the input the error is about (a config key's dotted path), named in the response."""
+        self.code, self.message, self.status, self.field = code, message, status, field
         super().__init__(f"{code}: {message}")
 
 

@@ -70,6 +70,14 @@ class Hall:
         for t in tickets:
             self._put(t)
 
+    def reconfigured(self, config: HallConfig) -> Hall:
+        """The same tickets, windows and counters under a new configuration version: waiting tickets keep
+        their queue and their place (queue time); windows new in `config` start closed, removed ones are gone
+        (the version was refused while they held anyone)."""
+        hall = Hall(config, self.tickets.values(), self.windows.values(), self.counters)
+        hall.recent_service_s = self.recent_service_s
+        return hall
+
     # ----------------------------------------------------------------- queries
 
     def ticket(self, ticket_id: str) -> Ticket:
@@ -378,6 +386,8 @@ class Hall:
         staff = self.config.staff_member(staff_id)
         if staff is None:
             raise not_found("staff", staff_id)
+        if staff.disabled:
+            raise HallError("staff_disabled", f"{staff.name}（{staff.id}）的账号已停用，不能签到。", 403)
         ws = self.windows[window_id]
         if ws.state == WindowState.CLOSED:
             raise HallError("window_closed", "该窗口已关闭，请联系大厅管理人员开启。")

@@ -162,11 +162,13 @@ class HallService:
         COMMIT failed, and memory read again from the ledger, which never saw the group."""
         events: list[Event] = []
         written: list[Command] = []
+        config = self.config
         try:
             with self.ledger.transaction():
                 outcomes = [self._step(command, events, written) for command in group]
         except Exception as exc:
             with self.lock:
+                self.config = config  # a new version in the failed group was never committed
                 self.hall = Hall(self.config, *self.ledger.load_state(self.day))
             if not isinstance(exc, StorageError):
                 raise  # a bug: the writer fails the group with it
@@ -203,6 +205,9 @@ class HallService:
             if not d.empty:
                 events += self.ledger.write(d, now)
                 self.hall.apply(d)
+                if d.config is not None:
+                    self.config = d.config
+                    self.hall = self.hall.reconfigured(d.config)
                 written.append(command)
         return True, d.result
 
@@ -327,7 +332,8 @@ class HallService:
     def sign_in(self, window_id: str, staff_id: str, pin: str) -> dict[str, Any]:
         staff = self.config.staff_member(staff_id)
         key = f"staff:{staff_id}"
-        clear = self.check_secret(key, pin, staff.pin_hash if staff else None)
+        # A disabled (停用) account answers as an unknown one: its PIN no longer opens a window.
+        clear = self.check_secret(key, pin, staff.pin_hash if staff and not staff.disabled else None)
         token = secrets.token_urlsafe(24)
 
         def decide(now: datetime) -> Decision:

@@ -47,6 +47,11 @@ class Service:
     description: str = ""
     pinyin: str = ""  # initials for kiosk search, e.g. "hjqy" (户籍迁移); derived from the name unless configured
     code: str = ""  # 事项编码 in the province's catalogue (事项库): carried by 办件, ratings and the push
+    # The rest of the "十公开" (区政务服务中心监管办法 第十五条) beside time limit and materials.
+    basis: str = ""  # 设定依据
+    conditions: str = ""  # 受理条件
+    fee: str = ""  # 收费标准, "" = not stated; "不收费" when free
+    phone: str = ""  # 监督电话
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class Staff:
     photo: str
     windows: tuple[str, ...]  # windows they regularly staff
     standin_windows: tuple[str, ...] = ()  # windows they may take over (AB岗)
+    disabled: bool = False  # 停用: kept for the records, cannot sign in
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,10 @@ class HallConfig:
     public_url: str = ""  # base for ticket QR links; empty = the server's own address
     # Feature sections ([devices], [appointments], [ratings]...), each parsed by its feature's own parser.
     sections: dict[str, Any] = field(default_factory=dict)
+    # The validated document this was built from, as JSON (the TOML's shape): what a configuration version
+    # stores and the administration edits.
+    document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    version: int = 0  # the configuration version in the ledger this is (0: not versioned, e.g. a file checked)
 
     def section(self, name: str) -> Any:
         return self.sections[name]

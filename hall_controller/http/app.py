@@ -58,6 +58,7 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
     # /docs and /redoc from swagger-ui and redoc bundled in fastapi-offline: a hall LAN has no internet
     app = FastAPIOffline(title="Hall controller 政务服务大厅排队叫号", version="0.1.0", lifespan=lifespan)
     app.state.service = service
+    app.state.features = features  # what the configuration is validated with (each feature's section)
     app.state.options = options
     app.state.ws_per_client, app.state.ws_clients = options.ws_per_client, {}
     errors.install(app)

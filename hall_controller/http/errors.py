@@ -32,7 +32,11 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 def install(app: FastAPI) -> None:
     @app.exception_handler(HallError)
     async def hall_error(_: Request, exc: HallError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message)
+        if exc.field is not None:
+            response = JSONResponse({"error": exc.code, "message": exc.message, "field": exc.field},
+                                    status_code=exc.status)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -62,7 +66,8 @@ ERROR_SCHEMA = {
     "type": "object",
     "required": ["error", "message"],
     "properties": {"error": {"type": "string", "description": "machine code"},
-                   "message": {"type": "string", "description": "中文说明"}},
+                   "message": {"type": "string", "description": "中文说明"},
+                   "field": {"type": "string", "description": "the input it is about, where one is (a config key)"}},
 }
 
 
