@@ -15,6 +15,7 @@ from hall_controller.core.errors import HallError
 from hall_controller.http import errors
 from hall_controller.http.limits import BodyLimit
 from region import rules
+from region.pages import routes as pages
 from region.store import Store, UnknownHall
 
 MAX_POST = 16 * 1024 * 1024  # a batch of 5,000 events with room to spare
@@ -77,7 +78,7 @@ def create_region_app(store: Store, clock: Callable[[], datetime] | None = None)
                      window_id: str | None = None) -> dict[str, Any]:
         """The hall reports across halls for [start, end] (default: this month so far): by hall, within a
         hall by window (`hall_id`), within a window by staff (`hall_id` and `window_id`)."""
-        d_from, d_to = period(start, end, now().date())
+        d_from, d_to = rules.period(start, end, now().date())
         if window_id and not hall_id:
             raise HallError("invalid_request", "按人员统计需同时指定大厅和窗口。", 422)
         rows = await run_in_threadpool(store.report, d_from, d_to + timedelta(days=1), hall_id, window_id)
@@ -98,17 +99,8 @@ def create_region_app(store: Store, clock: Callable[[], datetime] | None = None)
             raise HallError("invalid_month", f"月份格式应为 YYYY-MM：{month}", 422) from None
         return {"month": month, "rows": rows}
 
+    pages.install(app)
     errors.document(app)
     app.add_middleware(BodyLimit, max_body=MAX_POST)
     return app
-
-
-def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
-    d_to = end or today
-    d_from = start or d_to.replace(day=1)
-    if d_from > d_to:
-        raise HallError("invalid_period", "开始日期不能晚于结束日期。", 422)
-    if (d_to - d_from).days > 366:
-        raise HallError("invalid_period", "统计区间不能超过一年。", 422)
-    return d_from, d_to
 

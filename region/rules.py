@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+from hall_controller.core.errors import HallError
 from hall_controller.core.model import OUTCOMES
 from hall_controller.features.ratings.case_rules import STATES as CASE_STATES
 from hall_controller.features.ratings.complaint_rules import STATES as COMPLAINT_STATES
@@ -233,6 +234,12 @@ def month_bounds(month: str) -> tuple[date, date]:
     return start, end
 
 
-def is_overdue(row: Mapping[str, Any], now: datetime, closed_states: tuple[str, ...]) -> bool:
-    due = row.get("due_at")
-    return row.get("state") not in closed_states and due is not None and due < now
+def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """A report's days, both included: by default this month so far; at most a year."""
+    d_to = end or today
+    d_from = start or d_to.replace(day=1)
+    if d_from > d_to:
+        raise HallError("invalid_period", "开始日期不能晚于结束日期。", 422)
+    if (d_to - d_from).days > 366:
+        raise HallError("invalid_period", "统计区间不能超过一年。", 422)
+    return d_from, d_to

@@ -1,0 +1,87 @@
+"""End to end: a real hall server streams to a real `hall-controller region serve` on PostgreSQL; the region
+is killed mid-day, the hall goes on issuing, and the region catches up to exactly the hall's ledger."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from tests.conftest import DEMO_CONFIG, ROOT, ServerProcess, free_port
+
+pytestmark = pytest.mark.slow
+
+
+class RegionProcess:
+    def __init__(self, dsn: str, log):
+        self.dsn, self.log, self.port = dsn, log, free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> RegionProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hall_controller.cli", "region", "serve", "--dsn", self.dsn, "--port", str(self.port)],
+            cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        wait_for(lambda: httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200, "region start")
+        return self
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+
+def wait_for(check, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_hall_streams_to_the_region_and_catches_up_after_the_region_died(tmp_path, region_dsn):
+    added = subprocess.run([sys.executable, "-m", "hall_controller.cli", "region", "add-hall", "--dsn", region_dsn,
+                            "--hall-id", "chengguan", "--name", "城关镇便民服务中心"], cwd=ROOT, capture_output=True,
+                           text=True, check=True)
+    key = added.stdout.split('key = "')[1].split('"')[0]
+    region = RegionProcess(region_dsn, tmp_path / "region.log").start()
+    config = tmp_path / "hall.toml"
+    config.write_text(DEMO_CONFIG.read_text(encoding="utf-8") + f'\n[region]\nurl = "{region.url}"\n'
+                      f'hall_id = "chengguan"\nkey = "{key}"\nretry_base_s = 0.2\nretry_max_s = 0.5\n'
+                      f'heartbeat_s = 1\n', encoding="utf-8")
+    hall = ServerProcess(tmp_path / "hall.db", config=config).start()
+    try:
+        def held() -> int:
+            return httpx.get(f"{region.url}/api/region/halls/chengguan", timeout=2).json()["events"]
+
+        def ledger() -> int:
+            return httpx.get(f"{hall.url}/healthz").json()["seq"]
+
+        for i in range(5):
+            assert httpx.post(f"{hall.url}/api/tickets", json={"service_id": "hukou_move"}).status_code == 201
+        wait_for(lambda: held() == ledger(), "the region to hold the hall's events")
+
+        region.kill()
+        for i in range(3):  # the hall does not notice
+            assert httpx.post(f"{hall.url}/api/tickets", json={"service_id": "hukou_move"}).status_code == 201
+        region.start()
+        wait_for(lambda: held() == ledger(), "the region to catch up")
+        day = "2026-11-23"
+        rows = httpx.get(f"{region.url}/api/region/reports", params={"start": day, "end": day}).json()["rows"]
+        assert [(r["key"], r["issued"]) for r in rows] == [("chengguan", 8)]
+        board = httpx.get(f"{region.url}/api/region/overview").json()["halls"][0]
+        assert board["behind"] == 0 and board["alerts"] == []
+    finally:
+        hall.stop()
+        region.kill()
