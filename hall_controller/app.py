@@ -28,6 +28,7 @@ from hall_controller.features.ratings.feature import feature as ratings
 from hall_controller.features.region.feature import feature as region
 from hall_controller.features.reports.feature import feature as reports
 from hall_controller.features.retention.feature import covering
+from hall_controller.features.rota.feature import feature as rota
 from hall_controller.features.simulation.feature import feature as simulation
 from hall_controller.features.staffing.feature import feature as staffing
 from hall_controller.http.app import ServeOptions, create_app
@@ -36,7 +37,7 @@ from kiosk_ui.feature import feature as kiosks
 # In install order: the kiosk uses the appointment book and the device hub, so both come first; applications
 # issue 出件 tickets through the kiosk and print notices on the hub's printers.
 _HALL: tuple[Feature, ...] = (appointments, devices, kiosks, applications, screens, manager, ratings, platform,
-                              region, day, reports, staffing, simulation, backup, admin)
+                              region, day, rota, reports, staffing, simulation, backup, admin)
 FEATURES: tuple[Feature, ...] = (*_HALL, covering(_HALL))
 SECTIONS = tuple(f.section for f in FEATURES if f.section)
 

@@ -31,6 +31,7 @@ from hall_controller.core.settings import (
     PriorityClass,
     QueueRules,
     Service,
+    ServiceDay,
     Staff,
     Window,
 )
@@ -312,7 +313,17 @@ def _hours(table: _Table) -> Hours:
             table.fail(f"workdays[{i}]", f"{day} is also listed in holidays")
         if date.fromisoformat(day).isoweekday() in weekdays:
             table.fail(f"workdays[{i}]", f"{day} is already a regular opening day; workdays lists extra (调休) days")
-    return Hours(sessions, lunch, tuple(weekdays), holidays, workdays)
+    hours = Hours(sessions, lunch, tuple(weekdays), holidays, workdays)
+    days: list[ServiceDay] = []
+    for entry in table.tables("service_days", ("date", "sessions", "services", "name")):
+        day = _dates(_Table(entry.source, entry.path, {"date": [entry.raw("date")]}, ("date",)), "date")[0]
+        if day not in holidays and (day in workdays or date.fromisoformat(day).isoweekday() in weekdays):
+            entry.fail("date", f"{day} is already an opening day; service_days lists weekend or holiday sessions")
+        if any(d.date == day for d in days):
+            entry.fail("date", f"{day} is listed twice")
+        days.append(ServiceDay(day, _periods(entry, "sessions", required=True), tuple(entry.items("services", [])),
+                               entry.text("name", "节假日服务")))
+    return replace(hours, service_days=tuple(days))
 
 
 def _queue(table: _Table) -> QueueRules:
@@ -431,7 +442,8 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
     public_url = hall.text("public_url", "", empty=True)
     if public_url and not public_url.startswith(("http://", "https://")):
         hall.fail("public_url", f'must start with http:// or https:// (or be ""), got "{public_url}"')
-    hours = _hours(_Table(source, "hall.hours", hall.raw("hours"), ("sessions", "lunch_duty", "weekdays", "holidays", "workdays")))
+    hours = _hours(_Table(source, "hall.hours", hall.raw("hours"),
+                          ("sessions", "lunch_duty", "weekdays", "holidays", "workdays", "service_days")))
     queue = _queue(_Table(source, "queue", top.raw("queue", {}), (
         "max_wait_minutes", "target_wait_minutes", "priority_ratio", "recall_limit",
         "rejoin_places", "rejoin_within_minutes", "priorities", "elderly_age",
@@ -457,6 +469,10 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
         top.fail("services", "must list at least one service")
     initials = names_initials(tuple(sorted({s.name for s in services.values() if not s.pinyin})))
     services = {sid: s if s.pinyin else replace(s, pinyin=initials[s.name]) for sid, s in services.items()}
+    for i, special in enumerate(hours.service_days):
+        for j, sid in enumerate(special.services):
+            if sid not in services:
+                raise ConfigError(source, f"hall.hours.service_days[{i}].services[{j}]", f'unknown service "{sid}"')
 
     windows: dict[str, Window] = {}
     seen, numbers = {}, {}

@@ -10,7 +10,7 @@ from typing import Any
 
 from hall_controller.core.calendar import (
     describe_periods,
-    is_working_day,
+    is_open_day,
     issuing_open,
     issuing_periods,
 )
@@ -20,6 +20,7 @@ from hall_controller.core.service import HallService
 from hall_controller.core.settings import Service
 from hall_controller.features.appointments.service import Appointments
 from hall_controller.features.devices.printers import window_ranges
+from hall_controller.features.rota import service as rota
 from kiosk_ui.readers import Readers, Swipe
 from kiosk_ui.settings import Kiosk, KioskSettings
 
@@ -72,7 +73,7 @@ class KioskDesk:
         """Why the kiosk cannot issue this service now, in the citizen's words; None when it can."""
         cfg = self.service.config
         now = self.service.clock.now()
-        if not is_working_day(now.date(), cfg.hours):
+        if not is_open_day(now.date(), cfg.hours):
             return "今日为非工作日，大厅不办理业务。"
         if not issuing_open(svc, cfg.hours, now):
             return f"当前不在取号时间，取号时间为{describe_periods(issuing_periods(svc, cfg.hours))}。"
@@ -150,8 +151,8 @@ class KioskDesk:
     async def _finish(self, kiosk: Kiosk, view: dict[str, Any]) -> dict[str, Any]:
         token = view.pop("token")
         ticket = self.service.hall.tickets.get(view["id"])
-        numbers = sorted(self.service.config.window(w).number for w in self.service.hall.windows_serving(ticket)) \
-            if ticket else []
+        serving = self.service.hall.windows_serving(ticket) if ticket else []
+        numbers = sorted(self.service.config.window(w).number for w in rota.hint_windows(self.service, serving))
         priority = self.service.config.priority(view["priority"]) if view.get("priority") else None
         return {"ticket": view, "qr": f"/kiosk/qr/{token}.svg", "windows": window_ranges(numbers) if numbers else "",
                 "priority_name": priority.name if priority else None,

@@ -1,10 +1,11 @@
-"""The hall's calendar: working days (weekends, holidays, 调休 workdays) and issuing hours."""
+"""The hall's calendar: working days (weekends, holidays, 调休 workdays), special service days (weekend and
+holiday sessions, which open the hall without making the day a working day for deadlines) and issuing hours."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, tzinfo
 
-from hall_controller.core.settings import Hours, Period, Service, Window
+from hall_controller.core.settings import Hours, Period, Service, ServiceDay, Window
 
 
 def is_working_day(d: date, hours: Hours) -> bool:
@@ -14,6 +15,27 @@ def is_working_day(d: date, hours: Hours) -> bool:
     if iso in hours.holidays:
         return False
     return d.isoweekday() in hours.weekdays
+
+
+def service_day(d: date, hours: Hours) -> ServiceDay | None:
+    """The special service session on a day that is not a working day, or None."""
+    if is_working_day(d, hours):
+        return None
+    iso = d.isoformat()
+    return next((s for s in hours.service_days if s.date == iso), None)
+
+
+def is_open_day(d: date, hours: Hours) -> bool:
+    """A working day or a special service day: the hall opens at all."""
+    return is_working_day(d, hours) or service_day(d, hours) is not None
+
+
+def sessions_on(d: date, hours: Hours) -> tuple[Period, ...]:
+    """The opening sessions of the day: the hall's on a working day, the service day's own on a service day."""
+    if is_working_day(d, hours):
+        return hours.sessions
+    special = service_day(d, hours)
+    return special.sessions if special else ()
 
 
 def add_working_days(start: datetime, days: int, hours: Hours) -> datetime:
@@ -40,10 +62,8 @@ def issuing_periods(service: Service, hours: Hours) -> tuple[Period, ...]:
 
 
 def issuing_open(service: Service, hours: Hours, now: datetime) -> bool:
-    if not is_working_day(now.date(), hours):
-        return False
     t = now.time()
-    return any(p.contains(t) for p in issuing_periods(service, hours))
+    return any(p.contains(t) for p in periods_on(service, hours, now.date()))
 
 
 def describe_periods(periods: tuple[Period, ...]) -> str:
@@ -51,9 +71,11 @@ def describe_periods(periods: tuple[Period, ...]) -> str:
 
 
 def periods_on(service: Service, hours: Hours, d: date) -> tuple[Period, ...]:
-    """The service's issuing periods on day `d`, in time order; empty when the hall is closed that day."""
+    """The service's issuing periods on day `d`, in time order; empty when the hall is closed that day. On a
+    special service day: its sessions, for the services it lists."""
     if not is_working_day(d, hours):
-        return ()
+        special = service_day(d, hours)
+        return special.sessions if special and special.serves(service.id) else ()
     return tuple(sorted(issuing_periods(service, hours), key=lambda p: p.start))
 
 

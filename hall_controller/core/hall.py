@@ -19,9 +19,10 @@ from hall_controller.core import routing
 from hall_controller.core.calendar import (
     calls_allowed,
     describe_periods,
-    is_working_day,
+    is_open_day,
     issuing_open,
     issuing_periods,
+    periods_on,
 )
 from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError, not_found
@@ -214,10 +215,11 @@ class Hall:
         if priority is not None and self.config.priority(priority) is None:
             raise HallError("invalid_priority", f"优先类别无效：{priority}", 422)
         if check_hours:
-            if not is_working_day(now.date(), self.config.hours):
+            if not is_open_day(now.date(), self.config.hours):
                 raise HallError("hall_closed", "今日为非工作日，大厅不办理业务，请在工作日前来或网上预约。")
             if not issuing_open(svc, self.config.hours, now):
-                periods = describe_periods(issuing_periods(svc, self.config.hours))
+                periods = describe_periods(periods_on(svc, self.config.hours, now.date())
+                                           or issuing_periods(svc, self.config.hours))
                 raise HallError("issuing_closed", f"“{svc.name}”当前不在取号时间，取号时间为{periods}。")
         day = now.date().isoformat()
         if svc.daily_cap is not None and self.issued_per_service.get((day, svc.id), 0) >= svc.daily_cap:

@@ -128,7 +128,7 @@ class HallService:
         self.lock = threading.RLock()
         self._secrets = threading.Lock()  # one PIN or password check at a time, as when all ran on the loop
         self._writer = Writer(self._commit)
-        self.extensions: dict[str, list[Extension]] = {}  # window action -> features' additions (install time)
+        self.extensions: dict[str, list[Extension]] = {}  # window action (and "sign-in") -> features' additions (install time)
         self.day = clock.now().date().isoformat()
         tickets, windows, counters = ledger.load_state(self.day)
         self.hall = Hall(config, tickets, windows, counters)
@@ -338,6 +338,8 @@ class HallService:
 
         def decide(now: datetime) -> Decision:
             d = self.hall.sign_in(window_id, staff_id, now)
+            for extend in self.extensions.get("sign-in", ()):  # may refuse it (the rota's B岗 limits)
+                extend(d, now, {})
             ws: WindowStatus = d.result
             d.rows.extend(clear)
             d.rows.append(("sessions", {

@@ -106,12 +106,27 @@ class QueueRules:
 
 
 @dataclass(frozen=True)
+class ServiceDay:
+    """A special service session (错时/节假日 service) on a day the hall is otherwise closed: it opens for these
+    sessions and services only, and is not a working day for deadlines."""
+
+    date: str  # "YYYY-MM-DD"
+    sessions: tuple[Period, ...]
+    services: tuple[str, ...] = ()  # empty = every service
+    name: str = "节假日服务"
+
+    def serves(self, service_id: str) -> bool:
+        return not self.services or service_id in self.services
+
+
+@dataclass(frozen=True)
 class Hours:
     sessions: tuple[Period, ...]  # opening periods, e.g. 08:30-12:00, 14:00-17:30
     lunch_duty: Period | None
     weekdays: tuple[int, ...] = (1, 2, 3, 4, 5)  # ISO weekdays the hall opens
     holidays: tuple[str, ...] = ()  # "YYYY-MM-DD"
     workdays: tuple[str, ...] = ()  # weekend days worked (调休), "YYYY-MM-DD"
+    service_days: tuple[ServiceDay, ...] = ()  # weekend / holiday service sessions
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
 from hall_controller.features.devices.records import DeviceRecords
 from hall_controller.features.devices.settings import PrinterSpec
+from hall_controller.features.rota import service as rota
 
 
 def window_ranges(numbers: list[int]) -> str:
@@ -145,7 +146,8 @@ class Printers(Mapping[str, Printer]):
         with self.service.lock:  # the hall's memory changes on the ledger's writer thread
             hall = self.service.hall
             ticket = hall.tickets.get(view["id"])
-            numbers = [cfg.window(w).number for w in hall.windows_serving(ticket)] if ticket else []
+            serving = hall.windows_serving(ticket) if ticket else []
+        numbers = [cfg.window(w).number for w in rota.hint_windows(self.service, serving)]
         return TicketPrint(
             hall_name=cfg.name,
             number=view["number"],

@@ -44,15 +44,16 @@ ATTENDANCE_COLUMNS = (
     ("staff_id", "工号", "text"), ("name", "姓名", "text"), ("unit", "单位", "text"),
     ("days_present", "出勤天数", "int"), ("late", "迟到次数", "int"), ("late_minutes", "迟到分钟", "minutes"),
     ("early", "早退次数", "int"), ("early_minutes", "早退分钟", "minutes"),
-    ("absent_sessions", "缺勤(半天)", "int"), ("forgotten_sign_outs", "未签离", "int"),
+    ("absent_sessions", "缺勤(半天)", "int"), ("leave_sessions", "请假(半天)", "int"),
+    ("forgotten_sign_outs", "未签离", "int"),
     ("standin_sign_ins", "替岗签到", "int"), ("worked_hours", "签到时长(小时)", "minutes"),
 )
 MARK_COLUMNS = (
     ("staff_id", "工号", "text"), ("name", "姓名", "text"), ("day", "日期", "text"), ("session", "时段", "text"),
     ("status_name", "状态", "text"), ("late_minutes", "迟到分钟", "minutes"), ("early_minutes", "早退分钟", "minutes"),
-    ("windows", "窗口", "text"), ("standin_name", "替岗", "text"),
+    ("windows", "窗口", "text"), ("standin_name", "替岗", "text"), ("leave", "假别", "text"),
 )
-STATUS_NAMES = {"on_time": "正常", "late": "迟到", "absent": "缺勤", "pending": "未到岗"}
+STATUS_NAMES = {"on_time": "正常", "late": "迟到", "absent": "缺勤", "pending": "未到岗", "leave": "请假"}
 
 
 def _day(service: HallService, text: str | None) -> date:

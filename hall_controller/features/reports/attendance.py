@@ -14,6 +14,10 @@ A sign-in that spans the lunch break counts for both sessions. Sessions not yet 
 what is already known (late once the grace has passed; absent once absent_after_minutes have passed).
 Days before `since` (the first day the ledger holds anything) are not judged at all: before the system
 ran, nobody could sign in, so nobody was absent.
+
+Who is expected comes from the rota (`expected`: the sessions each rostered person works on each day, special
+service days included); without one, every staff member every session of every working day. A session of
+approved leave (`leave`) is marked 请假, never 缺勤.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from hall_controller.core.calendar import closing_time, working_days
+from hall_controller.core.calendar import closing_time, is_open_day, is_working_day, sessions_on
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.day.rules import DaySettings
 
@@ -44,11 +48,12 @@ class Interval:
 class SessionMark:
     day: str
     session: str
-    status: str  # "on_time" | "late" | "absent" | "pending"
+    status: str  # "on_time" | "late" | "absent" | "pending" | "leave"
     late_minutes: float = 0
     early_minutes: float = 0
     windows: list[str] = field(default_factory=list)
     standin: bool = False
+    leave: str = ""  # the leave type's name, for a session on leave
 
 
 def intervals(events: Iterable[Mapping[str, Any]]) -> list[Interval]:
@@ -78,9 +83,13 @@ def month_bounds(month: str) -> tuple[date, date]:
 
 
 def attendance(events: Iterable[Mapping[str, Any]], config: HallConfig, settings: DaySettings, start: date,
-               end: date, now: datetime, since: date | None = None) -> dict[str, Any]:
-    """Per staff member: the marks of every session of every working day in [start, end) from `since` up to
-    now, and the month's totals."""
+               end: date, now: datetime, since: date | None = None,
+               expected: Mapping[tuple[str, str], tuple[int, ...]] | None = None,
+               leave: Mapping[tuple[str, str], Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """Per staff member: the marks of every session they are expected at (by (staff id, day): session indexes;
+    None = every session of every working day) in [start, end) from `since` up to now, sessions on leave
+    (by (staff id, day): the leave's view, `half` "", "am" or "pm") marked as such, and the month's totals."""
+    leave = leave or {}
     tz = now.tzinfo
     ivs = intervals(events)
     for iv in ivs:  # forgotten sign-outs count until the closing time of the day signed in
@@ -92,7 +101,8 @@ def attendance(events: Iterable[Mapping[str, Any]], config: HallConfig, settings
     for iv in ivs:
         by_staff.setdefault(iv.staff_id, []).append(iv)
     counted_from = max(start, since) if since is not None else start
-    days = [d for d in working_days(counted_from, end, config.hours) if d <= now.date()]
+    days = [counted_from + timedelta(days=i) for i in range((end - counted_from).days)]
+    days = [d for d in days if d <= now.date() and is_open_day(d, config.hours)]
     staff_rows = []
     for st in config.staff:
         mine = by_staff.get(st.id, [])
@@ -100,14 +110,26 @@ def attendance(events: Iterable[Mapping[str, Any]], config: HallConfig, settings
         forgotten_days: set[str] = set()
         worked_s = 0.0
         for d in days:
-            day_end = closing_time(d, config.hours, tz) or datetime.combine(d, datetime.max.time(), tz)
+            sessions = sessions_on(d, config.hours)
+            day_end = closing_time(d, config.hours, tz) or (datetime.combine(d, sessions[-1].end, tz) if sessions
+                                                             else datetime.combine(d, datetime.max.time(), tz))
             midnight = datetime.combine(d, datetime.min.time(), tz)
             todays = [iv for iv in mine if _end(iv, now) > midnight and iv.start < midnight + timedelta(days=1)]
             for iv in todays:
                 if iv.forgotten and iv.start.date() == d:
                     forgotten_days.add(d.isoformat())
                 worked_s += max(0.0, (min(_end(iv, now), day_end) - max(iv.start, midnight)).total_seconds())
-            for i, session in enumerate(config.hours.sessions):
+            # Without a rota: everyone, every session of a working day (a special service day needs a rota).
+            mine_expected = (expected.get((st.id, d.isoformat()), ()) if expected is not None
+                             else tuple(range(len(sessions))) if is_working_day(d, config.hours) else ())
+            away = leave.get((st.id, d.isoformat()))
+            for i, session in enumerate(sessions):
+                if away is not None and _half_covers(away.get("half") or "", i):
+                    if now >= datetime.combine(d, session.start, tz):
+                        marks.append(SessionMark(d.isoformat(), _session_name(i), "leave", leave=away.get("type_name", "")))
+                    continue
+                if i not in mine_expected:
+                    continue
                 mark = _judge(d, i, session, todays, settings, now)
                 if mark is not None:
                     marks.append(mark)
@@ -119,6 +141,7 @@ def attendance(events: Iterable[Mapping[str, Any]], config: HallConfig, settings
             "late": len(late), "late_minutes": round(sum(m.late_minutes for m in late), 1),
             "early": len(early), "early_minutes": round(sum(m.early_minutes for m in early), 1),
             "absent_sessions": sum(1 for m in marks if m.status == "absent"),
+            "leave_sessions": sum(1 for m in marks if m.status == "leave"),
             "forgotten_sign_outs": len(forgotten_days),
             "standin_sign_ins": sum(1 for iv in mine if iv.standin and start <= iv.start.date() < end),
             "worked_hours": round(worked_s / 3600, 2),
@@ -126,6 +149,15 @@ def attendance(events: Iterable[Mapping[str, Any]], config: HallConfig, settings
         })
     return {"start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(),
             "counted_from": counted_from.isoformat(), "staff": staff_rows}
+
+
+def _half_covers(half: str, session: int) -> bool:
+    """Whether a leave (whole day "", or "am" / "pm") covers the session: 上午 is the first, 下午 the rest."""
+    return not half or (half == "am") == (session == 0)
+
+
+def _session_name(i: int) -> str:
+    return SESSION_NAMES[i] if i < len(SESSION_NAMES) else f"第{i + 1}段"
 
 
 def _end(iv: Interval, now: datetime) -> datetime:
@@ -139,7 +171,7 @@ def _judge(d: date, i: int, session: Any, ivs: list[Interval], settings: DaySett
     s_end = datetime.combine(d, session.end, tz)
     if now < s_start:
         return None
-    name = SESSION_NAMES[i] if i < len(SESSION_NAMES) else f"第{i + 1}段"
+    name = _session_name(i)
     inside = [iv for iv in ivs if iv.start < s_end and _end(iv, now) > s_start]
     absent_at = s_start + timedelta(minutes=settings.absent_after_minutes)
     if not inside:

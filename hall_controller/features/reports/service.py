@@ -19,6 +19,8 @@ from hall_controller.features.day.settings import settings_of
 from hall_controller.features.reports import attendance as att
 from hall_controller.features.reports import charts
 from hall_controller.features.reports import rules as reports
+from hall_controller.features.rota import rules as rota_rules
+from hall_controller.features.rota import service as rota
 
 
 def service_report(service: HallService, period: str, day: date, by: str) -> dict[str, Any]:
@@ -43,7 +45,14 @@ def attendance_report(service: HallService, month: str) -> dict[str, Any]:
         "AND at >= ? AND at < ? ORDER BY seq", ((start - timedelta(days=1)).isoformat(), (end + timedelta(days=1)).isoformat()))]
     first = service.ledger.query("SELECT at FROM events ORDER BY seq LIMIT 1")  # no absence before the system ran
     since = datetime.fromisoformat(first[0][0]).date() if first else service.clock.now().date()
-    report = att.attendance(events, service.config, settings_of(service.config), start, end, service.clock.now(), since)
+    expected = leave = None
+    if rota.has_tables(service):  # rostered sessions and leave; without the feature everyone, every working day
+        expected = {(sid, d.isoformat()): sessions
+                    for d, duties in rota.roster(service, start, end).items()
+                    for sid, sessions in rota_rules.expected_sessions(d, duties, service.config.hours).items()}
+        leave = rota.leave_on(service, start, end)
+    report = att.attendance(events, service.config, settings_of(service.config), start, end, service.clock.now(), since,
+                            expected, leave)
     report["month"], report["hall"] = month, service.config.name
     return report
 

@@ -16,7 +16,7 @@ Pure: give it the config, the hall state and `now`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -111,7 +111,10 @@ def allocate(need: dict[str, int], windows: dict[str, set[str]], load: dict[str,
     return count
 
 
-def advise(cfg: HallConfig, hall: Hall, now: datetime) -> dict[str, Any]:
+def advise(cfg: HallConfig, hall: Hall, now: datetime, rostered: Mapping[str, Any] | None = None,
+           away: Iterable[str] = ()) -> dict[str, Any]:
+    """Windows needed per theme and half-hour against those open; with the day's rota (`rostered`: staff id →
+    duty with a `window_id`; `away`: staff ids on leave) also who is there to open more with."""
     settings = demand.settings_of(cfg)
     usual = demand.service_rates(cfg, settings)
     slots = demand.open_slots(cfg)
@@ -185,8 +188,35 @@ def advise(cfg: HallConfig, hall: Hall, now: datetime) -> dict[str, Any]:
     one = _one_more(cfg, hall, staffed, demands, {c: lam[current] for c, lam in lam_of.items() if current in lam},
                     out_themes, current)
     advice.append(_one_more_line(one))
+    people = _people(cfg, hall, rostered, away) if rostered is not None else None
+    if people is not None:
+        advice.append(_people_line(people, any(t["short"] > 0 for t in totals if not t["past"])))
     return {"generated_at": now.isoformat(), "target_wait_minutes": target, "themes": out_themes, "slots": totals,
-            "advice": advice, "one_more_window": one}
+            "advice": advice, "one_more_window": one, "people": people}
+
+
+def _people(cfg: HallConfig, hall: Hall, rostered: Mapping[str, Any], away: Iterable[str]) -> dict[str, Any]:
+    """Who the hall can count on today: rostered (排班, leave taken off), of them signed in, and those rostered
+    but not at a window — the only people more windows can be opened with; who is on leave."""
+    signed = {ws.staff_id for ws in hall.windows.values() if ws.staff_id is not None}
+    def person(sid: str, window_id: str | None = None) -> dict[str, Any]:
+        st = cfg.staff_member(sid)
+        w = cfg.window(window_id) if window_id else None
+        return {"staff_id": sid, "name": st.name if st else sid, "window_id": window_id,
+                "window_number": w.number if w else None}
+    return {"rostered": len(rostered), "signed_in": len(signed & set(rostered)),
+            "available": [person(sid, duty.window_id) for sid, duty in rostered.items() if sid not in signed],
+            "on_leave": [person(sid) for sid in away]}
+
+
+def _people_line(people: dict[str, Any], short: bool) -> str:
+    free = "、".join(f"{p['name']}（{p['window_number']}号窗口）" for p in people["available"])
+    line = f"今日排班{people['rostered']}人，已签到{people['signed_in']}人"
+    if people["on_leave"]:
+        line += f"，请假{len(people['on_leave'])}人（{'、'.join(p['name'] for p in people['on_leave'])}）"
+    if free:
+        return line + f"；尚未上岗可调配：{free}。"
+    return line + ("；排班人员均已在岗，增开窗口须调配B岗或安排加班。" if short else "；排班人员均已在岗。")
 
 
 def _shared_special(cfg: HallConfig, staffed: dict[str, set[str]], themes: Iterable[Any],

@@ -63,7 +63,9 @@ def test_past_slots_count_todays_tickets_and_match_erlang_c(hall):
     service.sign_in("3", "S003", "1234")
     clock.set(MONDAY_10.replace(minute=10))
     body = client.get("/api/staffing", headers=manager_headers(client)).json()
-    assert set(body) == {"generated_at", "target_wait_minutes", "themes", "slots", "advice", "one_more_window"}
+    assert set(body) == {"generated_at", "target_wait_minutes", "themes", "slots", "advice", "one_more_window", "people"}
+    # The standing arrangement (no rota published): all five staff rostered, two signed in, three to open with.
+    assert (body["people"]["rostered"], body["people"]["signed_in"], len(body["people"]["available"])) == (5, 2, 3)
     assert body["target_wait_minutes"] == TARGET
     social = next(t for t in body["themes"] if t["category_id"] == "social")
     assert social["name"] == "社会事务"

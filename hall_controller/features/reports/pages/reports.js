@@ -42,7 +42,7 @@ function query() {
 }
 
 const ATT_COLS = [["staff_id", "工号"], ["name", "姓名"], ["unit", "单位"], ["days_present", "出勤天数"], ["late", "迟到次数"],
-  ["late_minutes", "迟到分钟"], ["early", "早退次数"], ["early_minutes", "早退分钟"], ["absent_sessions", "缺勤(半天)"],
+  ["late_minutes", "迟到分钟"], ["early", "早退次数"], ["early_minutes", "早退分钟"], ["absent_sessions", "缺勤(半天)"], ["leave_sessions", "请假(半天)"],
   ["forgotten_sign_outs", "未签离"], ["standin_sign_ins", "替岗签到"], ["worked_hours", "签到时长(小时)"]]
   .map(([key, name]) => ({ key, name, kind: "text" }));
 const DAY_COLS = [["day", "日期"], ["issued", "取号"], ["served", "办结"], ["no_show", "过号"], ["closed_out", "日终结转"],
@@ -65,7 +65,7 @@ async function load() {
       $("#title").textContent = `${r.month} 考勤月报`;
       showCharts([]);
       renderTable(ATT_COLS, r.staff);
-      $("#note").textContent = "按大厅工作时段逐段判定：迟到、早退、缺勤（半天）、未签离；替岗（AB岗）单列。" +
+      $("#note").textContent = "按排班逐段判定（未发布排班的周按全员全天）：迟到、早退、缺勤（半天）、未签离；经批准的请假记为请假，不计缺勤；替岗（AB岗）单列。" +
         (r.counted_from > r.start ? `系统自 ${r.counted_from} 起有记录，此前不计缺勤。` : "");
     } else {
       const r = await api(`/api/reports/days?${query()}`, { token });
