@@ -266,9 +266,8 @@ def standin_check(service: HallService):
     """The check every staff sign-in passes (`HallService.extensions["sign-in"]`): a B岗 sign-in on a working day is
     counted against the limits — refused past one; near one it goes through with a `rota.standin_warning`
     event the manager board shows — and its day recorded in `standin_days`."""
-    s = settings_of(service.config)
-
     def check(d: Decision, now: datetime, details: dict[str, Any]) -> None:
+        s = settings_of(service.config)  # read each time: the config is versioned data a manager may change
         signed = next((data for type_, data in d.events if type_ == "staff.signed_in"), None)
         if signed is None or not signed.get("standin"):
             return
