@@ -23,6 +23,7 @@ from hall_controller.features.backup.feature import feature as backup
 from hall_controller.features.day.feature import feature as day
 from hall_controller.features.devices.feature import feature as devices
 from hall_controller.features.manager.feature import feature as manager
+from hall_controller.features.metrics.feature import feature as metrics
 from hall_controller.features.platform.feature import feature as platform
 from hall_controller.features.ratings.feature import feature as ratings
 from hall_controller.features.region.feature import feature as region
@@ -37,7 +38,7 @@ from kiosk_ui.feature import feature as kiosks
 # In install order: the kiosk uses the appointment book and the device hub, so both come first; applications
 # issue 出件 tickets through the kiosk and print notices on the hub's printers.
 _HALL: tuple[Feature, ...] = (appointments, devices, kiosks, applications, screens, manager, ratings, platform,
-                              region, day, rota, reports, staffing, simulation, backup, admin)
+                              region, day, rota, reports, staffing, simulation, backup, admin, metrics)
 FEATURES: tuple[Feature, ...] = (*_HALL, covering(_HALL))
 SECTIONS = tuple(f.section for f in FEATURES if f.section)
 

@@ -19,6 +19,7 @@ from hall_controller.features.admin import cli as admin_cli
 from hall_controller.features.backup import cli as backup_cli
 from hall_controller.features.simulation import cli as simulation_cli
 from hall_controller.features.staffing import cli as staffing_cli
+from hall_controller.http.observe import configure_logging
 from region import cli as region_cli
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="open event streams (WS /ws/events) allowed per client address")
     serve.add_argument("--clock-start", metavar="ISO_TIME",
                        help="run the hall clock from this local time (training, simulation, tests)")
+    serve.add_argument("--log-format", choices=("text", "json"), default="text",
+                       help="json: one JSON object a line with the request id, for a log collector")
 
     check = sub.add_parser("check-config", help="validate a hall config without starting")
     check.add_argument("path")
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     admin_cli.add_command(sub)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(getattr(args, "log_format", "text"))
     if args.command == "check-config":
         return _check_config(args.path)
     if args.command in ("simulate", "staffing"):
@@ -129,15 +132,18 @@ def _serve(args: argparse.Namespace) -> int:
         clock = SystemClock(cfg.timezone)
     try:
         app = build_app(cfg, args.db, clock, ServeOptions(devices=devices_mode(args), var_dir=Path(args.db).resolve().parent,
-                                                          rate_limit=args.rate_limit, ws_per_client=args.ws_per_client))
+                                                          rate_limit=args.rate_limit, ws_per_client=args.ws_per_client,
+                                                          access_log=args.log_format == "json"))
     except SchemaError as exc:
         print(f"台账错误 ledger error: {exc}", file=sys.stderr)
         return 2
     # loop="asyncio": pyserial-asyncio-fast sets attributes on socket:// transports, which uvloop's refuse
     # No per-message deflate: events are small, and compressing each one once per board client costs more
     # CPU than the LAN bytes it saves.
+    # JSON: uvicorn's loggers go to ours (log_config=None) and our access line, with the request id, replaces its own.
+    json_logs = {"log_config": None, "access_log": False} if args.log_format == "json" else {}
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20, loop="asyncio",
-                ws_per_message_deflate=False)
+                ws_per_message_deflate=False, **json_logs)
     return 0
 
 

@@ -4,18 +4,20 @@ one `HallService` behind them all."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from hall_controller.core.feature import Feature
 from hall_controller.core.service import HallService
-from hall_controller.http import auth, errors, limits, ws
+from hall_controller.http import auth, errors, limits, observe, ws
 from hall_controller.http import routes as core
 
 COMMON_STATIC = Path(__file__).resolve().parent / "static"
@@ -27,6 +29,7 @@ class ServeOptions:
     var_dir: Path = Path("var")  # runtime files: WAVs, device logs
     rate_limit: float = 50  # requests a second per client address (0 = no limit)
     ws_per_client: int = ws.WS_PER_CLIENT  # open event streams per client address
+    access_log: bool = False  # an access line per request with its id (JSON logs; uvicorn's has no id)
 
 
 def create_app(service: HallService, features: Iterable[Feature] = (), options: ServeOptions | None = None) -> FastAPI:
@@ -46,8 +49,10 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
                 gen = hook(app)
                 await gen.__anext__()
                 running.append(gen)
+            app.state.ready = True
             yield
         finally:
+            app.state.ready = False
             for gen in reversed(running):
                 try:
                     await gen.__anext__()
@@ -71,6 +76,18 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
     async def healthz() -> dict[str, object]:
         return {"ok": True, "seq": service.ledger.last_seq}
 
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        """Ready for traffic: every feature's start-up done (devices opened, pushers running), not shutting down,
+        and the ledger answers. A proxy or monitor sends traffic only then; /healthz says the process lives."""
+        if not getattr(app.state, "ready", False):
+            return JSONResponse({"error": "not_ready", "message": "控制器正在启动或停止。"}, status_code=503)
+        try:
+            service.ledger.query("SELECT 1")
+        except sqlite3.Error:
+            return JSONResponse({"error": "storage_unavailable", "message": "台账无法读取。"}, status_code=503)
+        return JSONResponse({"ok": True, "seq": service.ledger.last_seq})
+
     for feature in features:
         if feature.install:
             feature.install(app)
@@ -78,4 +95,5 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
     errors.document(app)
     app.add_middleware(limits.RateLimit, rate=options.rate_limit)
     app.add_middleware(limits.BodyLimit)
+    app.add_middleware(observe.RequestId, access_log=options.access_log)  # outermost: every response has an id
     return app
