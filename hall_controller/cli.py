@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -87,19 +88,64 @@ def _check_config(path: str) -> int:
     return 0
 
 
-def demo_clock(cfg: HallConfig) -> Clock:
-    """Real time if the hall is open now; otherwise real time shifted to 09:00 of the last working day."""
+def demo_clock(cfg: HallConfig, last_event: datetime | None = None) -> Clock:
+    """Real time if the hall is open now, else real time shifted into its opening hours (`demo_start`)."""
     clock = SystemClock(cfg.timezone)
     now = clock.now()
-    if is_working_day(now.date(), cfg.hours) and any(p.contains(now.time()) for p in cfg.hours.sessions):
+    start = demo_start(cfg, now, last_event)
+    if start == now:
         return clock
-    day = now.date()
+    logging.getLogger(__name__).info("演示模式：大厅时钟从 %s 开始（实际时间 %s）", start, now)
+    return OffsetClock(cfg.timezone, start - now)
+
+
+def demo_start(cfg: HallConfig, now: datetime, last_event: datetime | None) -> datetime:
+    """When the demo hall's clock starts: now if the hall is open now, else half an hour into the last working
+    day's opening — but never before the ledger's last event. A restarted demo goes on from where its hall
+    left off (the next working day's opening once that day's hours are over), so issue times never go
+    backwards and no wait comes out negative."""
+    start = now if _open(cfg, now) else _opening(cfg, _working_day(cfg, now.date(), -1), now.tzinfo)
+    if last_event is None or last_event < start:
+        return start
+    resume = last_event.astimezone(now.tzinfo) + timedelta(seconds=1)
+    day = resume.date()
+    sessions = cfg.hours.sessions
+    if is_working_day(day, cfg.hours) and sessions and sessions[0].start <= resume.time() < sessions[-1].end:
+        return resume
+    if is_working_day(day, cfg.hours) and sessions and resume.time() < sessions[0].start:
+        return _opening(cfg, day, now.tzinfo)
+    return _opening(cfg, _working_day(cfg, day + timedelta(days=1), +1), now.tzinfo)
+
+
+def _open(cfg: HallConfig, at: datetime) -> bool:
+    return is_working_day(at.date(), cfg.hours) and any(p.contains(at.time()) for p in cfg.hours.sessions)
+
+
+def _working_day(cfg: HallConfig, day: date, step: int) -> date:
+    """`day` if it is a working day, else the nearest one before (step -1) or after (+1) it."""
     while not is_working_day(day, cfg.hours):
-        day -= timedelta(days=1)
-    start = cfg.hours.sessions[0].start if cfg.hours.sessions else now.time()
-    target = datetime.combine(day, start, now.tzinfo) + timedelta(minutes=30)
-    logging.getLogger(__name__).info("演示模式：大厅时钟从 %s 开始（实际时间 %s）", target, now)
-    return OffsetClock(cfg.timezone, target - now)
+        day += timedelta(days=step)
+    return day
+
+
+def _opening(cfg: HallConfig, day: date, tz) -> datetime:
+    start = cfg.hours.sessions[0].start if cfg.hours.sessions else time(9)
+    return datetime.combine(day, start, tz) + timedelta(minutes=30)
+
+
+def last_event_at(db: str) -> datetime | None:
+    """The time of the ledger's last event, read before the ledger is opened (None for a new one)."""
+    if not Path(db).is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{Path(db).resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT at FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None  # not a ledger (yet): opening it says why
+    return datetime.fromisoformat(row[0]) if row else None
 
 
 def devices_mode(args: argparse.Namespace) -> str:
@@ -127,7 +173,7 @@ def _serve(args: argparse.Namespace) -> int:
         start = start if start.tzinfo else start.replace(tzinfo=ZoneInfo(cfg.timezone))
         clock: Clock = OffsetClock(cfg.timezone, start - datetime.now(start.tzinfo))
     elif args.demo:
-        clock = demo_clock(cfg)
+        clock = demo_clock(cfg, last_event_at(args.db))
     else:
         clock = SystemClock(cfg.timezone)
     try:
