@@ -67,8 +67,16 @@ async def board_state(request: Request) -> dict[str, Any]:
     seq, day = snap["seq"], snap["day"]
     snap["recent_calls"] = recent_calls(svc, seq, day)
     snap["notice"] = current_notice(svc, svc.clock.now())
-    snap["staff"] = {s.id: public_staff(s) for s in svc.config.staff}
+    # Only the staff signed in at a window now: their cards are shown there by rule (公开), while a list of
+    # every 工号, name and photo is not the hall LAN's business. A later sign-in's event brings its card.
+    snap["staff"] = {s.id: public_staff(s) for s in on_duty(svc)}
     return snap
+
+
+def on_duty(svc: HallService) -> list[Staff]:
+    with svc.lock:
+        ids = {ws.staff_id for ws in svc.hall.windows.values() if ws.staff_id}
+    return [s for s in svc.config.staff if s.id in ids]
 
 
 def recent_calls(svc: HallService, seq: int, day: str) -> list[dict[str, Any]]:
@@ -86,10 +94,13 @@ def public_staff(s: Staff) -> dict[str, str]:
 
 @router.get("/staff-photo/{staff_id}", include_in_schema=False)
 async def staff_photo(request: Request, staff_id: str) -> Response:
-    config = service_of(request).config
-    staff = config.staff_member(staff_id)
+    svc = service_of(request)
+    config = svc.config
+    # Served while the staff member is signed in at a window (their card is shown there); the same 404 for
+    # everyone else, so the address tells nobody which 工号 exist.
+    staff = next((s for s in on_duty(svc) if s.id == staff_id), None)
     if staff is None:
-        raise HallError("unknown_staff", f"未找到工作人员：{staff_id}", 404)
+        raise HallError("unknown_staff", "未找到该工作人员。", 404)
     path = photo_path(config, staff)
     if path is not None:
         return FileResponse(path, media_type=PHOTO_TYPES[path.suffix.lower()],

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sqlite3
 import sys
+import tempfile
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="requests a second allowed per client address, bursts twice that (0 = no limit)")
     serve.add_argument("--ws-per-client", type=int, default=50,
                        help="open event streams (WS /ws/events) allowed per client address")
+    serve.add_argument("--ws-max", type=int, default=1000, help="open event streams allowed in all")
     serve.add_argument("--clock-start", metavar="ISO_TIME",
                        help="run the hall clock from this local time (training, simulation, tests)")
     serve.add_argument("--log-format", choices=("text", "json"), default="text",
@@ -157,7 +159,9 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from hall_controller.app import build_app
+    from hall_controller.core.ledger import StorageError
     from hall_controller.http.app import ServeOptions
+    from hall_controller.http.ws import WS_MAX_MESSAGE
 
     try:
         cfg = load_config(args.config)
@@ -176,20 +180,32 @@ def _serve(args: argparse.Namespace) -> int:
         clock = demo_clock(cfg, last_event_at(args.db))
     else:
         clock = SystemClock(cfg.timezone)
+    var_dir = Path(args.db).resolve().parent
     try:
-        app = build_app(cfg, args.db, clock, ServeOptions(devices=devices_mode(args), var_dir=Path(args.db).resolve().parent,
-                                                          rate_limit=args.rate_limit, ws_per_client=args.ws_per_client,
-                                                          access_log=args.log_format == "json"))
+        var_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=var_dir).close()  # WAVs and device logs are written here
+        app = build_app(cfg, args.db, clock, ServeOptions(
+            devices=devices_mode(args), var_dir=var_dir, rate_limit=args.rate_limit,
+            ws_per_client=args.ws_per_client, ws_max=args.ws_max,
+            access_log=args.log_format == "json"))
     except SchemaError as exc:
         print(f"台账错误 ledger error: {exc}", file=sys.stderr)
+        return 2
+    except StorageError as exc:
+        print(f"存储错误 storage error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"存储错误 storage error: cannot write the directory {var_dir}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     # loop="asyncio": pyserial-asyncio-fast sets attributes on socket:// transports, which uvloop's refuse
     # No per-message deflate: events are small, and compressing each one once per board client costs more
     # CPU than the LAN bytes it saves.
+    # ws_max_size: a client's WebSocket message over a few KiB is refused before it is buffered (clients of the
+    # event stream send nothing).
     # JSON: uvicorn's loggers go to ours (log_config=None) and our access line, with the request id, replaces its own.
     json_logs = {"log_config": None, "access_log": False} if args.log_format == "json" else {}
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", ws_ping_interval=20, loop="asyncio",
-                ws_per_message_deflate=False, **json_logs)
+                ws_per_message_deflate=False, ws_max_size=WS_MAX_MESSAGE, **json_logs)
     return 0
 
 

@@ -45,8 +45,7 @@ class IssueBody(Strict):
 
 
 class CheckInBody(Strict):
-    code: Annotated[str, Field(min_length=1, max_length=16)] | None = None
-    phone: Annotated[str, Field(min_length=7, max_length=20)] | None = None
+    code: Annotated[str, Field(min_length=1, max_length=16)] | None = None  # or the ID card: never a phone number
     swipe_id: Annotated[str, Field(max_length=32)] | None = None
 
 
@@ -174,9 +173,9 @@ async def kiosk_issue(request: Request, kiosk_id: KioskId, body: IssueBody) -> d
 @router.post("/api/kiosk/{kiosk_id}/check-in")
 async def kiosk_check_in(request: Request, kiosk_id: KioskId, body: CheckInBody) -> dict[str, Any]:
     desk = desk_of(request)
-    if not (body.code or body.phone or body.swipe_id):
-        raise HallError("invalid_request", "请输入预约码或手机号码，或刷身份证。", 422)
-    return await desk.check_in(desk.kiosk(kiosk_id), body.code, body.phone, body.swipe_id, public_base(request))
+    if not (body.code or body.swipe_id):
+        raise HallError("invalid_request", "请输入预约码，或刷身份证。", 422)
+    return await desk.check_in(desk.kiosk(kiosk_id), body.code, body.swipe_id, public_base(request))
 
 
 @router.post("/api/kiosk/{kiosk_id}/swipe/clear")
@@ -186,7 +185,8 @@ async def clear_swipe(request: Request, kiosk_id: KioskId, body: ClearBody | Non
     return {"ok": True}
 
 
-@router.get("/api/kiosk/speech", response_class=Response)
+@router.get("/api/kiosk/speech", response_class=Response, responses={200: {
+    "description": "the text read aloud (WAV)", "content": {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}}})
 async def speech(request: Request, text: Annotated[str, Query(min_length=1, max_length=300)]) -> Response:
     wav = await request.app.state.kiosk_speech.wav(text)
     return Response(wav, media_type="audio/wav", headers={"cache-control": "public, max-age=86400"})

@@ -26,7 +26,13 @@ from kiosk_ui.settings import Kiosk, KioskSettings
 
 log = logging.getLogger(__name__)
 
+ISSUED_ELSEWHERE = {"ok": False, "code": "issued_elsewhere", "message": "该号票已在签到时发放，请以首次取得的号票为准。"}
 NO_PRINTER = {"ok": False, "code": "unavailable", "message": "本机暂不提供打印，请用手机拍下二维码或记下您的号码。"}
+
+
+def source_of(kiosk: Kiosk) -> str:
+    """The ticket's `source` for what this kiosk issues: its replays get the token again, no one else's."""
+    return f"kiosk:{kiosk.id}"
 
 
 class KioskDesk:
@@ -108,14 +114,17 @@ class KioskDesk:
                     if swipe.elderly and self.settings.elderly_priority:
                         priority = self.settings.elderly_priority
                 view = await self.service.call(self.service.issue_ticket, svc.id, "kiosk", priority=priority,
-                                               request_id=request_id, holder=swipe.holder if swipe else None)
+                                               request_id=request_id, holder=swipe.holder if swipe else None,
+                                               source=source_of(kiosk))
             finally:
                 # Issued or refused, the card has had its turn: the next citizen at this kiosk must not
                 # inherit its priority or be counted against its daily limit.
                 self.readers.clear(kiosk.id)
         else:
-            view = await self.service.call(self.service.issue_ticket, svc.id, "kiosk", request_id=request_id)
-        view["status_url"] = f"{base_url}/t/{view['token']}"
+            view = await self.service.call(self.service.issue_ticket, svc.id, "kiosk", request_id=request_id,
+                                           source=source_of(kiosk))
+        if "token" in view:
+            view["status_url"] = f"{base_url}/t/{view['token']}"
         return await self._finish(kiosk, view)
 
     def _check_daily_limit(self, swipe: Swipe, svc: Service) -> None:
@@ -130,8 +139,7 @@ class KioskDesk:
             raise HallError("person_daily_limit",
                             f"您今天已取“{svc.name}”号 {taken} 次，每人每天限取 {limit} 次。如有疑问请咨询服务台。")
 
-    async def check_in(self, kiosk: Kiosk, code: str | None, phone: str | None, swipe_id: str | None,
-                       base_url: str) -> dict[str, Any]:
+    async def check_in(self, kiosk: Kiosk, code: str | None, swipe_id: str | None, base_url: str) -> dict[str, Any]:
         holder = None
         if swipe_id:
             try:
@@ -139,27 +147,32 @@ class KioskDesk:
             finally:
                 self.readers.clear(kiosk.id)  # found or not, the card has had its turn
             holder = swipe.holder if swipe else None
-        appointment = self.book.find_for_check_in(code=code, phone=phone, id_number_hash=holder)
-        result = await self.service.call(self.book.check_in, appointment)
+        appointment = self.book.find_for_check_in(code=code, id_number_hash=holder)
+        result = await self.service.call(self.book.check_in, appointment, source=source_of(kiosk))
         view = result["ticket"]
-        view["status_url"] = f"{base_url}/t/{view['token']}"
+        if "token" in view:
+            view["status_url"] = f"{base_url}/t/{view['token']}"
         out = await self._finish(kiosk, view)
         out["appointment"] = result["appointment"]
         out["appointment_priority"] = result["priority"]
         return out
 
     async def _finish(self, kiosk: Kiosk, view: dict[str, Any]) -> dict[str, Any]:
-        token = view.pop("token")
+        # No token: the ticket was taken on another device (a repeated check-in), whose QR and print stand.
+        token = view.pop("token", None)
         ticket = self.service.hall.tickets.get(view["id"])
         serving = self.service.hall.windows_serving(ticket) if ticket else []
         numbers = sorted(self.service.config.window(w).number for w in rota.hint_windows(self.service, serving))
         priority = self.service.config.priority(view["priority"]) if view.get("priority") else None
-        return {"ticket": view, "qr": f"/kiosk/qr/{token}.svg", "windows": window_ranges(numbers) if numbers else "",
+        return {"ticket": view, "qr": f"/kiosk/qr/{token}.svg" if token else None,
+                "windows": window_ranges(numbers) if numbers else "",
                 "priority_name": priority.name if priority else None,
                 "print": await self._print_once(kiosk, {**view, "token": token})}
 
     async def _print_once(self, kiosk: Kiosk, view: dict[str, Any]) -> dict[str, Any]:
         pending = self._printed.get(view["id"])
+        if pending is None and view["token"] is None:
+            return ISSUED_ELSEWHERE
         if pending is None:
             pending = asyncio.get_running_loop().create_future()
             self._printed[view["id"]] = pending

@@ -43,6 +43,9 @@ export class HallState {
       if (!ws.ticket_id) w.ticket = null;
       changed.windows.add(ws.id);
     }
+    if (event.type === "staff.signed_in" && data.staff) {
+      this.staff[data.staff.id] = { ...data.staff, photo_url: `/staff-photo/${encodeURIComponent(data.staff.id)}` };
+    }
     if (event.type === "hall.notice") {
       this.notice = { seq: event.seq, at: event.at, text: data.text || "", by: data.by, until: data.until };
       changed.notice = true;

@@ -23,7 +23,11 @@ log = logging.getLogger(__name__)
 PRIVATE_KEYS: dict[str, tuple[str, ...]] = {
     "ticket.": ("ticket.appointment_id",),
     "appointment.": ("appointment.id", "appointment.name", "appointment.phone", "appointment.id_number"),
-    "rating.recorded": ("comment",),
+    # A rating's level, reasons and the rated staff member's 工号 and tally: /results shows per service and
+    # window only, and a stream that put a level beside a window and a minute would name the rater's verdict.
+    "rating.recorded": ("comment", "staff_id", "level", "label", "bad", "reasons", "satisfaction.staff"),
+    # Which 工号 and manager ids exist is not for the hall LAN (a failed sign-in names one).
+    "manager.": ("manager_id",),
     "case.": ("steps",),
     "complaint.": ("content", "answer"),
 }
@@ -88,8 +92,15 @@ class Subscription:
         self.close()
 
 
+# Events queued for all subscribers together (each entry is a pair of references to the shared event and
+# text, ~100 bytes): many streams that read nothing must not grow the controller without bound. Past it the
+# most lagging subscriber is cut off like one that fell a whole queue behind, and resumes with `since`.
+MAX_QUEUED = 200_000
+
+
 class EventBus:
-    def __init__(self) -> None:
+    def __init__(self, max_queued: int = MAX_QUEUED) -> None:
+        self.max_queued = max_queued
         self._subs: set[Subscription] = set()
         self._listeners: list[Callable[[Event], None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -140,9 +151,14 @@ class EventBus:
                 try:
                     sub.queue.put_nowait((event, full) if sub.private else (shown, text))
                 except asyncio.QueueFull:
-                    sub.overflowed = True
-                    self._subs.discard(sub)
-                    _drain_and_end(sub.queue)
+                    self._cut(sub)
+        while self._subs and sum(sub.queue.qsize() for sub in self._subs) > self.max_queued:
+            self._cut(max(self._subs, key=lambda sub: sub.queue.qsize()))
+
+    def _cut(self, sub: Subscription) -> None:
+        sub.overflowed = True
+        self._subs.discard(sub)
+        _drain_and_end(sub.queue)
 
     @property
     def subscribers(self) -> int:

@@ -42,7 +42,7 @@ from hall_controller.core.settings import HallConfig, Window
 
 RECENT_SERVICES = 20
 # Never shown to clients: the token keys the public status page, the others identify the citizen.
-PRIVATE_FIELDS = ("token", "holder", "request_id")  # finished services per category kept for the live service rate
+PRIVATE_FIELDS = ("token", "holder", "request_id", "appointment_id", "source")  # finished services per category kept for the live service rate
 
 
 class Hall:
@@ -201,6 +201,7 @@ class Hall:
         holder: str | None = None,
         appointment_id: str | None = None,
         check_hours: bool = True,
+        source: str | None = None,
     ) -> Decision:
         if request_id is not None and request_id in self.by_request:
             t = self.tickets[self.by_request[request_id]]
@@ -242,6 +243,7 @@ class Hall:
             request_id=request_id,
             holder=holder,
             appointment_id=appointment_id,
+            source=source,
         )
         d = Decision(tickets=[ticket], counters={(day, svc.prefix): seq}, result=ticket)
         d.emit("ticket.issued", self._ticket_event(ticket))
@@ -413,8 +415,13 @@ class Hall:
                       standin=standin, signed_in_at=now)
         d.windows.append(nws)
         d.result = nws
+        staff = self.config.staff_member(staff_id)
+        # The card the window's screens show (公开 at the window by rule): screens learn it here, not from a
+        # hall-wide staff list.
         d.emit("staff.signed_in", {"window_id": window_id, "staff_id": staff_id, "standin": standin,
-                                   "at": now.isoformat(), "window": self._window_event(nws)})
+                                   "at": now.isoformat(), "window": self._window_event(nws),
+                                   "staff": {"id": staff_id, "name": staff.name, "unit": staff.unit}
+                                   if staff else None})
         return d
 
     def sign_out(self, window_id: str, now: datetime) -> Decision:

@@ -57,17 +57,25 @@ class Ledger:
         self.components = (Component(CORE, (*CORE_TABLES, *tables), CORE_MIGRATIONS), *components)
         self.tables = {t.name: t for c in self.components for t in c.tables}
         self.selectors = tuple(outbox)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # The writer's connection: every write, and the writer's own reads while its transaction is open.
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")  # an acknowledged command survives power loss too
-        self.conn.execute("PRAGMA busy_timeout=5000")
-        self.db = sqlite_utils.Database(self.conn)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # The writer's connection: every write, and the writer's own reads while its transaction is open.
+            self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=FULL")  # an acknowledged command survives power loss too
+            self.conn.execute("PRAGMA busy_timeout=5000")
+            self.db = sqlite_utils.Database(self.conn)
+            # A newer ledger is refused here; an older one is migrated (after a backup beside it, kept in
+            # `migration_backup`).
+            self.migration_backup = prepare(self.conn, self.path, self.components, _create_core)
+            self._probe_write()
+        except (sqlite3.Error, OSError) as exc:
+            # At start, not at the first citizen's ticket: the hall must not open on a ledger it cannot write.
+            raise StorageError(f"cannot write the ledger {self.path}: {exc} — check that the file and its "
+                               "directory are writable (the -wal and -shm files are made beside it) and the disk "
+                               "has space") from exc
         self._lock = threading.Lock()
-        # A newer ledger is refused here; an older one is migrated (after a backup beside it, kept in `migration_backup`).
-        self.migration_backup = prepare(self.conn, self.path, self.components, _create_core)
         # Every other thread's reads: never inside the writer's open transaction. One in-memory database
         # cannot be opened twice, so there the two share the connection.
         self._reader = self.conn if self.path == ":memory:" else sqlite3.connect(
@@ -82,6 +90,14 @@ class Ledger:
         # Test hook: every COMMIT first stalls this long, as on a disk whose fsync is slow (tests/core/test_writer.py;
         # a server started with HALL_TEST_COMMIT_STALL_MS set). Never set in a hall.
         self.commit_delay_s = float(os.environ.get("HALL_TEST_COMMIT_STALL_MS", "0")) / 1000
+
+    def _probe_write(self) -> None:
+        """Fail now if the database takes no writes: a read-only file opens, and answers reads, without complaint."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute('CREATE TABLE "_write_probe" (x)')
+        finally:
+            self.conn.execute("ROLLBACK")
 
     # ------------------------------------------------------------------ writes
 

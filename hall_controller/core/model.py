@@ -99,6 +99,7 @@ class Ticket:
     holder: str | None = None  # hashed identity of the citizen, when known
     appointment_id: str | None = None
     application_no: str | None = None  # 办件编号 the window's business system attached (features/applications)
+    source: str | None = None  # the device or person that took it ("kiosk:K1", "staff:QH1001", "platform")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: _jsonable(getattr(self, k)) for k in _FIELD_NAMES[Ticket]}

@@ -235,12 +235,16 @@ class HallService:
     # ------------------------------------------------------------------ tickets
 
     def issue_ticket(self, service_id: str, channel: str, priority: str | None = None,
-                     request_id: str | None = None, *, key: str | None = None, **extra: Any) -> dict[str, Any]:
-        """Issue a ticket, once per idempotency key: a replay returns the same ticket (and its token).
+                     request_id: str | None = None, *, key: str | None = None, source: str | None = None,
+                     **extra: Any) -> dict[str, Any]:
+        """Issue a ticket, once per idempotency key: a replay returns the same ticket.
 
         `request_id` is a client's key (kiosk, API); `key` is the hall's own for a ticket it issues for
         someone (an appointment's check-in: `appointment:<id>`). Client keys are stored as `client:<id>`,
         so no client can name, and so claim, a ticket the hall issued for someone else.
+
+        The token (which follows and rates the ticket) is disclosed once, to the device that took it: the
+        view has `token` on the first issue and on a replay from the same `source`, never to anyone else.
         """
         idem = key if key is not None else client_key(request_id)
         token = secrets.token_urlsafe(12)
@@ -253,11 +257,13 @@ class HallService:
                 if used:
                     raise HallError("request_id_used", f"该请求编号已用于 {used[0][0]} 的号票 {used[0][1]}，"
                                                        "请使用新的请求编号重新取号。", 409)
-            return self.hall.issue(service_id, channel, now, token, priority=priority, request_id=idem, **extra)
+            return self.hall.issue(service_id, channel, now, token, priority=priority, request_id=idem,
+                                   source=source, **extra)
 
         t: Ticket = self.execute(decide)
         view = self.view(t)
-        view["token"] = t.token
+        if t.token == token or (source is not None and t.source == source):
+            view["token"] = t.token
         return view
 
     def is_replay(self, request_id: str) -> bool:

@@ -30,6 +30,7 @@ class ServeOptions:
     rate_limit: float = 50  # requests a second per client address (0 = no limit)
     ws_per_client: int = ws.WS_PER_CLIENT  # open event streams per client address
     access_log: bool = False  # an access line per request with its id (JSON logs; uvicorn's has no id)
+    ws_max: int = ws.WS_MAX_STREAMS  # open event streams in all
 
 
 def create_app(service: HallService, features: Iterable[Feature] = (), options: ServeOptions | None = None) -> FastAPI:

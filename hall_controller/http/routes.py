@@ -112,8 +112,9 @@ async def issue_ticket(request: Request, body: IssueRequest, authorization: Anno
     if body.priority is not None or body.channel == "staff":
         svc.authorise_any_staff(bearer(authorization))
     view = await svc.call(svc.issue_ticket, body.service_id, body.channel, priority=body.priority,
-                          request_id=body.request_id)
-    view["status_url"] = status_url(request, view["token"])
+                          request_id=body.request_id, source=f"address:{request.client.host if request.client else '?'}")
+    if "token" in view:
+        view["status_url"] = status_url(request, view["token"])
     return view
 
 

@@ -158,7 +158,7 @@ const SCREENS = {
     tiles.append(
       el("button", { class: "tile action", id: "go-search", onclick: () => show("search", { q: "" }) },
         el("span", { class: "name" }, "搜索事项"), el("span", { class: "meta" }, "按名称或拼音首字母")),
-      el("button", { class: "tile action", id: "go-checkin", onclick: () => show("checkin", { mode: "code", value: "" }) },
+      el("button", { class: "tile action", id: "go-checkin", onclick: () => show("checkin", { value: "" }) },
         el("span", { class: "name" }, "预约签到"), el("span", { class: "meta" }, "预约码 · 手机号 · 身份证")));
     screenEl.append(tiles);
     if (pages > 1) {
@@ -254,8 +254,8 @@ const SCREENS = {
       r.windows ? el("p", { id: "ticket-windows" }, `请留意 ${r.windows} 号窗口叫号`) : null,
       el("p", { id: "ticket-ahead" }, `您前面还有 ${t.ahead} 人，预计${minutes(t.estimated_wait_s)}`));
     const right = el("div", {},
-      el("div", { class: "qr" }, el("img", { src: r.qr, alt: "排队进度二维码", id: "ticket-qr" }),
-        el("p", {}, "用手机扫码，随时查看排队进度和叫号窗口。")),
+      r.qr ? el("div", { class: "qr" }, el("img", { src: r.qr, alt: "排队进度二维码", id: "ticket-qr" }),
+        el("p", {}, "用手机扫码，随时查看排队进度和叫号窗口。")) : null,
       el("div", { class: printed ? "print-ok" : "print-fail", id: "print-status" },
         printed ? "号票已打印，请从出票口取走。" : r.print.message),
       el("button", { class: "secondary", id: "done", onclick: goHome }, "完成"));
@@ -268,14 +268,11 @@ const SCREENS = {
     speak(`${title}。您的号码是 ${t.number}。您前面还有 ${t.ahead} 人。` + (printed ? "号票已打印，请取走。" : r.print.message));
   },
 
-  checkin({ mode, value }) {
+  checkin({ value }) {
+    // The appointment code or the ID card: a phone number alone would let anyone check in (and so take the
+    // ticket of) whoever they know the number of.
     screenEl.append(el("button", { class: "back", onclick: goHome }, "‹ 返回"), el("h2", {}, "预约签到"));
-    const tabs = el("div", { class: "tabs" },
-      el("button", { "aria-pressed": mode === "code" ? "true" : "false", id: "tab-code",
-        onclick: () => show("checkin", { mode: "code", value: "" }) }, "预约码"),
-      el("button", { "aria-pressed": mode === "phone" ? "true" : "false", id: "tab-phone",
-        onclick: () => show("checkin", { mode: "phone", value: "" }) }, "手机号"));
-    const hint = mode === "code" ? "请输入 8 位预约码" : "请输入预约时登记的手机号";
+    const hint = "请输入 8 位预约码";
     const entry = el("div", { class: `entry ${value ? "" : "empty"}`, id: "entry" }, value || hint);
     const keys = el("div", { class: "keys" });
     const set = (v) => { current.args.value = v; save(); entry.textContent = v || hint; entry.classList.toggle("empty", !v); };
@@ -284,19 +281,19 @@ const SCREENS = {
         const v = current.args.value;
         if (k === "清空") set("");
         else if (k === "删除") set(v.slice(0, -1));
-        else if (v.length < (mode === "code" ? 8 : 12)) set(v + k);
+        else if (v.length < 8) set(v + k);
       } }, k));
     }
     const submit = el("button", { class: "primary", id: "checkin-submit", onclick: () => {
       const v = current.args.value;
       if (!v) return dialog(hint + "。");
-      checkIn(mode === "code" ? { code: v } : { phone: v });
+      checkIn({ code: v });
     } }, "签 到");
     const pad = el("div", {}, entry, keys, submit);
     const about = el("div", { class: "panel" }, el("h3", {}, "签到说明"),
       el("p", { class: "desc", id: "checkin-rule" }, document.body.dataset.checkInRule),
       el("p", { class: "desc" }, "也可以在读卡区刷身份证签到。"));
-    screenEl.append(el("div", { class: "checkin" }, el("div", {}, tabs, pad), about));
+    screenEl.append(el("div", { class: "checkin" }, el("div", {}, pad), about));
     speak(`预约签到。${hint}，然后点击签到。也可以刷身份证签到。`);
   },
 };

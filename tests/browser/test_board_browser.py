@@ -47,17 +47,21 @@ def test_staff_photo_is_served_from_the_config_directory(tmp_path, app_client):
     base = small_hall()
     staff = tuple(replace(s, photo="photos/s001.png") if s.id == "S001" else s for s in base.staff)
     client, _ = app_client(replace(base, source=str(tmp_path / "hall.toml"), staff=staff))
+    assert client.get("/staff-photo/S001").status_code == 404  # not signed in: not shown anywhere
+    client.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"})
     r = client.get("/staff-photo/S001")
     assert r.status_code == 200 and r.headers["content-type"] == "image/png" and r.content == png
 
 
 def test_missing_photo_gets_a_placeholder_avatar_and_unknown_staff_a_404(app_client):
     client, _ = app_client()
+    client.post("/api/windows/2/sign-in", json={"staff_id": "S002", "pin": "1234"})
     r = client.get("/staff-photo/S002")
     assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
     assert "<svg" in r.text and "员" in r.text and "S002" in r.text
-    r = client.get("/staff-photo/NOPE")
-    assert r.status_code == 404 and r.json()["error"] == "unknown_staff"
+    # An unknown 工号 and one not signed in get the same answer.
+    nope, off_duty = client.get("/staff-photo/NOPE"), client.get("/staff-photo/S003")
+    assert nope.status_code == off_duty.status_code == 404 and nope.json() == off_duty.json()
 
 
 def test_pages_exist_for_known_windows_only(app_client):
@@ -84,8 +88,8 @@ def test_board_state_has_recent_calls_notice_and_public_staff_only(app_client):
     assert [(c["type"], c["data"]["ticket"]["number"]) for c in state["recent_calls"]] == [
         ("ticket.called", "A001"), ("ticket.recalled", "A001"), ("ticket.called", "A002")]
     assert state["notice"] is None
-    assert state["staff"]["S001"] == {"id": "S001", "name": "员工1", "unit": "县行政审批局",
-                                      "photo_url": "/staff-photo/S001"}
+    assert state["staff"] == {"S001": {"id": "S001", "name": "员工1", "unit": "县行政审批局",
+                                       "photo_url": "/staff-photo/S001"}}  # on duty only, not the hall's staff list
     assert "pin_hash" not in str(state)
 
 

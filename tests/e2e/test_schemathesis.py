@@ -25,7 +25,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 # A 503 is a deliberate answer when a resource is down (the ledger, the offline voice), with the usual
-# error body; and a request can be well-formed yet refused by a rule (a check-in needs a code or a phone):
+# error body; and a request can be well-formed yet refused by a rule (a check-in needs a valid code):
 # those two default checks are replaced by the assertion below.
 RELAXED = [schemathesis.checks.not_a_server_error, positive_data_acceptance]
 DELIBERATE_503 = {"storage_unavailable", "speech_unavailable"}

@@ -153,19 +153,16 @@ class Appointments:
 
     # ------------------------------------------------------------ check-in
 
-    def find_for_check_in(self, *, code: str | None = None, phone: str | None = None,
-                          id_number_hash: str | None = None) -> Appointment:
+    def find_for_check_in(self, *, code: str | None = None, id_number_hash: str | None = None) -> Appointment:
+        """The appointment to check in, by its code or by the ID card swiped on a kiosk: what only its holder
+        has. Never by a phone number alone, which others know (and which would hand them the ticket)."""
         if code:
             return self.by_code(code)
         today = self.service.clock.now().date().isoformat()
-        if phone:
-            if not rules.valid_phone(phone):
-                raise HallError("invalid_phone", "手机号码格式不正确，请重新输入。", 422)
-            found = self._select("phone_hash = ? AND day = ?", (self.hash(phone), today))
-        elif id_number_hash:
+        if id_number_hash:
             found = self._select("id_hash = ? AND day = ?", (id_number_hash, today))
         else:
-            raise HallError("invalid_request", "请输入预约码或手机号码。", 422)
+            raise HallError("invalid_request", "请输入预约码，或刷身份证签到。", 422)
         if not found:
             raise HallError("unknown_appointment", "未找到您今天的预约，请核对后重试，或直接取号。", 404)
         # Several bookings today: the one open for check-in now, else the next to come.
@@ -174,13 +171,14 @@ class Appointments:
         live = [a for a in found if a.status in (Status.BOOKED, Status.CHECKED_IN)] or found
         return min(live, key=lambda a: (a.status != Status.BOOKED, order[rules.timing(a, now, self.settings)], a.slot_start))
 
-    def check_in(self, a: Appointment, channel: str = "appointment") -> dict[str, Any]:
-        """Issue the appointment's ticket and mark it checked in; a repeat returns the same ticket."""
+    def check_in(self, a: Appointment, channel: str = "appointment", source: str | None = None) -> dict[str, Any]:
+        """Issue the appointment's ticket and mark it checked in; a repeat returns the same ticket, with its
+        token only to the device (`source`) that checked it in first."""
         key = f"appointment:{a.id}"  # the hall's own idempotency key: no client request_id can reach it
         if a.status == Status.CHECKED_IN:
             if key not in self.service.hall.by_request:
                 raise HallError("already_checked_in", f"该预约已签到，号票为 {a.ticket_id}。")
-            view = self.service.issue_ticket(a.service_id, channel, key=key)  # the same ticket
+            view = self.service.issue_ticket(a.service_id, channel, key=key, source=source)  # the same ticket
             return {"ticket": view, "appointment": a.view(), "priority": not a.late}
         now = self.service.clock.now()
         try:
@@ -191,7 +189,7 @@ class Appointments:
             raise
         view = self.service.issue_ticket(
             a.service_id, channel if priority else "kiosk", priority="appointment" if priority else None,
-            key=key, appointment_id=a.id, holder=a.id_hash,
+            key=key, appointment_id=a.id, holder=a.id_hash, source=source,
             check_hours=not priority,  # a booked slot was checked against the calendar when it was booked
         )
 

@@ -86,7 +86,7 @@ def _download(service: HallService, manager: str, kind: str, params: dict[str, A
     else:
         content = xlsx_bytes([(sheet, title, table(cols, rows, for_csv=False),
                                [c["kind"] if isinstance(c, dict) else c[2] for c in cols]) for sheet, cols, rows in sheets])
-        media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        media = XLSX
     filename = f"{name}.{fmt}"
     service.execute(lambda now: Decision(events=[("report.exported", {
         "report": kind, **params, "format": fmt, "file": filename, "by": manager})]))
@@ -94,6 +94,11 @@ def _download(service: HallService, manager: str, kind: str, params: dict[str, A
 
 
 # ----------------------------------------------------------------------------- routes
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What a download answers, in the OpenAPI schema: the file, as CSV or XLSX (not the JSON FastAPI assumes).
+FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"description": "the report as a file (CSV: UTF-8 with BOM)", "content": {
+    "text/csv": {"schema": {"type": "string"}}, XLSX: {"schema": {"type": "string", "format": "binary"}}}}}
 
 
 @router.get("/api/reports/service")
@@ -105,7 +110,7 @@ async def get_service_report(request: Request, manager: Manager, period: Period 
     return report
 
 
-@router.get("/api/reports/service.{fmt}")
+@router.get("/api/reports/service.{fmt}", response_class=Response, responses=FILE_RESPONSES)
 async def download_service_report(request: Request, manager: Manager, fmt: Format, period: Period = "day",
                                   date: DateText = None, by: Group = "all") -> Response:
     svc = service_of(request)
@@ -125,7 +130,7 @@ async def get_attendance(request: Request, manager: Manager, month: MonthText = 
     return attendance_report(svc, _month(svc, month))
 
 
-@router.get("/api/reports/attendance.{fmt}")
+@router.get("/api/reports/attendance.{fmt}", response_class=Response, responses=FILE_RESPONSES)
 async def download_attendance(request: Request, manager: Manager, fmt: Format, month: MonthText = None) -> Response:
     svc = service_of(request)
     m = _month(svc, month)

@@ -228,10 +228,16 @@ def test_book_check_in_and_repeat_gives_the_same_priority_ticket(hall_app, clock
     too_early = c.post("/api/appointments/check-in", json={"code": code})
     assert too_early.status_code == 409 and "10:30 后签到" in too_early.json()["message"]
     clock.advance(minutes=35)  # 10:35
-    first = c.post("/api/appointments/check-in", json={"phone": "13800001111"}).json()
+    # A phone number alone checks nobody in: others know it, and the answer carries the ticket's token.
+    by_phone = c.post("/api/appointments/check-in", json={"phone": "13800001111"})
+    assert by_phone.status_code == 422 and by_phone.json()["error"] == "invalid_request"
+    first = c.post("/api/appointments/check-in", json={"code": code}).json()
     again = c.post("/api/appointments/check-in", json={"code": code}).json()
     assert first["ticket"]["id"] == again["ticket"]["id"]
-    assert first["ticket"]["priority"] == "appointment" and first["ticket"]["appointment_id"] == first["appointment"]["id"]
+    # The token goes once, to whoever checked in first: a repeat shows the number, not the token.
+    assert "token" in first["ticket"] and "token" not in again["ticket"]
+    assert first["ticket"]["priority"] == "appointment" and "appointment_id" not in first["ticket"]
+    assert svc.hall.tickets[first["ticket"]["id"]].appointment_id == first["appointment"]["id"]
     assert first["ticket"]["channel"] == "appointment" and first["priority"] is True
     t = svc.hall.tickets[first["ticket"]["id"]]
     assert t.holder == rules.identity_hash(ID_ELDER, KEY)
