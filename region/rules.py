@@ -7,6 +7,7 @@ models are folded forward: the last event of a ticket, window, case or complaint
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
@@ -43,13 +44,14 @@ class Batch:
         """First days of the months (in the region's time zone) the batch's events and rows fall in: their
         partitions must exist before the rows go in."""
         days = {at.astimezone(tz).date() for _, at, _, _ in self.events}
-        days |= {r["day"] for r in (*self.tickets.values(), *self.ratings.values())}
+        days |= {date.fromisoformat(r["day"]) for r in (*self.tickets.values(), *self.ratings.values())}
         return {d.replace(day=1) for d in days}
 
 
 def parse_events(raw: Sequence[Any]) -> list[tuple[int, datetime, str, dict[str, Any]]]:
     """A post's events, checked: (seq, at, type, data) in the order sent."""
     out = []
+    seen: set[int] = set()
     for i, e in enumerate(raw):
         if not isinstance(e, Mapping):
             raise BadEvent(f"events[{i}] 不是对象")
@@ -60,6 +62,9 @@ def parse_events(raw: Sequence[Any]) -> list[tuple[int, datetime, str, dict[str,
             raise BadEvent(f"events[{i}].type 无效")
         if not isinstance(data, Mapping):
             raise BadEvent(f"events[{i}].data 必须是对象")
+        if seq in seen:
+            raise BadEvent(f"events[{i}].seq 重复：{seq}")
+        seen.add(seq)
         when = _time(at)
         if when is None:
             raise BadEvent(f"events[{i}].at 必须是带时区的 ISO 时间")
@@ -84,19 +89,15 @@ def following(events: Sequence[tuple[int, datetime, str, dict[str, Any]]], after
 
 
 def fold(events: Iterable[tuple[int, datetime, str, dict[str, Any]]]) -> Batch:
-    """The read-model rows a hall's events (in sequence order) leave behind."""
+    """The read-model rows a hall's events (in sequence order) leave behind: the last event of each ticket,
+    window, case or complaint gives its row. Times stay ISO text (PostgreSQL reads them as timestamptz)."""
     b = Batch()
+    last_ticket: dict[str, tuple[Mapping[str, Any], int]] = {}
     for seq, at, type_, data in events:
         b.events.append((seq, at, type_, data))
         kind = type_.split(".", 1)[0]
-        if kind == "ticket" and isinstance(data.get("ticket"), Mapping):
-            row = ticket_row(data["ticket"], seq)
-            if row:
-                b.tickets[row["ticket_id"]] = row
-            if data.get("window_id"):
-                w = b.windows.get(data["window_id"])
-                if w is not None and data.get("window_number") is not None:
-                    w["number"] = data["window_number"]
+        if kind == "ticket" and isinstance(data.get("ticket"), Mapping) and data["ticket"].get("id"):
+            last_ticket[str(data["ticket"]["id"])] = (data["ticket"], seq)
         elif kind in ("window", "staff") and isinstance(data.get("window"), Mapping):
             row = window_row(data, seq)
             if row:
@@ -109,24 +110,39 @@ def fold(events: Iterable[tuple[int, datetime, str, dict[str, Any]]]) -> Batch:
             b.cases[str(data["case_id"])] = case_row(data, seq)
         elif kind == "complaint" and data.get("complaint_id"):
             b.complaints[str(data["complaint_id"])] = complaint_row(data, seq)
+    for ticket, seq in last_ticket.values():
+        row = ticket_row(ticket, seq)
+        if row:
+            b.tickets[row["ticket_id"]] = row
     return b
 
 
+_ISO_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def _time(v: Any) -> datetime | None:
-    if not isinstance(v, str) or not v:
+    """An ISO time with its offset, as the hall writes them (and PostgreSQL reads them); None otherwise."""
+    if not isinstance(v, str) or not _ISO_TIME.fullmatch(v):
         return None
     try:
-        t = datetime.fromisoformat(v)
+        return datetime.fromisoformat(v)
     except ValueError:
         return None
-    return t if t.tzinfo else None
 
 
-def _day(v: Any) -> date | None:
+def _iso(v: Any) -> str | None:
+    return v if _time(v) is not None else None
+
+
+def _day(v: Any) -> str | None:
+    if not isinstance(v, str) or not _ISO_DAY.fullmatch(v):
+        return None
     try:
-        return date.fromisoformat(v) if isinstance(v, str) else None
+        date.fromisoformat(v)
     except ValueError:
         return None
+    return v
 
 
 def _text(v: Any) -> str | None:
@@ -144,13 +160,14 @@ def ticket_row(t: Mapping[str, Any], seq: int) -> dict[str, Any] | None:
     called, started, finished = _time(t.get("called_at")), _time(t.get("started_at")), _time(t.get("finished_at"))
     status = _text(t.get("status"))
     return {
-        "ticket_id": str(t["id"]), "day": day, "number": _text(t.get("number")), "service_id": _text(t.get("service_id")),
-        "service_name": _text(t.get("service_name")), "category_id": _text(t.get("category_id")),
-        "category_name": _text(t.get("category_name")), "channel": _text(t.get("channel")),
-        "priority": _text(t.get("priority")), "status": status, "window_id": _text(t.get("window_id")),
-        "window_name": _text(t.get("window_name")), "staff_id": _text(t.get("staff_id")), "issued_at": issued,
-        "queue_at": _time(t.get("queue_at")) or issued, "called_at": called, "finished_at": finished,
-        "wait_s": _seconds(called, issued),
+        "ticket_id": str(t["id"])[:200], "day": day, "number": _text(t.get("number")),
+        "service_id": _text(t.get("service_id")), "service_name": _text(t.get("service_name")),
+        "category_id": _text(t.get("category_id")), "category_name": _text(t.get("category_name")),
+        "channel": _text(t.get("channel")), "priority": _text(t.get("priority")), "status": status,
+        "window_id": _text(t.get("window_id")), "window_name": _text(t.get("window_name")),
+        "staff_id": _text(t.get("staff_id")), "issued_at": t["issued_at"],
+        "queue_at": _iso(t.get("queue_at")) or t["issued_at"], "called_at": _iso(t.get("called_at")),
+        "finished_at": _iso(t.get("finished_at")), "wait_s": _seconds(called, issued),
         "service_s": _seconds(finished, started or called) if status == "finished" else None,
         "outcome": _text(t.get("outcome")), "seq": seq,
     }
@@ -165,35 +182,40 @@ def window_row(data: Mapping[str, Any], seq: int) -> dict[str, Any] | None:
     if not w.get("id"):
         return None
     number = meta.get("window_number")
-    return {"window_id": str(w["id"]), "number": number if isinstance(number, int) else None,
+    return {"window_id": str(w["id"])[:200], "number": number if _small_int(number) else None,
             "name": _text(meta.get("window_name")), "state": _text(w.get("state")), "staff_id": _text(w.get("staff_id")),
-            "since": _time(w.get("since")), "seq": seq}
+            "since": _iso(w.get("since")), "seq": seq}
+
+
+def _small_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and -2**31 < v < 2**31
 
 
 def rating_row(r: Mapping[str, Any]) -> dict[str, Any] | None:
-    at, level = _time(r.get("at")), r.get("level")
-    if not r.get("id") or at is None or not isinstance(level, int) or not 1 <= level <= 5:
+    at, level = _iso(r.get("at")), r.get("level")
+    if not r.get("id") or at is None or not _small_int(level) or not 1 <= level <= 5:
         return None
-    return {"rating_id": str(r["id"]), "day": at.date(), "at": at, "level": level, "bad": level >= 4,
+    return {"rating_id": str(r["id"])[:200], "day": at[:10], "at": at, "level": level, "bad": level >= 4,
             "ticket_id": _text(r.get("ticket_id")), "service_id": _text(r.get("service_id")),
             "window_id": _text(r.get("window_id")), "staff_id": _text(r.get("staff_id")),
             "channel": _text(r.get("channel"))}
 
 
 def case_row(c: Mapping[str, Any], seq: int) -> dict[str, Any]:
-    return {"case_id": str(c["case_id"]), "number": _text(c.get("number")), "service_id": _text(c.get("service_id")),
-            "window_id": _text(c.get("window_id")), "staff_id": _text(c.get("staff_id")),
-            "level": c.get("level") if isinstance(c.get("level"), int) else None, "state": _text(c.get("state")),
-            "opened_at": _time(c.get("opened_at")), "due_at": _time(c.get("due_at")),
-            "closed_at": _time(c.get("closed_at")), "seq": seq}
+    level = c.get("level")
+    return {"case_id": str(c["case_id"])[:200], "number": _text(c.get("number")),
+            "service_id": _text(c.get("service_id")), "window_id": _text(c.get("window_id")),
+            "staff_id": _text(c.get("staff_id")), "level": level if _small_int(level) and 1 <= level <= 5 else None,
+            "state": _text(c.get("state")), "opened_at": _iso(c.get("opened_at")), "due_at": _iso(c.get("due_at")),
+            "closed_at": _iso(c.get("closed_at")), "seq": seq}
 
 
 def complaint_row(c: Mapping[str, Any], seq: int) -> dict[str, Any]:
-    return {"complaint_id": str(c["complaint_id"]), "channel": _text(c.get("channel")),
+    return {"complaint_id": str(c["complaint_id"])[:200], "channel": _text(c.get("channel")),
             "service_id": _text(c.get("service_id")), "window_id": _text(c.get("window_id")),
             "complex": bool(c.get("complex")), "state": _text(c.get("state")),
-            "registered_at": _time(c.get("registered_at")), "due_at": _time(c.get("due_at")),
-            "answered_at": _time(c.get("answered_at")), "seq": seq}
+            "registered_at": _iso(c.get("registered_at")), "due_at": _iso(c.get("due_at")),
+            "answered_at": _iso(c.get("answered_at")), "seq": seq}
 
 
 # ------------------------------------------------------------------ figures read from the models

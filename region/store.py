@@ -21,34 +21,53 @@ from region.schema import PARTITIONED, TABLES, partition_ddl
 
 SCORE = "sum(100 - 25 * (level - 1))"  # 满意度: 非常满意 100 … 非常不满意 0, as the hall counts it
 
-TICKET_COLUMNS = ("hall_id", "day", "ticket_id", "number", "service_id", "service_name", "category_id",
-                  "category_name", "channel", "priority", "status", "window_id", "window_name", "staff_id",
-                  "issued_at", "queue_at", "called_at", "finished_at", "wait_s", "service_s", "outcome", "seq")
-WINDOW_COLUMNS = ("hall_id", "window_id", "number", "name", "state", "staff_id", "since", "seq")
-RATING_COLUMNS = ("hall_id", "day", "rating_id", "at", "level", "bad", "ticket_id", "service_id", "window_id",
-                  "staff_id", "channel")
-CASE_COLUMNS = ("hall_id", "case_id", "number", "service_id", "window_id", "staff_id", "level", "state",
-                "opened_at", "due_at", "closed_at", "seq")
-COMPLAINT_COLUMNS = ("hall_id", "complaint_id", "channel", "service_id", "window_id", "complex", "state",
-                     "registered_at", "due_at", "answered_at", "seq")
+# The read models' columns beside hall_id, with their PostgreSQL types: a batch's rows go in as one JSON
+# parameter per table (jsonb_to_recordset), one statement each, whatever the batch's size.
+TICKET = {"day": "date", "ticket_id": "text", "number": "text", "service_id": "text", "service_name": "text",
+          "category_id": "text", "category_name": "text", "channel": "text", "priority": "text", "status": "text",
+          "window_id": "text", "window_name": "text", "staff_id": "text", "issued_at": "timestamptz",
+          "queue_at": "timestamptz", "called_at": "timestamptz", "finished_at": "timestamptz",
+          "wait_s": "double precision", "service_s": "double precision", "outcome": "text", "seq": "bigint"}
+WINDOW = {"window_id": "text", "number": "integer", "name": "text", "state": "text", "staff_id": "text",
+          "since": "timestamptz", "seq": "bigint"}
+RATING = {"day": "date", "rating_id": "text", "at": "timestamptz", "level": "smallint", "bad": "boolean",
+          "ticket_id": "text", "service_id": "text", "window_id": "text", "staff_id": "text", "channel": "text"}
+CASE = {"case_id": "text", "number": "text", "service_id": "text", "window_id": "text", "staff_id": "text",
+        "level": "smallint", "state": "text", "opened_at": "timestamptz", "due_at": "timestamptz",
+        "closed_at": "timestamptz", "seq": "bigint"}
+COMPLAINT = {"complaint_id": "text", "channel": "text", "service_id": "text", "window_id": "text",
+             "complex": "boolean", "state": "text", "registered_at": "timestamptz", "due_at": "timestamptz",
+             "answered_at": "timestamptz", "seq": "bigint"}
 
 
-def _upsert(table: str, columns: Sequence[str], key: Sequence[str], keep: Sequence[str] = ()) -> str:
-    """INSERT … ON CONFLICT: a later event's row replaces an earlier one's (never the reverse); `keep` columns
-    keep their value when the new row has none."""
+def _upsert(table: str, types: dict[str, str], key: Sequence[str], keep: Sequence[str] = (),
+            replace: bool = True) -> str:
+    """INSERT … SELECT from the batch's rows: a later event's row replaces an earlier one's (never the
+    reverse); `keep` columns keep their value when the new row has none."""
+    cols = ", ".join(types)
+    record = ", ".join(f"{c} {t}" for c, t in types.items())
+    sql = (f"INSERT INTO {table} (hall_id, {cols}) SELECT %(hall)s, {cols} "
+           f"FROM jsonb_to_recordset(%(rows)s::jsonb) AS r({record}) ON CONFLICT (hall_id, {', '.join(key)}) DO ")
+    if not replace:
+        return sql + "NOTHING"
     sets = ", ".join(f"{c} = COALESCE(excluded.{c}, {table}.{c})" if c in keep else f"{c} = excluded.{c}"
-                     for c in columns if c not in key)
-    marks = ", ".join(f"%({c})s" for c in columns)
-    return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) ON CONFLICT ({', '.join(key)}) "
-            f"DO UPDATE SET {sets} WHERE {table}.seq < excluded.seq")
+                     for c in types if c not in key)
+    return sql + f"UPDATE SET {sets} WHERE {table}.seq < excluded.seq"
 
 
-UPSERT_TICKET = _upsert("tickets", TICKET_COLUMNS, ("hall_id", "day", "ticket_id"))
-UPSERT_WINDOW = _upsert("windows", WINDOW_COLUMNS, ("hall_id", "window_id"), keep=("number", "name"))
-UPSERT_CASE = _upsert("cases", CASE_COLUMNS, ("hall_id", "case_id"), keep=("opened_at",))
-UPSERT_COMPLAINT = _upsert("complaints", COMPLAINT_COLUMNS, ("hall_id", "complaint_id"), keep=("registered_at",))
-INSERT_RATING = (f"INSERT INTO ratings ({', '.join(RATING_COLUMNS)}) VALUES "
-                 f"({', '.join(f'%({c})s' for c in RATING_COLUMNS)}) ON CONFLICT DO NOTHING")
+UPSERT_TICKETS = _upsert("tickets", TICKET, ("day", "ticket_id"))
+UPSERT_WINDOWS = _upsert("windows", WINDOW, ("window_id",), keep=("number", "name"))
+INSERT_RATINGS = _upsert("ratings", RATING, ("day", "rating_id"), replace=False)
+UPSERT_CASES = _upsert("cases", CASE, ("case_id",), keep=("opened_at",))
+UPSERT_COMPLAINTS = _upsert("complaints", COMPLAINT, ("complaint_id",), keep=("registered_at",))
+# The post's events straight from its JSON text (the post, or its events array): PostgreSQL parses it once,
+# Python never re-encodes an event.
+INSERT_EVENTS = """
+    INSERT INTO events (hall_id, seq, at, type, data)
+    SELECT %(hall)s, (e->>'seq')::bigint, (e->>'at')::timestamptz, e->>'type', e->'data'
+    FROM (SELECT %(events)s::jsonb AS j) post,
+         jsonb_array_elements(CASE jsonb_typeof(post.j) WHEN 'array' THEN post.j ELSE post.j->'events' END) e
+    WHERE (e->>'seq')::bigint BETWEEN %(first)s AND %(last)s"""
 
 
 class UnknownHall(Exception):
@@ -64,7 +83,10 @@ class Store:
     def __init__(self, dsn: str, tz: tzinfo, min_size: int = 2, max_size: int = 8):
         self.tz = tz
         # Sessions in the region's time zone: month partitions and "today" mean the region's months and days.
-        self.pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False,
+        # A connection is checked before use (a restarted server leaves the pool's ones dead); a request waits at
+        # most 5 s for one, so with PostgreSQL down the halls get a quick 503 and retry later.
+        self.pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False, timeout=5,
+                                   check=ConnectionPool.check_connection,
                                    kwargs={"options": f"-c TimeZone={getattr(tz, 'key', 'UTC')}"})
         self._months: set[date] = set()
         self._months_lock = threading.Lock()
@@ -105,38 +127,43 @@ class Store:
 
     # ------------------------------------------------------------------ ingest
 
-    def ingest(self, hall_id: str, raw: Sequence[Any], hall_last_seq: int | None = None) -> int:
+    def ingest(self, hall_id: str, raw: Sequence[Any], hall_last_seq: int | None = None,
+               text: str | None = None) -> int:
         """Store the events of a hall's post that follow what the region holds, and the read models they change,
         in one transaction; returns the hall's last sequence held here. Re-sent events are dropped: the hall
-        row is locked for the transaction, so two posts of one hall are taken one after the other."""
+        row is locked for the transaction, so two posts of one hall are taken one after the other. `text` is the
+        JSON the hall sent: the post with `raw` as its "events", or `raw` itself (encoded here when None)."""
         events = rules.parse_events(raw)
         batch = rules.fold(events)
         self._ensure_partitions(batch.months(self.tz))
-        with self.pool.connection() as conn, conn.transaction():
-            row = conn.execute("SELECT last_seq FROM halls WHERE hall_id = %s FOR UPDATE", (hall_id,)).fetchone()
-            if row is None:
-                raise UnknownHall(hall_id)
-            last = row[0]
-            new = rules.following(events, last)
-            if len(new) != len(events):
-                batch = rules.fold(new)
-            if new:
-                self._write(conn, hall_id, batch)
-                last = new[-1][0]
-            conn.execute("UPDATE halls SET last_seq = %s, hall_last_seq = GREATEST(%s, %s), seen_at = now(), "
-                         "last_event_at = COALESCE(%s, last_event_at) WHERE hall_id = %s",
-                         (last, last, hall_last_seq or 0, new[-1][1] if new else None, hall_id))
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                row = conn.execute("SELECT last_seq FROM halls WHERE hall_id = %s FOR UPDATE", (hall_id,)).fetchone()
+                if row is None:
+                    raise UnknownHall(hall_id)
+                last = row[0]
+                new = rules.following(events, last)
+                if len(new) != len(events):
+                    batch = rules.fold(new)
+                if new:
+                    self._write(conn, hall_id, batch, text or json.dumps(raw, ensure_ascii=False), new[0][0],
+                                new[-1][0])
+                    last = new[-1][0]
+                conn.execute("UPDATE halls SET last_seq = %s, hall_last_seq = GREATEST(%s, %s), seen_at = now(), "
+                             "last_event_at = COALESCE(%s, last_event_at) WHERE hall_id = %s",
+                             (last, last, hall_last_seq or 0, new[-1][1] if new else None, hall_id))
+        except psycopg.DataError as exc:  # e.g. a NUL character, which PostgreSQL text cannot hold
+            raise rules.BadEvent(f"PostgreSQL 无法保存：{exc.diag.message_primary or exc}") from None
         return last
 
-    def _write(self, conn: psycopg.Connection, hall_id: str, b: rules.Batch) -> None:
+    def _write(self, conn: psycopg.Connection, hall_id: str, b: rules.Batch, text: str, first: int, last: int
+               ) -> None:
         with conn.cursor() as cur:
-            with cur.copy("COPY events (hall_id, seq, at, type, data) FROM STDIN") as copy:
-                for seq, at, type_, data in b.events:
-                    copy.write_row((hall_id, seq, at, type_, json.dumps(data, ensure_ascii=False)))
-            for sql, rows in ((UPSERT_TICKET, b.tickets), (UPSERT_WINDOW, b.windows), (INSERT_RATING, b.ratings),
-                              (UPSERT_CASE, b.cases), (UPSERT_COMPLAINT, b.complaints)):
+            cur.execute(INSERT_EVENTS, {"hall": hall_id, "events": text, "first": first, "last": last})
+            for sql, rows in ((UPSERT_TICKETS, b.tickets), (UPSERT_WINDOWS, b.windows), (INSERT_RATINGS, b.ratings),
+                              (UPSERT_CASES, b.cases), (UPSERT_COMPLAINTS, b.complaints)):
                 if rows:
-                    cur.executemany(sql, [{**r, "hall_id": hall_id} for r in rows.values()])
+                    cur.execute(sql, {"hall": hall_id, "rows": json.dumps(list(rows.values()), ensure_ascii=False)})
 
     def _ensure_partitions(self, months: Iterable[date]) -> None:
         missing = set(months) - self._months

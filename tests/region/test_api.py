@@ -50,7 +50,8 @@ def test_ingest_and_overview(region):
     assert len(client.get("/api/region/supervision").json()["cases"]) == 1
 
 
-@pytest.mark.parametrize("case", ["wrong key", "no key", "unknown hall", "bad event", "not json", "too many"])
+@pytest.mark.parametrize("case", ["wrong key", "no key", "unknown hall", "bad event", "not json", "too many",
+                                  "nul character", "duplicate seq", "not a list"])
 def test_bad_posts_get_a_clear_error(region, case):
     client, service, key = region
     event = to_region(service.ledger.events_since(0, 1)[0])
@@ -62,6 +63,10 @@ def test_bad_posts_get_a_clear_error(region, case):
         "not json": lambda: client.post("/api/region/ingest", content=b"{", headers={"Authorization": f"Bearer {key}",
                                                                                      "Content-Type": "application/json"}),
         "too many": lambda: post(client, key, [event] * 5001),
+        "nul character": lambda: post(client, key, [{**event, "data": {"x": "a\u0000b"}}]),
+        "duplicate seq": lambda: post(client, key, [event, event]),
+        "not a list": lambda: client.post("/api/region/ingest", json={"hall_id": "h1", "events": {"seq": 1}},
+                                          headers={"Authorization": f"Bearer {key}"}),
     }[case]()
     expected = {"wrong key": 401, "no key": 401, "unknown hall": 401}.get(case, 422)
     assert r.status_code == expected

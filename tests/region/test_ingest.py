@@ -3,6 +3,8 @@ models the board, reports, supervision and the monthly return read."""
 
 from __future__ import annotations
 
+import random
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -138,3 +140,30 @@ def test_nothing_personal_reaches_the_region(store, hall):
     text = str(store.records("SELECT data FROM events"))
     for personal in ("13800000000", "张三", "李四", "13900000000", "态度差", "token"):
         assert personal not in text
+
+
+def test_concurrent_overlapping_posts_of_one_hall_store_each_event_once(store, hall):
+    """Retries racing each other (a hall whose answer was slow, re-sending while the first post commits): the
+    hall row's lock takes them one after another, and every event is held once."""
+    service, _ = hall
+    store.add_hall("h1", "一号大厅")
+    sent = events(service)
+    rnd = random.Random(17)
+    posts = [sent[a:a + rnd.randint(1, 8)] for a in (rnd.randrange(len(sent)) for _ in range(40))] + [sent]
+    rnd.shuffle(posts)
+    start = threading.Barrier(4)
+
+    def worker(share):
+        start.wait()
+        for p in share:
+            store.ingest("h1", p)
+
+    threads = [threading.Thread(target=worker, args=(posts[i::4],)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.ingest("h1", sent)
+    rows = store.records("SELECT seq FROM events WHERE hall_id = 'h1' ORDER BY seq")
+    assert [r["seq"] for r in rows] == list(range(1, len(sent) + 1))
+    assert store.overview(service.clock.now())[0]["issued_today"] == 6

@@ -27,7 +27,7 @@ class RegionSettings:
     batch_size: int = 500
     timeout_s: float = 10.0
     retry_base_s: float = 1.0
-    retry_max_s: float = 60.0
+    retry_max_s: float = 15.0  # a region back up is caught up with within this
     heartbeat_s: float = 30.0  # a quiet hall still tells the region it is connected
 
     @property

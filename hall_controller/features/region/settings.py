@@ -25,14 +25,15 @@ def parse(table: config.Table, core: HallConfig) -> RegionSettings:
     key = t.text("key")
     if len(key) < 16:
         t.fail("key", "must be the key the region issued for this hall (at least 16 characters)")
-    base = t.number("retry_base_s", 1.0, positive=True, high=3600)
-    top = t.number("retry_max_s", 60.0, positive=True, high=86400)
+    d = RegionSettings()
+    base = t.number("retry_base_s", d.retry_base_s, positive=True, high=3600)
+    top = t.number("retry_max_s", d.retry_max_s, positive=True, high=86400)
     if top < base:
         t.fail("retry_max_s", f"must be at least retry_base_s ({base:g})")
     return RegionSettings(
-        url=url, hall_id=hall_id, key=key, batch_size=t.integer("batch_size", 500, low=1, high=5000),
-        timeout_s=t.number("timeout_s", 10.0, positive=True, high=300), retry_base_s=base, retry_max_s=top,
-        heartbeat_s=t.number("heartbeat_s", 30.0, positive=True, high=3600),
+        url=url, hall_id=hall_id, key=key, batch_size=t.integer("batch_size", d.batch_size, low=1, high=5000),
+        timeout_s=t.number("timeout_s", d.timeout_s, positive=True, high=300), retry_base_s=base, retry_max_s=top,
+        heartbeat_s=t.number("heartbeat_s", d.heartbeat_s, positive=True, high=3600),
     )
 
 

@@ -1,0 +1,363 @@
+"""Region benchmark: 100 simulated halls, each a day of tickets, replayed at speed into one region.
+
+Each hall's day is made by the real hall service on its own SQLite ledger (sign-ins, tickets issued,
+called and finished, ratings, 差评 cases); the halls then stream with the real `Streamer` (the hall side of
+features/region) to a real `hall-controller region serve` on a PostgreSQL cluster of this machine's
+postgresql-15 (fsync on). Prints:
+
+- ingest: events per second until every hall is caught up (goal ≥ 20,000/s), with the region board's
+  GET /api/region/overview p95 while ingesting and idle (goal < 100 ms);
+- catch-up: one hall that was offline for a whole day sends its day (seconds);
+- PostgreSQL stopped mid-run (`--pg-stop`, seconds; 60 for the issue's minute): a live hall keeps
+  issuing tickets meanwhile (its p95 before and during), and the time the region needs to catch up after
+  PostgreSQL is back;
+- per-hall counts in PostgreSQL against each hall's own ledger: lost and doubled events (goal 0 and 0).
+
+    .venv/bin/python bench/region.py [--halls 100] [--tickets 600] [--pg-stop 60] [--clients 2] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hall_controller.app import load_config, open_ledger  # noqa: E402
+from hall_controller.core.clock import ManualClock  # noqa: E402
+from hall_controller.core.errors import HallError  # noqa: E402
+from hall_controller.core.service import HallService  # noqa: E402
+from hall_controller.features.ratings.service import record_rating  # noqa: E402
+from hall_controller.features.platform.rules import backoff  # noqa: E402
+from hall_controller.features.region.rules import RegionSettings  # noqa: E402
+from hall_controller.features.region.service import Streamer  # noqa: E402
+from region.store import Store  # noqa: E402
+from tests.conftest import DEMO_CONFIG, demo_staff, free_port  # noqa: E402
+from tests.pg import Cluster  # noqa: E402
+
+TZ = ZoneInfo("Asia/Shanghai")
+DAY = datetime(2026, 11, 23, 8, 30, tzinfo=TZ)
+LEVELS = (1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 4, 5)  # mostly 非常满意, a few 差评
+
+
+def make_day(path: Path, tickets: int, seed: int) -> int:
+    """A hall's working day through the real service: every window staffed, `tickets` arrivals spread over the
+    issuing hours, each window calling and finishing, 60 % of services rated. Returns the ledger's last seq."""
+    cfg = load_config(DEMO_CONFIG)
+    clock = ManualClock(DAY)
+    svc = HallService(cfg, open_ledger(path), clock)
+    rnd = random.Random(seed)
+    for window_id, (staff_id, pin) in demo_staff().items():
+        svc.sign_in(window_id, staff_id, pin)
+    services = [s.id for s in cfg.services]
+    windows = list(demo_staff())
+    busy: dict[str, tuple[float, str]] = {}  # window → (minute its service ends, ticket id)
+    minutes = 9 * 60
+    for minute in range(minutes):
+        clock.current = DAY + timedelta(minutes=minute)
+        for _ in range(_poisson(rnd, tickets / minutes * 1.3)):  # some are refused outside issuing hours
+            try:
+                svc.issue_ticket(rnd.choice(services), "kiosk")
+            except HallError:
+                pass
+        for w in windows:
+            if w in busy and busy[w][0] <= minute:
+                try:
+                    t = svc.window_command(w, "finish")
+                    if rnd.random() < 0.6:
+                        record_rating(svc, t.id, rnd.choice(LEVELS), "pad")
+                except HallError:
+                    pass
+                del busy[w]
+            if w not in busy:
+                try:
+                    t = svc.window_command(w, "call-next")
+                except HallError:
+                    continue
+                if t is not None:
+                    busy[w] = (minute + rnd.uniform(3, 15), t.id)
+    last = svc.ledger.last_seq
+    svc.ledger.close()
+    return last
+
+
+def _poisson(rnd: random.Random, mean: float) -> int:
+    n, limit, p = 0, pow(2.718281828, -mean), rnd.random()
+    while p > limit:
+        n += 1
+        p *= rnd.random()
+    return n
+
+
+def stream_halls(url: str, halls: list[tuple[str, str, str]], batch: int, ready=None, results=None
+                 ) -> tuple[float, float]:
+    """Stream each (hall id, key, ledger path) until the region holds its whole ledger; returns the wall-clock
+    start and end. In a client process `ready` (a barrier) starts every client at once and `results` (a
+    queue) takes the answer."""
+    services = {hid: HallService(load_config(DEMO_CONFIG), open_ledger(path), ManualClock(DAY))
+                for hid, _, path in halls}
+
+    async def one(hid: str, key: str, client: httpx.AsyncClient) -> None:
+        s = Streamer(services[hid], RegionSettings(url=url, hall_id=hid, key=key, batch_size=batch))
+        failures = 0
+        while s.behind():
+            try:
+                await s.round(client)
+                failures = 0
+            except Exception:  # the region or its database down: back off as the hall's streamer does
+                failures += 1
+                await asyncio.sleep(backoff(failures, s.s.retry_base_s, s.s.retry_max_s) * random.uniform(0.8, 1.0))
+
+    async def all_() -> tuple[float, float]:
+        limits = httpx.Limits(max_connections=len(halls), max_keepalive_connections=len(halls))
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            if ready is not None:
+                ready.wait()
+            start = time.time()
+            await asyncio.gather(*(one(h, k, client) for h, k, _ in halls))
+            return start, time.time()
+
+    try:
+        span = asyncio.run(all_())
+    finally:
+        for svc in services.values():
+            svc.ledger.close()
+    if results is not None:
+        results.put(span)
+    return span
+
+
+def run_clients(url: str, halls: list[tuple[str, str, str]], clients: int, batch: int) -> float:
+    """The halls shared out among `clients` processes, started together; returns the seconds from the start
+    until the last hall is caught up (process start-up and ledger opening not counted)."""
+    ctx = multiprocessing.get_context("spawn")
+    shares = [share for share in (halls[i::clients] for i in range(clients)) if share]
+    ready, results = ctx.Barrier(len(shares)), ctx.Queue()
+    procs = [ctx.Process(target=stream_halls, args=(url, share, batch, ready, results)) for share in shares]
+    for p in procs:
+        p.start()
+    spans = [results.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return max(e for _, e in spans) - min(s for s, _ in spans)
+
+
+class BoardProbe(threading.Thread):
+    """Reads the region board every `every` seconds and keeps each answer's latency."""
+
+    def __init__(self, url: str, every: float = 0.1):
+        super().__init__(daemon=True)
+        self.url, self.every = url, every
+        self.times: list[float] = []
+        self.errors = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=30) as c:
+            while not self.stop.is_set():
+                t = time.perf_counter()
+                try:
+                    ok = c.get(f"{self.url}/api/region/overview").status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    self.times.append(time.perf_counter() - t)
+                else:
+                    self.errors += 1
+                self.stop.wait(self.every)
+
+
+def p95(xs: list[float]) -> float | None:
+    return statistics.quantiles(xs, n=20)[-1] if len(xs) >= 20 else (max(xs) if xs else None)
+
+
+def main(args: argparse.Namespace) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="region-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    cluster = Cluster(durable=True).init().start()
+    region = None
+    out: dict = {"halls": args.halls, "tickets_per_hall": args.tickets, "pg_stop_s": args.pg_stop}
+    try:
+        # The halls' days: a few distinct days made by the real service, copied to every hall's ledger.
+        t = time.perf_counter()
+        days = []
+        for i in range(args.days):
+            path = work / f"day{i}.db"
+            days.append((path, make_day(path, args.tickets, seed=i + 1)))
+        out["make_days_s"] = round(time.perf_counter() - t, 1)
+
+        store = Store(cluster.dsn, TZ, min_size=1, max_size=2).open()
+
+        def halls(prefix: str, n: int) -> list[tuple[str, str, str]]:
+            out_ = []
+            for i in range(n):
+                hid = f"{prefix}{i + 1:03d}"
+                src, _ = days[i % len(days)]
+                dst = work / f"{hid}.db"
+                shutil.copy(src, dst)
+                out_.append((hid, store.add_hall(hid, f"{prefix}第{i + 1}大厅"), str(dst)))
+            return out_
+
+        port = free_port()
+        region = subprocess.Popen([sys.executable, "-m", "hall_controller.cli", "region", "serve", "--dsn", cluster.dsn,
+                                   "--port", str(port), "--pool", "16"], cwd=ROOT,
+                                  stdout=open(work / "region.log", "ab"), stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        _wait(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200)
+
+        # 1. Ingest: every hall's day at once.
+        first = halls("H", args.halls)
+        total = sum(_last_seq(p) for _, _, p in first)
+        probe = BoardProbe(url)
+        probe.start()
+        elapsed = run_clients(url, first, args.clients, args.batch)
+        probe.stop.set()
+        probe.join()
+        out.update(events=total, ingest_s=round(elapsed, 2), events_per_s=round(total / elapsed),
+                   board_p95_ms_ingesting=_ms(p95(probe.times)), board_samples_ingesting=len(probe.times))
+        idle = []
+        with httpx.Client() as c:
+            for _ in range(100):
+                t = time.perf_counter()
+                c.get(f"{url}/api/region/overview").raise_for_status()
+                idle.append(time.perf_counter() - t)
+        out["board_p95_ms_idle"] = _ms(p95(idle))
+
+        # 2. A hall offline for a whole day catches up on its own.
+        (late,) = halls("L", 1)
+        start, end = stream_halls(url, [late], args.batch)
+        out.update(catch_up_events=_last_seq(late[2]), catch_up_s=round(end - start, 2))
+
+        # 3. PostgreSQL stopped mid-run: the halls stream a second day while the database is down for a while.
+        second = halls("P", args.halls)
+        live = LiveHall(work / "live.db")
+        live.start()
+        streaming = threading.Thread(target=run_clients, args=(url, second, args.clients, args.batch))
+        streaming.start()
+        time.sleep(2)
+        before_stop = live.latencies[:]
+        cluster.stop()
+        stopped = time.perf_counter()
+        time.sleep(args.pg_stop)
+        during = live.latencies[len(before_stop):]
+        cluster.start()
+        restarted = time.perf_counter()
+        streaming.join()
+        caught_up = time.perf_counter()
+        live.stop.set()
+        live.join()
+        out.update(pg_stopped_s=round(restarted - stopped, 1), pg_catch_up_after_restart_s=round(caught_up - restarted, 1),
+                   live_hall_issued_during_stop=len(during), live_hall_p95_ms_before=_ms(p95(before_stop)),
+                   live_hall_p95_ms_during_stop=_ms(p95(during)), live_hall_errors=live.errors)
+
+        # 4. Every hall's events in PostgreSQL equal its own ledger: none lost, none twice.
+        counts = store.counts()
+        seqs = {r["hall_id"]: (r["n"], r["max"]) for r in store.records(
+            "SELECT hall_id, count(DISTINCT seq) AS n, max(seq) AS max FROM events GROUP BY hall_id")}
+        lost = doubled = 0
+        for hid, _, path in (*first, late, *second):
+            own = _last_seq(path)
+            held = counts.get(hid, 0)
+            lost += max(0, own - seqs.get(hid, (0, 0))[0])
+            doubled += held - seqs.get(hid, (0, 0))[0] + max(0, held - own)
+        out.update(halls_checked=len(first) + 1 + len(second), lost=lost, doubled=doubled)
+        store.close()
+    finally:
+        if region is not None:
+            region.terminate()
+            region.wait()
+        cluster.destroy()
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+class LiveHall(threading.Thread):
+    """A hall serving while the region's database is down: issues a ticket every 200 ms on its own ledger,
+    through its services in turn (each has a daily cap)."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.svc = HallService(load_config(DEMO_CONFIG), open_ledger(path), ManualClock(DAY.replace(hour=9)))
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        services = [s.id for s in self.svc.config.services]
+        n = 0
+        while not self.stop.is_set():
+            t = time.perf_counter()
+            n += 1
+            try:
+                self.svc.issue_ticket(services[n % len(services)], "kiosk")
+                self.latencies.append(time.perf_counter() - t)
+            except HallError:
+                self.errors += 1
+            self.stop.wait(0.2)
+        self.svc.ledger.close()
+
+
+def _last_seq(path: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as c:
+        return c.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+
+
+def _ms(x: float | None) -> float | None:
+    return None if x is None else round(x * 1000, 1)
+
+
+def _wait(check, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("region did not start")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--halls", type=int, default=100)
+    p.add_argument("--tickets", type=int, default=600, help="arrivals in each hall's day")
+    p.add_argument("--days", type=int, default=4, help="distinct days made, shared out among the halls")
+    p.add_argument("--pg-stop", type=float, default=60, help="seconds PostgreSQL is stopped mid-run")
+    p.add_argument("--clients", type=int, default=2, help="processes the halls' streamers run in")
+    p.add_argument("--batch", type=int, default=500, help="events per post ([region] batch_size)")
+    p.add_argument("--json", action="store_true")
+    a = p.parse_args()
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    r = main(a)
+    if a.json:
+        print(json.dumps(r, ensure_ascii=False))
+    else:
+        print(f"{r['halls']} halls, {r['events']} events (a day of ~{r['tickets_per_hall']} tickets each; days made in "
+              f"{r['make_days_s']} s)")
+        print(f"ingest: {r['events_per_s']} events/s ({r['ingest_s']} s)  goal >= 20,000/s")
+        print(f"region board p95: {r['board_p95_ms_ingesting']} ms while ingesting ({r['board_samples_ingesting']} "
+              f"reads), {r['board_p95_ms_idle']} ms idle  goal < 100 ms")
+        print(f"catch-up of a hall offline for a day: {r['catch_up_events']} events in {r['catch_up_s']} s")
+        print(f"PostgreSQL stopped {r['pg_stopped_s']} s: live hall issued {r['live_hall_issued_during_stop']} tickets "
+              f"meanwhile (p95 {r['live_hall_p95_ms_before']} ms before, {r['live_hall_p95_ms_during_stop']} ms during, "
+              f"{r['live_hall_errors']} errors); region caught up {r['pg_catch_up_after_restart_s']} s after restart")
+        print(f"{r['halls_checked']} halls checked against their own ledgers: {r['lost']} lost, {r['doubled']} doubled")
