@@ -32,13 +32,14 @@ from hall_controller.features.retention.feature import covering
 from hall_controller.features.rota.feature import feature as rota
 from hall_controller.features.simulation.feature import feature as simulation
 from hall_controller.features.staffing.feature import feature as staffing
+from hall_controller.features.supervision.feature import feature as supervision
 from hall_controller.http.app import ServeOptions, create_app
 from kiosk_ui.feature import feature as kiosks
 
 # In install order: the kiosk uses the appointment book and the device hub, so both come first; applications
 # issue 出件 tickets through the kiosk and print notices on the hub's printers.
 _HALL: tuple[Feature, ...] = (appointments, devices, kiosks, applications, screens, manager, ratings, platform,
-                              region, day, rota, reports, staffing, simulation, backup, admin, metrics)
+                              region, day, rota, reports, supervision, staffing, simulation, backup, admin, metrics)
 FEATURES: tuple[Feature, ...] = (*_HALL, covering(_HALL))
 SECTIONS = tuple(f.section for f in FEATURES if f.section)
 

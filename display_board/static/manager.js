@@ -199,6 +199,12 @@ function renderKpis() {
     ["平均办理(分)", minutes(k.avg_service_s), `已叫号 ${k.called} 人`, ""],
     ["满意率", pct(sat.rate), `${sat.ratings} 次评价 · 差评 ${sat.bad}`, sat.bad ? "bad" : "good"],
   ];
+  const v = data.supervision;  // month to date: 有效差评 100% 整改, 实名差评 100% 回复
+  if (v) {
+    cards.push(["本月整改率", pct(v.rectify_rate), `有效差评 ${v.valid} · 超期 ${v.overdue}`, v.overdue || (v.rectify_rate !== null && v.rectify_rate < 1) ? "bad" : "good"],
+      ["本月回复率", pct(v.reply_rate), `实名差评 ${v.named} · 投诉超期 ${v.complaints_overdue}`, v.complaints_overdue || (v.reply_rate !== null && v.reply_rate < 1) ? "bad" : "good"]);
+    if (v.standin_warnings.length) cards.push(["B岗预警", v.standin_warnings.length, v.standin_warnings[0], "bad"]);
+  }
   $("#kpis").innerHTML = cards.map(([label, value, sub, cls]) =>
     `<div class="kpi ${cls}" data-kpi="${esc(label)}"><div class="label">${esc(label)}</div><div class="value">${esc(value)}</div><div class="sub">${esc(sub)}</div></div>`).join("");
 }

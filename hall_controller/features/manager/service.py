@@ -20,6 +20,7 @@ from hall_controller.features.manager.rules import (
 )
 from hall_controller.features.manager.settings import settings_of
 from hall_controller.features.reports import kpis
+from hall_controller.features.supervision import service as supervision
 
 FEED_EVENTS = (*kpis.QUEUE_DELTAS, *SIGNAL_EVENTS)
 DEVICE_MEMORY = timedelta(hours=24)  # device and printer reports older than this no longer count
@@ -82,8 +83,9 @@ def overview(service: HallService, feed: Feed) -> dict[str, Any]:
     seq = service.ledger.last_seq  # read first: the page resumes its event stream from here
     now = service.clock.now()
     feed.refresh(service, now)
+    figures = supervision.board(service)  # month to date, read from the ledger before taking memory's lock
     with service.lock:
-        return _overview(service, feed, seq, now)
+        return {**_overview(service, feed, seq, now), "supervision": figures}
 
 
 def _overview(service: HallService, feed: Feed, seq: int, now: datetime) -> dict[str, Any]:

@@ -128,7 +128,7 @@ def stored_rating(row: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------- 差评 cases and complaints
 
 
-def _case(row: dict[str, Any]) -> dict[str, Any]:
+def case_from_row(row: dict[str, Any]) -> dict[str, Any]:
     c = dict(row)
     c["steps"] = json.loads(c["steps"] or "{}")
     c["named"] = bool(c["named"])
@@ -136,7 +136,7 @@ def _case(row: dict[str, Any]) -> dict[str, Any]:
     return c
 
 
-def _complaint(row: dict[str, Any]) -> dict[str, Any]:
+def complaint_from_row(row: dict[str, Any]) -> dict[str, Any]:
     c = dict(row)
     c["complex"] = bool(c["complex"])
     return c
@@ -146,14 +146,14 @@ def load_case(service: HallService, case_id: str) -> dict[str, Any]:
     rows = service.ledger.records("SELECT * FROM cases WHERE id = ?", (case_id,))
     if not rows:
         raise HallError("unknown_case", f"未找到差评案件：{case_id}", 404)
-    return _case(rows[0])
+    return case_from_row(rows[0])
 
 
 def load_complaint(service: HallService, complaint_id: str) -> dict[str, Any]:
     rows = service.ledger.records("SELECT * FROM complaints WHERE id = ?", (complaint_id,))
     if not rows:
         raise HallError("unknown_complaint", f"未找到投诉：{complaint_id}", 404)
-    return _complaint(rows[0])
+    return complaint_from_row(rows[0])
 
 
 def case_detail(service: HallService, case_id: str) -> dict[str, Any]:
@@ -185,7 +185,7 @@ def list_cases(service: HallService, state: str | None = None, overdue: bool = F
     if state:
         sql, params = sql + " WHERE state = ?", (state,)
     now = service.clock.now()
-    found = [with_deadline(case_rules.view(_case(r)), now) for r in service.ledger.records(sql + " ORDER BY opened_at DESC", params)]
+    found = [with_deadline(case_rules.view(case_from_row(r)), now) for r in service.ledger.records(sql + " ORDER BY opened_at DESC", params)]
     return [c for c in found if c["overdue"]] if overdue else found
 
 
@@ -196,7 +196,7 @@ def list_complaints(service: HallService, state: str | None = None, overdue: boo
     if state:
         sql, params = sql + " WHERE state = ?", (state,)
     now = service.clock.now()
-    found = [with_deadline({**_complaint(r), "complaint_id": r["id"]}, now)
+    found = [with_deadline({**complaint_from_row(r), "complaint_id": r["id"]}, now)
              for r in service.ledger.records(sql + " ORDER BY registered_at DESC", params)]
     return [c for c in found if c["overdue"]] if overdue else found
 
@@ -246,13 +246,13 @@ def check_overdue(service: HallService) -> list[dict[str, Any]]:
 
     def decide(now: datetime) -> Decision:
         d = Decision(result=[])
-        open_cases = [_case(r) for r in service.ledger.records(
+        open_cases = [case_from_row(r) for r in service.ledger.records(
             f"SELECT * FROM cases WHERE state IN ({','.join('?' * len(case_rules.OPEN_STATES))})",
             case_rules.OPEN_STATES)]
         for c in case_rules.overdue(open_cases, now):
             d.rows.append(("cases", {**c, "alerted_due": c["due_at"]}))
             d.emit("case.overdue", {**case_rules.view(c), "overdue": True})
-        open_complaints = [_complaint(r) for r in service.ledger.records("SELECT * FROM complaints WHERE state = 'open'")]
+        open_complaints = [complaint_from_row(r) for r in service.ledger.records("SELECT * FROM complaints WHERE state = 'open'")]
         for c in case_rules.overdue(open_complaints, now):
             d.rows.append(("complaints", {**c, "alerted_due": c["due_at"]}))
             d.emit("complaint.overdue", {**complaint_rules.view(c), "overdue": True})

@@ -78,8 +78,10 @@ def _month(service: HallService, text: str | None) -> str:
 # ----------------------------------------------------------------------------- downloads
 
 
-def _download(service: HallService, manager: str, kind: str, params: dict[str, Any], fmt: str, name: str,
-              title: list[str], sheets: list[tuple[str, tuple | list, list[dict[str, Any]]]]) -> Response:
+def download(service: HallService, manager: str, kind: str, params: dict[str, Any], fmt: str, name: str,
+             title: list[str], sheets: list[tuple[str, tuple | list, list[dict[str, Any]]]]) -> Response:
+    """A report as a CSV (its first sheet) or XLSX file, its export recorded as a `report.exported` event (the
+    supervision reports download through it too)."""
     if fmt == "csv":
         content = csv_bytes(title, table(sheets[0][1], sheets[0][2], for_csv=True))
         media = "text/csv; charset=utf-8"
@@ -119,7 +121,7 @@ async def download_service_report(request: Request, manager: Manager, fmt: Forma
     title = [r["hall"], f"服务{r['period_name']}", f"{r['start']} 至 {r['end']}", f"按{r['group_name']}"]
     series_cols = (("label", "时段", "text"), ("issued", "取号", "int"), ("served", "办结", "int"),
                    ("wait_mean", "平均等候(分)", "minutes"))
-    return await svc.call(_download, svc, manager, "service", {"period": period, "date": day.isoformat(), "group": by},
+    return await svc.call(download, svc, manager, "service", {"period": period, "date": day.isoformat(), "group": by},
                           fmt, f"service-{period}-{day.isoformat()}-{by}", title,
                           [("服务报表", r["columns"], [*r["rows"], r["total"]]), ("时段分布", series_cols, r["series"])])
 
@@ -138,7 +140,7 @@ async def download_attendance(request: Request, manager: Manager, fmt: Format, m
     marks = [{**mark, "staff_id": s["staff_id"], "name": s["name"], "status_name": STATUS_NAMES[mark["status"]],
               "windows": "、".join(mark["windows"]), "standin_name": "是" if mark["standin"] else ""}
              for s in r["staff"] for mark in s["marks"]]
-    return await svc.call(_download, svc, manager, "attendance", {"month": m}, fmt, f"attendance-{m}",
+    return await svc.call(download, svc, manager, "attendance", {"month": m}, fmt, f"attendance-{m}",
                           [r["hall"], f"{m} 考勤月报"],
                           [("考勤汇总", ATTENDANCE_COLUMNS, r["staff"]), ("考勤明细", MARK_COLUMNS, marks)])
 

@@ -35,11 +35,22 @@ function showCharts(svgs) {
   }
 }
 
+// Tabs on a period (a day, week or month) rather than a month; 整改与回复 and 差评原因 come from /api/supervision.
+const PERIOD_TABS = ["service", "rectification", "causes"];
+
 function query() {
   const f = new FormData($("#controls"));
   if (tab === "service") return `period=${f.get("period")}&date=${f.get("date")}&by=${f.get("by")}`;
+  if (tab === "rectification") {  // grouped by hall, window, staff or service (not theme)
+    const by = ["window", "staff", "service"].includes(f.get("by")) ? f.get("by") : "all";
+    return `period=${f.get("period")}&date=${f.get("date")}&by=${by}`;
+  }
+  if (tab === "causes") return `period=${f.get("period")}&date=${f.get("date")}`;
   return `month=${f.get("month")}`;
 }
+
+const CAUSE_COLS = [["label", "原因"], ["count", "次数", "int"], ["share", "占差评比例", "share"], ["valid", "其中有效", "int"],
+  ["previous", "上期次数", "int"], ["change", "增减", "int"]].map(([key, name, kind]) => ({ key, name, kind: kind || "text" }));
 
 const ATT_COLS = [["staff_id", "工号"], ["name", "姓名"], ["unit", "单位"], ["days_present", "出勤天数"], ["late", "迟到次数"],
   ["late_minutes", "迟到分钟"], ["early", "早退次数"], ["early_minutes", "早退分钟"], ["absent_sessions", "缺勤(半天)"], ["leave_sessions", "请假(半天)"],
@@ -67,6 +78,18 @@ async function load() {
       renderTable(ATT_COLS, r.staff);
       $("#note").textContent = "按排班逐段判定（未发布排班的周按全员全天）：迟到、早退、缺勤（半天）、未签离；经批准的请假记为请假，不计缺勤；替岗（AB岗）单列。" +
         (r.counted_from > r.start ? `系统自 ${r.counted_from} 起有记录，此前不计缺勤。` : "");
+    } else if (tab === "rectification") {
+      const r = await api(`/api/supervision/rectification?${query()}`, { token });
+      $("#title").textContent = `差评整改与投诉答复（${r.start} 至 ${r.end}）· 按${r.group_name}`;
+      showCharts([r.chart]);
+      renderTable(r.columns, [...r.rows, r.total], r.total);
+      $("#note").textContent = "整改率 = 已整改的有效差评 ÷ 有效差评；回复率 = 已回复的实名差评 ÷ 实名差评；按时办结率 = 每步均按期的已办结案件 ÷ 已办结案件。";
+    } else if (tab === "causes") {
+      const r = await api(`/api/supervision/causes?${query()}`, { token });
+      $("#title").textContent = `差评原因分析（${r.start} 至 ${r.end}，差评 ${r.bad} 条，上期 ${r.previous_bad} 条）`;
+      showCharts([r.charts.reasons, r.charts.trend]);
+      renderTable(CAUSE_COLS, r.reasons);
+      $("#note").textContent = r.top.length ? "主要原因：" + r.top.map((t) => `${t.label} ${t.count} 次（较上期${t.trend}）`).join("；") : "";
     } else {
       const r = await api(`/api/reports/days?${query()}`, { token });
       $("#title").textContent = `${r.month} 每日小结（闭厅时生成）`;
@@ -81,8 +104,8 @@ async function load() {
 }
 
 async function download(format) {
-  const path = tab === "service" ? "service" : "attendance";
-  const res = await fetch(`/api/reports/${path}.${format}?${query()}`,
+  const path = PERIOD_TABS.includes(tab) && tab !== "service" ? `supervision/${tab}` : `reports/${tab === "service" ? "service" : "attendance"}`;
+  const res = await fetch(`/api/${path}.${format}?${query()}`,
     { headers: { Authorization: `Bearer ${sessionStorage.getItem(TOKEN)}` } });
   if (!res.ok) { $("#error").textContent = (await res.json()).message; return; }
   const name = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") || "")?.[1] || `report.${format}`;
@@ -101,8 +124,9 @@ function signOut() {
 function setTab(name) {
   tab = name;
   for (const b of document.querySelectorAll(".tabs button")) b.classList.toggle("active", b.dataset.tab === name);
-  for (const el of document.querySelectorAll(".for-service")) el.hidden = name !== "service";
-  $(".for-month").hidden = name === "service";
+  for (const el of document.querySelectorAll(".for-service")) el.hidden = !PERIOD_TABS.includes(name);
+  $("select[name=by]").parentElement.hidden = !["service", "rectification"].includes(name);
+  $(".for-month").hidden = PERIOD_TABS.includes(name);
   for (const b of document.querySelectorAll(".download")) b.hidden = name === "days";
   load();
 }
