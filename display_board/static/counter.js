@@ -13,7 +13,7 @@ const PAUSE_REASONS = ["临时离开", "午间休息", "业务培训", "设备�
 
 let token = sessionStorage.getItem(TOKEN_KEY);
 let catalogue = null; // GET /api/services
-let hall = null; // GET /api/board (window list for transfers, clock)
+let hall = null; // GET /api/board (the hall clock)
 let view = null; // GET /api/windows/{id}
 let clockOffset = 0;
 let checkedFor = null; // the ticket whose material checklist is on screen
@@ -135,7 +135,10 @@ function openDialog(title, sections) {
   let n = 0;
   const body = sections.map(([heading, choices]) => [
     heading ? el("h3", { text: heading }) : null,
-    el("div", { class: "choices" }, ...choices.map(([label, run]) => {
+    el("div", { class: "choices" }, ...choices.map(([label, run, why]) => {
+      if (why) { // shown, so staff see where the ticket cannot go and why, but not choosable
+        return el("button", { type: "button", disabled: "", class: "unavailable" }, label, el("small", { text: why }));
+      }
       n += 1;
       const key = n <= 9 ? String(n) : null;
       const button = el("button", { type: "button" }, key ? el("kbd", { text: key }) : null, label);
@@ -164,9 +167,10 @@ function press(action) {
     if (view.state === "paused") act("resume");
     else openDialog("暂停服务 · 选择原因", [[null, PAUSE_REASONS.map((r) => [r, () => act("pause", { reason: r })])]]);
   } else if (action === "transfer") {
-    const categories = catalogue.categories.map((c) => [c.name, () => act("transfer", { category_id: c.id })]);
-    const windows = hall.windows.filter((w) => w.id !== windowId && w.state !== "closed")
-      .map((w) => [w.name, () => act("transfer", { window_id: w.id })]);
+    // the controller says what can take the ticket now (transfer_targets), and why the others cannot
+    const targets = view.transfer_targets;
+    const categories = targets.categories.map((c) => [c.name, () => act("transfer", { category_id: c.id }), c.why]);
+    const windows = targets.windows.map((w) => [w.name, () => act("transfer", { window_id: w.id }), w.why]);
     openDialog(`转移 ${view.ticket.number}（保留原排队时间）`, [["转至主题 / 分类", categories], ["转至指定窗口", windows]]);
   } else {
     act(action);
@@ -214,12 +218,6 @@ async function main() {
   window.hallEvents = new HallEvents({
     since: hall.seq,
     onEvent: (event) => {
-      const ws = event.data && event.data.window;
-      if (ws) { // keep the transfer targets' states current
-        const id = (ws.window || ws).id;
-        const w = hall.windows.find((x) => x.id === id);
-        if (w) w.state = (ws.window || ws).state;
-      }
       if (token) scheduleRefresh();
     },
     onStatus: (online) => {

@@ -41,6 +41,12 @@ from hall_controller.core.queues import CategoryQueue
 from hall_controller.core.settings import HallConfig, Window
 
 RECENT_SERVICES = 20
+# Window states that cannot take a transferred ticket now: (error code, message, the counter's short why).
+CANNOT_TAKE = {
+    WindowState.CLOSED: ("window_closed", "目标窗口已关闭。", "窗口已关闭"),
+    WindowState.SIGNED_OUT: ("window_unstaffed", "目标窗口无人在岗（未签到），转过去将无人办理。", "无人在岗"),
+    WindowState.PAUSED: ("window_paused", "目标窗口暂停服务中。", "暂停服务中"),
+}
 # Never shown to clients: the token keys the public status page, the others identify the citizen.
 PRIVATE_FIELDS = ("token", "holder", "request_id", "appointment_id", "source")  # finished services per category kept for the live service rate
 
@@ -338,14 +344,38 @@ class Hall:
                 raise not_found("window", target_window_id)
             if target_window_id == window_id:
                 raise HallError("invalid_transfer", "不能转移到本窗口。", 422)
-            if self.windows[target_window_id].state == WindowState.CLOSED:
-                raise HallError("window_closed", "目标窗口已关闭。")
+            why = self.cannot_take(target_window_id)
+            if why is not None:
+                raise HallError(why[0], why[1])
             moved = replace(t, target_window_id=target_window_id)
         # 首问负责: the citizen keeps their place (queue_at stays the original issue time).
         moved = replace(moved, status=TicketStatus.WAITING, transfers=t.transfers + 1, called_at=None, started_at=None, recalls=0)
         d = Decision(tickets=[moved], windows=[self._freed(ws, now)], result=moved)
         d.emit("ticket.transferred", self._ticket_event(moved, from_window_id=window_id, from_category_id=t.category_id))
         return d
+
+    def cannot_take(self, window_id: str) -> tuple[str, str, str] | None:
+        """Why a window cannot take a transferred ticket now (error code, message, a short why for the counter),
+        or None: a ticket sent to a window nobody staffs would wait there for nobody."""
+        return CANNOT_TAKE.get(self.windows[window_id].state)
+
+    def transfer_targets(self, window_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Where the ticket held at `window_id` can be transferred now, and why not elsewhere: each category
+        with a staffed window that serves it, each other window that can take it (`cannot_take`)."""
+        ws, t = self._held(window_id)
+        windows = []
+        for w in sorted(self.config.windows, key=lambda w: w.number):
+            if w.id != window_id:
+                why = self.cannot_take(w.id)
+                windows.append({"id": w.id, "number": w.number, "name": w.name, "ok": why is None,
+                                "why": why[2] if why else None})
+        categories = []
+        for c in self.config.categories:
+            serving = self.windows_serving(replace(t, category_id=c.id, target_window_id=None))
+            staffed = [w for w in serving if self.cannot_take(w) is None]
+            why = None if staffed else "没有办理该分类的窗口" if not serving else "暂无在岗窗口"
+            categories.append({"id": c.id, "name": c.name, "ok": why is None, "why": why})
+        return {"categories": categories, "windows": windows}
 
     def cancel(self, ticket_id: str, now: datetime, by: str) -> Decision:
         """Staff at the desk cancel a waiting ticket; `by` (their 工号) goes into the ledger."""

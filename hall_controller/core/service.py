@@ -402,6 +402,8 @@ class HallService:
                           "standin": ws.standin} if staff else None,
                 "categories": self.hall.weights(w.id), "services": list(w.services),
                 "ticket": self.hall.view(current) if current else None,
+                # the counter's 转移 dialog: what can take the held ticket now, and why not the others
+                "transfer_targets": self.hall.transfer_targets(w.id) if current else None,
             }
 
     def window_command(self, window_id: str, action: str, *, token: str | None = None,

@@ -335,7 +335,7 @@ def test_counter_keypad_signs_in_calls_finishes_and_pauses(hall, open_page):
 def test_counter_transfers_and_shows_errors_in_chinese(hall, open_page):
     from playwright.sync_api import expect
 
-    counter = live(*open_page("/counter/6", 1600, 900))
+    counter = live(*open_page("/counter/6", 1366, 768))
     ticket = hall.issue()
     counter.fill("#staff-id", "QH1006")
     counter.fill("#pin", "9753")
@@ -345,6 +345,12 @@ def test_counter_transfers_and_shows_errors_in_chinese(hall, open_page):
     counter.keyboard.press("F1")
     expect(counter.locator("#t-number")).to_have_text(ticket["number"], timeout=LIVE)
     counter.keyboard.press("F6")
+    # the dialog fits 1366×768 with 取消 in view; windows nobody staffs are listed, disabled, with why
+    expect(counter.locator("#dialog-cancel")).to_be_in_viewport(ratio=1)
+    box = counter.locator("#dialog .dialog-box").bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 768
+    unstaffed = counter.locator("#dialog-body button.unavailable", has_text="无人在岗")
+    expect(unstaffed.first).to_be_disabled()
     counter.locator("#dialog-body .choices").first.locator("button", has_text="企业注册开办").click()
     expect(counter.locator("#toast")).to_have_text(f"{ticket['number']} 已转移", timeout=LIVE)
     moved = hall.http.get(f"/api/tickets/{ticket['id']}").json()

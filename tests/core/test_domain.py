@@ -192,6 +192,25 @@ def test_transfer_to_window_only_that_window_calls_it(hall):
         hall.transfer("2", MONDAY_10)
 
 
+def test_transfer_only_to_a_window_that_can_take_it_now(hall):
+    """A ticket sent to a window nobody staffs would wait there for nobody: unstaffed, paused and closed
+    windows are refused, and the counter's list (`transfer_targets`) says which and why."""
+    issue(hall)
+    open_window(hall, "1"), open_window(hall, "2"), open_window(hall, "3")
+    run(hall, hall.pause("3", MONDAY_10, "临时离开"))
+    run(hall, hall.call_next("1", MONDAY_10))
+    targets = {w["id"]: (w["ok"], w["why"]) for w in hall.transfer_targets("1")["windows"]}
+    assert targets["2"] == (True, None) and targets["3"] == (False, "暂停服务中")
+    assert targets["4"] == (False, "无人在岗") and "1" not in targets
+    for window, code in (("4", "window_unstaffed"), ("3", "window_paused")):
+        with pytest.raises(HallError) as e:
+            hall.transfer("1", MONDAY_10, target_window_id=window)
+        assert e.value.code == code and e.value.status == 409
+    categories = {c["id"]: c for c in hall.transfer_targets("1")["categories"]}
+    assert categories["social"]["ok"] and categories["business"]["ok"] is (categories["business"]["why"] is None)
+    assert run(hall, hall.transfer("1", MONDAY_10, target_window_id="2")).target_window_id == "2"
+
+
 def test_cancel_only_waiting(hall):
     t = issue(hall)
     assert run(hall, hall.cancel(t.id, MONDAY_10, "S001")).status == TicketStatus.CANCELLED
