@@ -22,7 +22,7 @@ from hall_controller.features.appointments.service import Appointments
 from hall_controller.features.devices.printers import window_ranges
 from hall_controller.features.rota import service as rota
 from kiosk_ui.readers import Readers, Swipe
-from kiosk_ui.settings import Kiosk, KioskSettings
+from kiosk_ui.settings import Kiosk, KioskSettings, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,14 @@ def source_of(kiosk: Kiosk) -> str:
 
 
 class KioskDesk:
-    def __init__(self, service: HallService, settings: KioskSettings, book: Appointments, readers: Readers,
-                 devices: Any):
-        self.service, self.settings, self.book, self.readers, self.devices = service, settings, book, readers, devices
+    def __init__(self, service: HallService, book: Appointments, readers: Readers, devices: Any):
+        self.service, self.book, self.readers, self.devices = service, book, readers, devices
         self._printed: dict[str, asyncio.Future[dict[str, Any]]] = {}  # ticket id → print result
+
+    @property
+    def settings(self) -> KioskSettings:
+        """The running configuration version's: a change made at /admin applies to the next tap."""
+        return settings_of(self.service.config)
 
     def kiosk(self, kiosk_id: str) -> Kiosk:
         k = self.settings.kiosk(kiosk_id)
@@ -58,7 +62,8 @@ class KioskDesk:
     def service_view(self, svc: Service) -> dict[str, Any]:
         ahead, wait_s = self.estimate(svc)
         return {"id": svc.id, "name": svc.name, "category_id": svc.category_id, "pinyin": svc.pinyin,
-                "description": svc.description, "time_limit": svc.time_limit,
+                "description": svc.description, "time_limit": svc.time_limit, "code": svc.code,
+                "basis": svc.basis, "conditions": svc.conditions, "fee": svc.fee, "phone": svc.phone,
                 "materials": [{"name": m.name, "required": m.required, "note": m.note} for m in svc.materials],
                 "issuing_hours": describe_periods(issuing_periods(svc, self.service.config.hours)),
                 "closed": self.closed_reason(svc), "ahead": ahead, "estimated_wait_s": wait_s}

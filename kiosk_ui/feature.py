@@ -29,11 +29,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 
 def install(app: FastAPI) -> None:
     service = app.state.service
-    settings = kiosk_settings.settings_of(service.config)
     book: Appointments = app.state.appointments
-    key = appointment_settings(service.config).identity_key
-    readers = Readers(service, settings, app.state.options.devices, lambda number: identity_hash(number, key))
-    app.state.kiosk = KioskDesk(service, settings, book, readers, devices=app.state.devices)
+    # The key of the running configuration version, as every setting the kiosk reads.
+    readers = Readers(service, app.state.options.devices,
+                      lambda number: identity_hash(number, appointment_settings(service.config).identity_key))
+    app.state.kiosk = KioskDesk(service, book, readers, devices=app.state.devices)
     app.state.kiosk_speech = Speech()
     app.mount("/static/kiosk", StaticFiles(directory=STATIC), name="kiosk-static")
     app.include_router(api.router)

@@ -18,7 +18,7 @@ from drivers.id_reader_sim import IdReaderSimulator
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
 from hall_controller.features.appointments.rules import mask_name
-from kiosk_ui.settings import KioskSettings
+from kiosk_ui.settings import KioskSettings, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,16 @@ class Swipe:
 
 
 class Readers:
-    def __init__(self, service: HallService, settings: KioskSettings, mode: str, hash_id: Callable[[str], str]):
-        self.service, self.settings, self.mode, self.hash_id = service, settings, mode, hash_id
+    def __init__(self, service: HallService, mode: str, hash_id: Callable[[str], str]):
+        self.service, self.mode, self.hash_id = service, mode, hash_id
         self.sims: dict[str, IdReaderSimulator] = {}
         self.drivers: dict[str, IdReader] = {}
         self._swipes: dict[str, Swipe] = {}
+
+    @property
+    def settings(self) -> KioskSettings:
+        """The running configuration version's (readers themselves are opened at start)."""
+        return settings_of(self.service.config)
 
     async def start(self) -> None:
         if self.mode == "none":

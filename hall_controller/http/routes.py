@@ -89,7 +89,8 @@ async def services(request: Request) -> dict[str, Any]:
             {
                 "id": s.id, "name": s.name, "category_id": s.category_id, "prefix": s.prefix,
                 "minutes": s.minutes, "time_limit": s.time_limit, "daily_cap": s.daily_cap,
-                "description": s.description, "pinyin": s.pinyin,
+                "description": s.description, "pinyin": s.pinyin, "code": s.code, "basis": s.basis,
+                "conditions": s.conditions, "fee": s.fee, "phone": s.phone,
                 "issuing_hours": describe_periods(issuing_periods(s, cfg.hours)),
                 "issuing_open": issuing_open(s, cfg.hours, now),
                 "materials": [{"name": m.name, "required": m.required, "note": m.note} for m in s.materials],

@@ -227,7 +227,8 @@ const SCREENS = {
       s.description ? el("p", { class: "desc" }, s.description) : null,
       el("p", { class: "desc" }, `办理时限：${s.time_limit} · 取号时间：${s.issuing_hours}`),
       el("h3", {}, "一次性告知 · 所需材料"), materials,
-      s.materials.some((m) => !m.required) ? el("p", { class: "desc" }, "“容缺”材料可先受理、后补交。") : null);
+      s.materials.some((m) => !m.required) ? el("p", { class: "desc" }, "“容缺”材料可先受理、后补交。") : null,
+      publicity(s));
     const wait = el("div", { class: "panel wait", id: "wait" });
     const take = el("button", { class: "primary", id: "take", onclick: () => takeTicket(s.id) }, "取 号");
     const side = el("div", { class: "side" }, wait);
@@ -457,6 +458,14 @@ function rerender() {
   }
 }
 
+// The rest of the "十公开" of a matter (受理条件, 收费, 依据, 监督电话), where the hall has published them.
+function publicity(s) {
+  const rows = [["受理条件", s.conditions], ["收费标准", s.fee], ["设定依据", s.basis], ["监督电话", s.phone]]
+    .filter(([, v]) => v);
+  if (!rows.length) return null;
+  return el("dl", { class: "publicity", id: "publicity" }, ...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+}
+
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
   refreshTimer = setTimeout(loadCatalogue, 400);
@@ -490,6 +499,9 @@ await loadCatalogue();
 new HallEvents({
   since: catalogue ? catalogue.seq : null,
   onEvent: (e) => { if (/^(ticket|window|staff)\./.test(e.type)) scheduleRefresh(); },
+  // A new configuration version reloads the catalogue (names, materials, hours), not the page: a citizen
+  // in the middle of taking a number stays where they are.
+  onConfig: scheduleRefresh,
   onStatus: (up) => { if (up) scheduleRefresh(); },
 });
 pollStatus();

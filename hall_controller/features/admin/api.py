@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_controller.core.errors import HallError
@@ -18,6 +18,7 @@ router = APIRouter(prefix="/api/admin")
 Manager = Annotated[str, Depends(require_manager)]
 Admin = Annotated[str, Depends(require_admin)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
+VERSION_MAX = 2 ** 31  # far beyond any hall's versions, within SQLite's integers
 
 
 class Strict(BaseModel):
@@ -25,7 +26,7 @@ class Strict(BaseModel):
 
 
 class NewVersion(Strict):
-    base_version: Annotated[int, Field(ge=0)]
+    base_version: Annotated[int, Field(ge=0, le=VERSION_MAX)]
     config: dict[str, Any]
     summary: Annotated[str, Field(max_length=200)] | None = None
     # Waiting tickets of a removed service → the service they join (same number, same place).
@@ -37,8 +38,8 @@ class Preview(Strict):
 
 
 class Rollback(Strict):
-    version: Annotated[int, Field(ge=1)]
-    base_version: Annotated[int, Field(ge=0)] | None = None
+    version: Annotated[int, Field(ge=1, le=VERSION_MAX)]
+    base_version: Annotated[int, Field(ge=0, le=VERSION_MAX)] | None = None
 
 
 class CatalogueImport(Strict):
@@ -47,7 +48,7 @@ class CatalogueImport(Strict):
     mapping: dict[Id, Annotated[str, Field(max_length=64)]] = {}
     # For matters new to the hall: category (主题) id, ticket prefix, expected minutes.
     defaults: dict[Literal["category", "prefix", "minutes"], str | float] = {}
-    base_version: Annotated[int, Field(ge=0)] | None = None
+    base_version: Annotated[int, Field(ge=0, le=VERSION_MAX)] | None = None
 
 
 def versions_of(request: Request) -> Versions:
@@ -78,15 +79,16 @@ async def preview(request: Request, body: Preview, _: Manager) -> dict[str, Any]
 
 
 @router.get("/config/versions")
-async def list_versions(request: Request, _: Manager, limit: Annotated[int, Field(ge=1, le=500)] = 100,
-                        before: int | None = None) -> dict[str, Any]:
+async def list_versions(request: Request, _: Manager, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                        before: Annotated[int, Query(ge=1, le=VERSION_MAX)] | None = None) -> dict[str, Any]:
     versions = versions_of(request)
     return {"current": versions.service.config.version,
             "versions": await versions.service.call(versions.history, limit, before)}
 
 
 @router.get("/config/versions/{version}")
-async def get_version(request: Request, version: int, _: Manager) -> dict[str, Any]:
+async def get_version(request: Request, version: Annotated[int, Path(ge=1, le=VERSION_MAX)], _: Manager
+                      ) -> dict[str, Any]:
     versions = versions_of(request)
     return {"version": version, "config": redact(await versions.service.call(versions.document_of, version))}
 

@@ -71,9 +71,9 @@ def _materials(value: Any, where: str) -> list[dict[str, Any]]:
             m = {k: next((item[n] for n in names if n in item), None) for k, names in MATERIAL_KEYS.items()}
             if not isinstance(m["name"], str) or not m["name"].strip():
                 raise _fail(f"{where}：材料缺少名称", where)
-            required = m["required"]
-            material = {"name": m["name"].strip(),
-                        "required": required not in (False, "否", "容缺", "false", 0)}
+            material = {"name": m["name"].strip()}
+            if m["required"] in (False, "否", "容缺", "false", 0):
+                material["required"] = False  # written only when 容缺, as in a hand-written file
             if m["note"]:
                 material["note"] = str(m["note"])
         else:

@@ -25,6 +25,7 @@ from hall_controller.core.feature import Section
 from hall_controller.core.ledger import Ledger
 from hall_controller.core.service import HallService
 from hall_controller.features.admin.service import Versions, latest
+from hall_controller.features.backup.service import BackupError, serving_lock
 
 PASSWORD_ENV = "HALL_ADMIN_PASSWORD"
 
@@ -54,7 +55,7 @@ def command(args: argparse.Namespace, open_ledger: Callable[[str], Ledger], sect
         if args.url:
             return _over_api(args)
         return _on_ledger(args, open_ledger, tuple(sections))
-    except (config_loader.ConfigError, HallError, OSError, httpx.HTTPError) as exc:
+    except (config_loader.ConfigError, HallError, BackupError, OSError, httpx.HTTPError) as exc:
         message = exc.message if isinstance(exc, HallError) else str(exc)
         print(f"config {args.action}: {message}", file=sys.stderr)
         return 2
@@ -71,14 +72,29 @@ def _read_toml(path: Path) -> dict[str, Any]:
 def _on_ledger(args: argparse.Namespace, open_ledger: Callable[[str], Ledger], sections: tuple[Section, ...]) -> int:
     if not args.db.exists():
         raise OSError(f"{args.db}: no such ledger")
+    if args.action == "import":
+        with serving_lock(args.db):  # a running hall would not see it: use --url for that
+            return _import_on_ledger(args, open_ledger, sections)
     ledger = open_ledger(str(args.db))
     try:
-        row = latest(ledger)
-        if row is None:
-            raise HallError("unversioned", f"{args.db} 中还没有配置版本：先启动一次大厅（以配置文件为第 1 版）。", 404)
+        row = _current(ledger, args.db)
+        return _write(args, to_toml(json.loads(row["document"])), row["version"])
+    finally:
+        ledger.close()
+
+
+def _current(ledger: Ledger, db: Path) -> dict[str, Any]:
+    row = latest(ledger)
+    if row is None:
+        raise HallError("unversioned", f"{db} 中还没有配置版本：先启动一次大厅（以配置文件为第 1 版）。", 404)
+    return row
+
+
+def _import_on_ledger(args: argparse.Namespace, open_ledger: Callable[[str], Ledger], sections: tuple[Section, ...]) -> int:
+    ledger = open_ledger(str(args.db))
+    try:
+        row = _current(ledger, args.db)
         doc = json.loads(row["document"])
-        if args.action == "export":
-            return _write(args, to_toml(doc), row["version"])
         config = config_loader.config_from_dict(doc, str(args.db), sections)
         service = HallService(replace(config, version=row["version"], document=doc), ledger,
                               SystemClock(config.timezone))

@@ -80,9 +80,10 @@ def unredact(new: Any, current: Any) -> Any:
         return out
     if isinstance(new, list):
         cur = current if isinstance(current, list) else []
-        by_key = _keyed(cur) or {}
-        return [unredact(v, by_key.get(_entry_key(v)) if _entry_key(v) in by_key
-                         else (cur[i] if i < len(cur) else None)) for i, v in enumerate(new)]
+        by_key = _keyed(cur)
+        if by_key is not None:  # a named entry takes only its own stored secrets, never a neighbour's
+            return [unredact(v, by_key.get(_entry_key(v))) for v in new]
+        return [unredact(v, cur[i] if i < len(cur) else None) for i, v in enumerate(new)]
     return new
 
 
@@ -104,14 +105,13 @@ def store_secrets(doc: dict[str, Any], config: HallConfig) -> dict[str, Any]:
 # ------------------------------------------------------------------ diff and summary
 
 def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = json.dumps(redact(value), ensure_ascii=False)
     return text if len(text) <= 120 else text[:117] + "..."
 
 
 def diff(old: Any, new: Any, path: str = "") -> list[str]:
     """What changed, one line per place: `+ path: value`, `- path: value`, `~ path: old → new`. Secrets show
     as REDACTED (a changed PIN shows as a change, never its value)."""
-    old, new = redact(old), redact(new)
     return _diff(old, new, path)
 
 
@@ -123,9 +123,9 @@ def _diff(old: Any, new: Any, path: str) -> list[str]:
         for k in (*old, *(k for k in new if k not in old)):
             at = f"{path}.{k}" if path else k
             if k not in new:
-                lines.append(f"- {at}: {_show(old[k])}")
+                lines.append(f"- {at}: {_show(redact({k: old[k]})[k])}")
             elif k not in old:
-                lines.append(f"+ {at}: {_show(new[k])}")
+                lines.append(f"+ {at}: {_show(redact({k: new[k]})[k])}")
             else:
                 lines += _diff(old[k], new[k], at)
         return lines
@@ -144,6 +144,8 @@ def _diff(old: Any, new: Any, path: str) -> list[str]:
             if [k for k in a if k in b] != [k for k in b if k in a]:
                 lines.append(f"~ {path}: 顺序调整")
             return lines
+    if SECRET_KEY.search(path.rsplit(".", 1)[-1]):
+        return [f"~ {path}: {REDACTED} → {REDACTED}（已更改）"]
     return [f"~ {path}: {_show(old)} → {_show(new)}"]
 
 

@@ -30,7 +30,8 @@ from hall_controller.features.admin import rules
 
 ADMIN_SOURCE = "<admin>"  # the "file" a ConfigError names for a document sent to the API
 PHOTO_SIZE = (360, 480)  # 工作照 as stored: 3:4, enough for a window display
-PHOTO_MAX_BYTES = 8 * 1024 * 1024
+PHOTO_MAX_BYTES = 2 * 1024 * 1024  # the request body limit (http/limits.py) as well
+PHOTO_MAX_PIXELS = 40_000_000  # a small file claiming a huge picture would take memory to decode
 
 
 def validate(doc: Any, sections: Iterable[Section], source: str = ADMIN_SOURCE) -> HallConfig:
@@ -197,11 +198,14 @@ class Versions:
         if self.service.config.staff_member(staff_id) is None:
             raise HallError("unknown_staff", f"未找到工作人员：{staff_id}", 404)
         if len(data) > PHOTO_MAX_BYTES:
-            raise HallError("photo_too_large", "照片不能超过 8 MB。", 413)
+            raise HallError("photo_too_large", "照片不能超过 2 MB。", 413)
         try:
             image = Image.open(io.BytesIO(data))
             if image.format not in ("JPEG", "PNG"):
                 raise HallError("invalid_photo", "照片须为 JPEG 或 PNG 格式。", 415)
+            if image.width * image.height > PHOTO_MAX_PIXELS:
+                raise HallError("photo_too_large", "照片像素过大，请缩小后再上传。", 413)
+            image.draft("RGB", (PHOTO_SIZE[0] * 2, PHOTO_SIZE[1] * 2))  # JPEG: decode at a reduced scale
             image.load()
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
             raise HallError("invalid_photo", "无法读取照片，请上传 JPEG 或 PNG 图片。", 415) from None

@@ -172,8 +172,30 @@ def install(app: FastAPI) -> None:
 
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub: DeviceHub = app.state.devices
+    service = app.state.service
+    loop = asyncio.get_running_loop()
+    turn = asyncio.Lock()  # one restart at a time, in the order the versions were committed
+    reloads: set[asyncio.Task[None]] = set()
+
+    async def reload() -> None:
+        async with turn:
+            await hub.reload(service.config.sections.get("devices") or DeviceSettings())
+
+    def start_reload() -> None:
+        task = loop.create_task(reload(), name="devices reload")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    def on_event(event: dict[str, Any]) -> None:
+        # A new configuration version that changed [devices]; called on the committing thread.
+        if (event["type"] == "config.changed" and "devices" in event["data"].get("changed", ())
+                and not loop.is_closed()):
+            loop.call_soon_threadsafe(start_reload)
+
+    service.bus.listen(on_event)
     await hub.start()
     try:
         yield
     finally:
+        await asyncio.gather(*reloads, return_exceptions=True)
         await hub.stop()

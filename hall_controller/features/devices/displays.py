@@ -81,6 +81,11 @@ class Displays:
     def stop(self) -> None:
         self._loop = None
 
+    def clear(self) -> None:
+        """Forget the displays (stopped): the hub places them again from new settings."""
+        self._displays.clear()
+        self._signs.clear()
+
     def _on_event(self, event: dict[str, Any]) -> None:
         # Called by the publishing command (on whichever thread committed it): hand over to the loop.
         if self._loop is not None and window_of(event["type"], event["data"]) in self._displays:

@@ -88,6 +88,19 @@ class DeviceHub:
             await bus.start()
         self.printers.start()
 
+    async def reload(self, settings: DeviceSettings) -> None:
+        """A new configuration version changed `[devices]`: every bus, printer and the voice restart on the new
+        settings (buses and ports added or moved, display brightness, printer options, the voice's template).
+        Keys pressed meanwhile are repeated by the keypads, which wait for an answer."""
+        await self.stop()
+        self.settings = settings
+        self.buses, self._placed = {}, {}
+        self.displays.clear()
+        self.pads.clear()
+        self.printers.clear(settings.printer_status_interval_s)
+        self.voice.settings = settings.voice
+        await self.start()
+
     async def stop(self) -> None:
         self.displays.stop()
         self.pads.stop()

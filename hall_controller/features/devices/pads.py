@@ -46,6 +46,10 @@ class Pads:
     def stop(self) -> None:
         self._loop = None
 
+    def clear(self) -> None:
+        """Forget the pads (stopped): the hub places them again from new settings."""
+        self._pads.clear()
+
     # ------------------------------------------------------------------ hall -> pads
 
     def _on_event(self, event: dict[str, Any]) -> None:

@@ -93,6 +93,11 @@ class Printers(Mapping[str, Printer]):
         for printer in self._printers.values():
             await asyncio.to_thread(printer.close)
 
+    def clear(self, status_interval_s: float) -> None:
+        """Forget the printers (stopped): the hub adds them again from new settings."""
+        self._printers.clear()
+        self._interval = status_interval_s
+
     async def _watch_status(self) -> None:
         while True:
             for printer in list(self._printers.values()):

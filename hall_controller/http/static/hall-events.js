@@ -1,10 +1,15 @@
 // Live hall events over WebSocket with resume: every page keeps the last seq it applied and reconnects
 // with ?since=seq, so a network blip or a controller restart loses nothing and repeats nothing.
+// A new configuration version (`config.changed`, made at /admin) reloads the page by default, so it shows
+// the hall as now configured; a page that can refresh in place passes `onConfig`.
+export const CONFIG_RELOAD_MS = 300;
+
 export class HallEvents {
-  constructor({ since = null, onEvent, onStatus = () => {} }) {
+  constructor({ since = null, onEvent, onStatus = () => {}, onConfig = reloadSoon }) {
     this.last = since;
     this.onEvent = onEvent;
     this.onStatus = onStatus;
+    this.onConfig = onConfig;
     this.backoff = 250;
     this.stopped = false;
     this.connect();
@@ -20,7 +25,8 @@ export class HallEvents {
       const event = JSON.parse(msg.data);
       if (this.last !== null && event.seq <= this.last) return;
       this.last = event.seq;
-      this.onEvent(event);
+      if (event.type === "config.changed") this.onConfig(event);
+      else this.onEvent(event);
     };
     ws.onclose = () => {
       this.onStatus(false);
@@ -33,6 +39,8 @@ export class HallEvents {
   stop() { this.stopped = true; this.ws.close(); }
 }
 
+function reloadSoon() { setTimeout(() => location.reload(), CONFIG_RELOAD_MS); }
+
 // JSON fetch that turns the controller's {"error", "message"} bodies into thrown Errors with the 中文 message.
 export async function api(path, { method = "GET", body, token } = {}) {
   const headers = { "content-type": "application/json" };
@@ -42,7 +50,7 @@ export async function api(path, { method = "GET", body, token } = {}) {
   const data = await r.json().catch(() => ({}));
   if (!r.ok) {
     const err = new Error(data.message || `请求失败（${r.status}）`);
-    err.code = data.error; err.status = r.status;
+    err.code = data.error; err.status = r.status; err.field = data.field;
     throw err;
   }
   return data;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import time
 import tomllib
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -295,3 +296,110 @@ def test_thirty_broken_documents_each_name_their_field(hall):
         assert r.status_code == 422, (field, r.text)
         assert r.json()["error"] == "invalid_config" and r.json()["field"] == field, (field, r.json())
     assert current(hall, h)[0] == version
+
+
+def test_devices_and_voice_restart_on_their_new_settings(tmp_path, demo):
+    app = build_app(demo, str(tmp_path / "hall.db"), ManualClock(NOW),
+                    ServeOptions(devices="simulated", var_dir=tmp_path, rate_limit=0))
+    with TestClient(app) as c:
+        hub = app.state.devices
+        old_buses = dict(hub.buses)
+        h = signed_in(c)
+        version, doc = current(c, h)
+        doc["devices"]["voice"]["template"] = "请{number}号到{window}号窗口"
+        doc["devices"]["voice"]["output"] = "none"
+        assert put(c, h, version, doc).status_code == 200
+        deadline = time.monotonic() + 10
+        while hub.settings.voice.template != "请{number}号到{window}号窗口" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hub.settings.voice.template == "请{number}号到{window}号窗口"
+        assert set(hub.buses) == set(old_buses) and all(hub.buses[b] is not old_buses[b] for b in old_buses)
+        # A change elsewhere leaves the devices running as they are.
+        buses = dict(hub.buses)
+        version, doc = current(c, h)
+        doc["hall"]["name"] = "清河县政务服务中心"
+        doc["queue"]["recall_limit"] = 2
+        assert put(c, h, version, doc).status_code == 200
+        assert all(hub.buses[b] is buses[b] for b in buses)
+    app.state.service.ledger.close()
+
+
+SAMPLE = DEMO_CONFIG.parent / "catalogue" / "province-catalogue-sample.csv"
+DEFAULTS = {"category": "social", "prefix": "A", "minutes": 12}
+
+
+def test_the_catalogue_import_adds_then_shows_what_changed_and_keeps_local_matters(hall):
+    h = signed_in(hall)
+    text = SAMPLE.read_text(encoding="utf-8")
+    body = {"text": text, "format": "csv", "defaults": DEFAULTS}
+    preview = hall.post("/api/admin/catalogue/preview", headers=h, json=body)
+    assert preview.status_code == 200, preview.text
+    assert len(preview.json()["report"]["added"]) == 5 and len(preview.json()["report"]["local"]) == 43
+    assert current(hall, h)[0] == 1  # a preview commits nothing
+    r = hall.post("/api/admin/catalogue/import", headers=h, json=body).json()
+    assert r["version"] == 2
+    service = hall.app.state.service
+    dibao = next(s for s in service.config.services if s.code == "331122-SH-0101-001")
+    assert (dibao.fee, dibao.phone, dibao.category_id) == ("不收费", "0578-12345", "social")
+    assert [(m.name, m.required) for m in dibao.materials][-1] == ("残疾证", False)
+    # The same file again: nothing to do. An edited one: exactly what changed; local matters untouched.
+    again = hall.post("/api/admin/catalogue/import", headers=h, json=body).json()
+    assert again["version"] == 2 and again["report"]["unchanged"] == 5
+    edited = text.replace("承诺 20 个工作日", "承诺 15 个工作日")
+    r = hall.post("/api/admin/catalogue/import", headers=h, json={**body, "text": edited}).json()
+    assert r["version"] == 3
+    assert r["report"]["changed"] == [{"code": "331122-SH-0101-001", "id": dibao.id, "name": "最低生活保障对象认定",
+                                       "fields": ["time_limit"]}]
+    assert service.config.service("hukou_move") is not None and len(service.config.services) == 48
+    # The JSON export, read through a mapping, is the same catalogue.
+    json_text = SAMPLE.with_suffix(".json").read_text(encoding="utf-8")
+    r = hall.post("/api/admin/catalogue/preview", headers=h, json={"text": json_text, "format": "json",
+                                                                    "defaults": DEFAULTS, "mapping": {"materials": "申请材料"}})
+    assert [c["fields"] for c in r.json()["report"]["changed"]] == [["time_limit"]]
+    bad = hall.post("/api/admin/catalogue/preview", headers=h, json={**body, "mapping": {"code": "编码"}})
+    assert bad.status_code == 422 and bad.json()["field"] == "mapping.code"
+
+
+def test_config_export_and_import_round_trip_toml(tmp_path, demo):
+    from hall_controller.cli import main
+
+    db = tmp_path / "hall.db"
+    build_app(demo, str(db), ManualClock(NOW), ServeOptions(devices="none", var_dir=tmp_path)).state.service.ledger.close()
+    first = tmp_path / "v1.toml"
+    assert main(["config", "export", "--db", str(db), "--out", str(first)]) == 0
+    exported = tomllib.loads(first.read_text(encoding="utf-8"))
+    assert exported["services"] == tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))["services"]
+    edited = tmp_path / "v2.toml"
+    edited.write_text(first.read_text(encoding="utf-8").replace('time_limit = "承诺 15 个工作日"', 'time_limit = "承诺 10 个工作日"', 1),
+                      encoding="utf-8")
+    assert main(["config", "import", str(edited), "--db", str(db)]) == 0
+    again = tmp_path / "again.toml"
+    assert main(["config", "export", "--db", str(db), "--out", str(again)]) == 0
+    assert again.read_text(encoding="utf-8") == edited.read_text(encoding="utf-8")
+    assert main(["check-config", str(again)]) == 0
+    broken = tmp_path / "broken.toml"
+    broken.write_text(again.read_text(encoding="utf-8").replace('prefix = "A"', 'prefix = "a"', 1), encoding="utf-8")
+    assert main(["config", "import", str(broken), "--db", str(db)]) == 2
+
+
+def test_the_hall_restarts_on_its_current_version_and_takes_an_edited_file_as_a_new_one(tmp_path, demo):
+    db = str(tmp_path / "hall.db")
+    options = ServeOptions(devices="none", var_dir=tmp_path, rate_limit=0)
+    app = build_app(demo, db, ManualClock(NOW), options)
+    with TestClient(app) as c:
+        h = signed_in(c)
+        version, doc = current(c, h)
+        service_entry(doc, "hukou_move")["time_limit"] = "承诺 2 个工作日"
+        assert put(c, h, version, doc).status_code == 200
+    app.state.service.ledger.close()
+    app = build_app(demo, db, ManualClock(NOW), options)  # the same file: the admin's version stands
+    assert app.state.service.config.version == 2
+    assert app.state.service.config.service("hukou_move").time_limit == "承诺 2 个工作日"
+    app.state.service.ledger.close()
+    edited = tmp_path / "hall.toml"
+    edited.write_text(DEMO_CONFIG.read_text(encoding="utf-8").replace('name = "清河县政务服务中心"', 'name = "清河县政务服务中心（新址）"', 1),
+                      encoding="utf-8")
+    app = build_app(load_config(edited), db, ManualClock(NOW), options)
+    assert (app.state.service.config.version, app.state.service.config.name) == (3, "清河县政务服务中心（新址）")
+    assert app.state.service.ledger.events_since(0)[-1]["type"] == "config.changed"
+    app.state.service.ledger.close()
