@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from hall_controller.core.errors import HallError
@@ -98,6 +99,13 @@ async def rollback(request: Request, body: Rollback, admin: Admin) -> dict[str, 
     """A new version equal to `version`."""
     versions = versions_of(request)
     return await versions.service.call(versions.rollback, body.version, body.base_version, admin)
+
+
+@router.get("/staff/{staff_id}/photo")
+async def get_photo(request: Request, staff_id: Id, _: Manager) -> Response:
+    """The 工作照 as stored, for the admin pages (the window display shows it only while they are on duty)."""
+    path = versions_of(request).photo_of(staff_id)
+    return FileResponse(path, headers={"cache-control": "no-store"})
 
 
 @router.put("/staff/{staff_id}/photo")

@@ -191,6 +191,15 @@ class Versions:
 
     # ------------------------------------------------------------------ staff photos
 
+    def photo_of(self, staff_id: str) -> Path:
+        """The file of a staff member's photo (relative paths from the hall file's folder, as the displays
+        read them); 404 when there is none."""
+        staff = self.service.config.staff_member(staff_id)
+        path = Path(self.service.config.source).resolve().parent / staff.photo if staff and staff.photo else None
+        if path is None or path.suffix.lower() not in (".jpg", ".jpeg", ".png") or not path.is_file():
+            raise HallError("no_photo", "该工作人员还没有工作照。", 404)
+        return path
+
     def save_photo(self, staff_id: str, data: bytes, by: str) -> dict[str, Any]:
         """A JPEG or PNG 工作照, resized to fit the window display, stored as `photos/<id>.jpg` and set on the
         staff member as a new configuration version."""

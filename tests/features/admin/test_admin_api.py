@@ -205,9 +205,13 @@ def test_a_staff_photo_is_resized_and_shown_at_the_window(hall):
     h = signed_in(hall)
     r = hall.put("/api/admin/staff/QH1001/photo", headers={**h, "content-type": "image/png"}, content=_png(1200, 1600))
     assert r.status_code == 200, r.text
-    photo = hall.get("/staff-photo/QH1001")
+    pin = next(s["pin"] for s in tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))["staff"] if s["id"] == "QH1001")
+    assert hall.post("/api/windows/1/sign-in", json={"staff_id": "QH1001", "pin": pin}).status_code == 200
+    photo = hall.get("/staff-photo/QH1001")  # the window display's (shown while on duty)
     assert photo.headers["content-type"] == "image/jpeg"
     assert max(Image.open(io.BytesIO(photo.content)).size) <= 480
+    assert hall.get("/api/admin/staff/QH1001/photo", headers=h).content == photo.content  # the admin's view
+    assert hall.get("/api/admin/staff/QH1002/photo", headers=h).status_code == 404  # none uploaded
     bad = hall.put("/api/admin/staff/QH1001/photo", headers={**h, "content-type": "image/png"}, content=b"GIF89a....")
     assert bad.status_code == 415 and bad.json()["error"] == "invalid_photo"
     assert hall.put("/api/admin/staff/nobody/photo", headers=h, content=_png(10, 10)).status_code == 404

@@ -292,7 +292,8 @@ const TABS = {
           if (pin.value) s.pin = pin.value; else delete s.pin;
           changed();
         });
-        const img = el("img", { class: "photo", alt: `${s.name}的工作照`, src: `/staff-photo/${encodeURIComponent(s.id)}?v=${encodeURIComponent(s.photo ?? "")}` });
+        const img = el("img", { class: "photo", alt: `${s.name}的工作照` });
+        showPhoto(img, s.id);
         const file = el("input", { type: "file", accept: "image/jpeg,image/png", "aria-label": "上传工作照" });
         file.addEventListener("change", () => uploadPhoto(s.id, file.files[0]));
         return el("div", { "data-path": p },
@@ -542,6 +543,12 @@ function showError(err) {
     return;
   }
   onError(err);
+}
+
+// The stored photo through the admin API (an <img> cannot send the bearer token).
+async function showPhoto(img, staffId) {
+  const r = await fetch(`/api/admin/staff/${encodeURIComponent(staffId)}/photo`, { headers: { authorization: `Bearer ${token()}` } });
+  if (r.ok) img.src = URL.createObjectURL(await r.blob()); else img.replaceWith(el("span", { class: "photo muted", text: "暂无工作照" }));
 }
 
 async function uploadPhoto(staffId, file) {
