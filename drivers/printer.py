@@ -10,7 +10,6 @@ They never raise on device trouble: they return `PrintResult` / `PrinterStatus`.
 
 from __future__ import annotations
 
-import math
 import re
 import socket
 import unicodedata
@@ -115,12 +114,11 @@ class TicketPrint:
     service_name: str
     category_name: str
     issued_at: datetime
-    ahead: int
-    estimated_wait_s: int
+    wait_text: tuple[str, str]  # people ahead, then the wait: ("您前面还有 3 人，", "预计等候约 12 分钟")
     status_url: str  # QR payload: the ticket's progress page
     materials: list[tuple[str, bool]] = field(default_factory=list)  # (name, required); not required = 容缺
     priority_label: str | None = None
-    window_hint: str | None = None  # e.g. "请留意 1–6 号综合窗口"
+    window_hint: str | None = None  # e.g. "请留意 1-6 号综合窗口" (a plain hyphen: the en dash is not GB2312)
     paper_width: Literal[80, 58] = 80
 
     def __post_init__(self) -> None:
@@ -161,17 +159,6 @@ class _Receipt:
 
     def output(self) -> bytes:
         return b"".join(self._chunks)
-
-
-def _wait_parts(ahead: int, wait_s: int) -> list[str]:
-    if ahead <= 0:
-        return ["您前面暂无等候，", "请留意叫号"]
-    minutes = max(1, math.ceil(wait_s / 60))
-    if minutes < 60:
-        wait = f"{minutes} 分钟"
-    else:
-        wait = f"{minutes // 60} 小时" + (f" {minutes % 60} 分钟" if minutes % 60 else "")
-    return [f"您前面还有 {ahead} 人，", f"预计等候约 {wait}"]
 
 
 def _material_lines(materials: list[tuple[str, bool]], columns: int) -> list[str]:
@@ -216,7 +203,7 @@ def render_ticket(t: TicketPrint) -> bytes:
 
     r.style(align="left")
     r.lines(wrap(f"取号时间：{t.issued_at:%Y-%m-%d %H:%M}", columns))
-    r.lines(_fit(_wait_parts(t.ahead, t.estimated_wait_s), columns))
+    r.lines(_fit(list(t.wait_text), columns))
     if t.window_hint:
         r.lines(wrap(t.window_hint, columns))
 
@@ -294,8 +281,7 @@ def demo_ticket(paper_width: Literal[80, 58] = 80) -> TicketPrint:
         service_name="户籍迁移",
         category_name="公安户政",
         issued_at=datetime(2025, 3, 14, 9, 32),
-        ahead=3,
-        estimated_wait_s=12 * 60,
+        wait_text=("您前面还有 3 人，", "预计等候约 12 分钟"),
         status_url="https://zwfw.qinghe.gov.cn/q/A012?d=20250314",
         materials=[
             ("居民身份证", True),
@@ -303,7 +289,7 @@ def demo_ticket(paper_width: Literal[80, 58] = 80) -> TicketPrint:
             ("准予迁入证明（准迁证）", True),
             ("结婚证（夫妻投靠时提供）", False),
         ],
-        window_hint="请留意 1–6 号综合窗口",
+        window_hint="请留意 1-6 号综合窗口",
         paper_width=paper_width,
     )
 

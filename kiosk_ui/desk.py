@@ -18,6 +18,7 @@ from hall_controller.core.errors import HallError
 from hall_controller.core.model import ACTIVE, Ticket, TicketStatus
 from hall_controller.core.service import HallService
 from hall_controller.core.settings import Service
+from hall_controller.core.waits import WaitEstimate
 from hall_controller.features.appointments.service import Appointments
 from hall_controller.features.devices.printers import window_ranges
 from hall_controller.features.rota import service as rota
@@ -60,25 +61,25 @@ class KioskDesk:
                 for c in cfg.categories if any(s.category_id == c.id for s in cfg.services)]
 
     def service_view(self, svc: Service) -> dict[str, Any]:
-        ahead, wait_s = self.estimate(svc)
         return {"id": svc.id, "name": svc.name, "category_id": svc.category_id, "pinyin": svc.pinyin,
                 "description": svc.description, "time_limit": svc.time_limit, "code": svc.code,
                 "basis": svc.basis, "conditions": svc.conditions, "fee": svc.fee, "phone": svc.phone,
                 "materials": [{"name": m.name, "required": m.required, "note": m.note} for m in svc.materials],
                 "issuing_hours": describe_periods(issuing_periods(svc, self.service.config.hours)),
-                "closed": self.closed_reason(svc), "ahead": ahead, "estimated_wait_s": wait_s}
+                "closed": self.closed_reason(svc), **self.estimate(svc).to_dict()}
 
-    def estimate(self, svc: Service) -> tuple[int, int]:
-        """People ahead of, and the wait for, a ticket taken now (priority and transferred tickets count)."""
+    def estimate(self, svc: Service) -> WaitEstimate:
+        """The wait of a ticket taken now, behind everyone waiting in its queue (core/waits.py)."""
         now = self.service.clock.now()
-        probe = Ticket(id="", day=now.date().isoformat(), number="", prefix=svc.prefix, seq=0, service_id=svc.id,
+        # Numbered after every ticket issued so far: the probe sorts behind all of them.
+        probe = Ticket(id="", day=now.date().isoformat(), number="", prefix=svc.prefix, seq=1 << 62, service_id=svc.id,
                        category_id=svc.category_id, channel="kiosk", priority=None, issued_at=now, queue_at=now,
                        token="", status=TicketStatus.WAITING)
         with self.service.lock:
             hall = self.service.hall
             queue = hall.waiting.get(svc.category_id)
             ahead = len(queue.normals) + len(queue.priorities) if queue else 0
-            return ahead, hall.estimated_wait_s(probe, ahead)
+            return hall.wait_estimate(probe, ahead, now=now)
 
     def closed_reason(self, svc: Service) -> str | None:
         """Why the kiosk cannot issue this service now, in the citizen's words; None when it can."""

@@ -98,6 +98,13 @@ def in_lunch_duty(now: datetime, hours: Hours) -> bool:
     return hours.lunch_duty is not None and is_working_day(now.date(), hours) and hours.lunch_duty.contains(now.time())
 
 
+def lunch_end(now: datetime, hours: Hours) -> datetime | None:
+    """When the 午间值班 period now in progress ends (None outside it)."""
+    if not in_lunch_duty(now, hours):
+        return None
+    return now.replace(hour=hours.lunch_duty.end.hour, minute=hours.lunch_duty.end.minute, second=0, microsecond=0)
+
+
 def calls_allowed(window: Window, hours: Hours, now: datetime) -> bool:
     """Whether a window may call a new ticket now: at lunch only lunch-duty windows do (午间值班)."""
     return window.lunch_duty or not in_lunch_duty(now, hours)

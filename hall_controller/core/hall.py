@@ -9,7 +9,7 @@ clock here: the caller passes `now`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import islice
@@ -22,6 +22,7 @@ from hall_controller.core.calendar import (
     is_open_day,
     issuing_open,
     issuing_periods,
+    lunch_end,
     periods_on,
 )
 from hall_controller.core.decision import Decision
@@ -39,8 +40,12 @@ from hall_controller.core.model import (
 )
 from hall_controller.core.queues import CategoryQueue
 from hall_controller.core.settings import HallConfig, Window
+from hall_controller.core.waits import WaitEstimate, pooled_wait_s, residual_s
 
-RECENT_SERVICES = 20
+RECENT_SERVICES = 20  # finished services per category kept for the live service pace
+PACE_PRIOR = 10  # the configured minutes count as this many services of pace 1 (a few slow citizens move it little)
+# Signed-in windows: a paused one (暂停服务) is back after its break, so it counts as busy, not gone.
+_AT_WORK = (WindowState.OPEN, WindowState.SERVING, WindowState.PAUSED)
 # Window states that cannot take a transferred ticket now: (error code, message, the counter's short why).
 CANNOT_TAKE = {
     WindowState.CLOSED: ("window_closed", "目标窗口已关闭。", "窗口已关闭"),
@@ -48,7 +53,7 @@ CANNOT_TAKE = {
     WindowState.PAUSED: ("window_paused", "目标窗口暂停服务中。", "暂停服务中"),
 }
 # Never shown to clients: the token keys the public status page, the others identify the citizen.
-PRIVATE_FIELDS = ("token", "holder", "request_id", "appointment_id", "source")  # finished services per category kept for the live service rate
+PRIVATE_FIELDS = ("token", "holder", "request_id", "appointment_id", "source")
 
 
 class Hall:
@@ -66,7 +71,7 @@ class Hall:
         self.by_token: dict[str, Ticket] = {}
         self.counters: dict[tuple[str, str], int] = dict(counters or {})
         self.issued_per_service: dict[tuple[str, str], int] = {}
-        self.recent_service_s: dict[str, deque[float]] = {}
+        self.recent_service_s: dict[str, deque[tuple[float, float]]] = {}  # (actual, configured) seconds
         self.windows: dict[str, WindowStatus] = {w.id: WindowStatus(id=w.id) for w in config.windows}
         # Derived from the config and the managers' category overrides only; cleared when an override changes.
         self._weights: dict[str, dict[str, float]] = {}
@@ -155,35 +160,93 @@ class Hall:
         return sum(1 for t in others if t.id != ticket.id and t.target_window_id == ticket.target_window_id
                    and _order_key(self.config, t) < key)
 
-    def estimated_wait_s(self, ticket: Ticket, ahead: int | None = None) -> int:
-        """People ahead × mean service time ÷ windows that may serve it (live rate when there is one)."""
-        if ticket.status != TicketStatus.WAITING:
-            return 0
+    def wait_estimate(self, ticket: Ticket, ahead: int | None = None,
+                      staffed: Mapping[str, datetime] | Collection[str] | None = None,
+                      now: datetime | None = None) -> WaitEstimate:
+        """The ticket's wait over the pool of staffed windows that may serve it (core/waits.py).
+
+        staffed: the windows that will be at work — by default the windows signed in now (open, serving or
+        paused); a roster passes its windows, each with the time it starts (a plain collection: all now).
+        now: with it, a window that may not call yet (午间值班) joins the pool at the end of lunch.
+        """
         ahead = self.ahead(ticket) if ahead is None else ahead
-        eligible = self.windows_serving(ticket)
-        staffed = [
-            w for w in eligible if self.windows[w].state in (WindowState.OPEN, WindowState.SERVING)
-        ]
-        busy = sum(1 for w in staffed if self.windows[w].state == WindowState.SERVING)
-        servers = len(staffed) or min(1, len(eligible)) or 1
-        mean_s = self.mean_service_s(ticket.category_id)
-        # Everyone ahead plus those being served must clear before this ticket is called.
-        return int(round((ahead + busy) * mean_s / servers))
+        if staffed is None:
+            staffed = [w for w, s in self.windows.items() if s.state in _AT_WORK]
+        starts = dict(staffed) if isinstance(staffed, Mapping) else dict.fromkeys(staffed, now)
+        lunch_ends = lunch_end(now, self.config.hours) if now is not None else None
+        joins: dict[str, float] = {}  # seconds from now until a window that cannot call yet joins
+        for w, start in starts.items():
+            start = start or now
+            if lunch_ends is not None and not self.window_config(w).lunch_duty:
+                start = max(start, lunch_ends)
+            if now is not None and start > now:
+                joins[w] = (start - now).total_seconds()
+        ours = [w for w in self.windows_serving(ticket) if w in starts]
+        if ticket.status != TicketStatus.WAITING:
+            return WaitEstimate(0, 0, len(ours))
+        if not ours:
+            return WaitEstimate(ahead, None, 0)
+        later = [joins[w] for w in ours if w in joins]
+        idle = sum(1 for w in ours if w not in joins and self.windows[w].state == WindowState.OPEN)
+        ours_set = set(ours)
+        key = _order_key(self.config, ticket)
+        shares: dict[tuple[str, str, str | None], float] = {}
+        work: list[tuple[float, float]] = []
+        for t in self.waiting_tickets():
+            if t.id == ticket.id or _order_key(self.config, t) >= key:
+                continue
+            k = (t.category_id, t.service_id, t.target_window_id)
+            share = shares.get(k)
+            if share is None:
+                # Shared out among the windows that can take it now (those joining later, if none can).
+                theirs = [w for w in self.windows_serving(t) if w in starts]
+                theirs = [w for w in theirs if w not in joins] or theirs
+                share = shares[k] = (sum(1 for w in theirs if w in ours_set) / len(theirs)) if theirs else 0.0
+            if share:
+                work.append((share, self.service_s(t)))
+        busy = []
+        if now is not None:  # what each busy window of ours is serving, and for how long already
+            for w in ours:
+                current = self.tickets.get(self.windows[w].ticket_id or "")
+                if w not in joins and current is not None:
+                    began = current.started_at or current.called_at or now
+                    busy.append(residual_s(self.service_s(current), 2 * self.residual_factor(current.category_id) - 1,
+                                           (now - began).total_seconds()))
+        wait = pooled_wait_s(work, idle, len(ours) - len(later), self.service_s(ticket),
+                             self.residual_factor(ticket.category_id), later, busy)
+        return WaitEstimate(ahead, int(round(wait)), len(ours))
 
-    def mean_service_s(self, category_id: str) -> float:
-        recent = self.recent_service_s.get(category_id)
-        if recent:
-            return sum(recent) / len(recent)
-        minutes = [s.minutes for s in self.config.services if s.category_id == category_id]
-        return 60.0 * (sum(minutes) / len(minutes) if minutes else 10.0)
+    def residual_factor(self, category_id: str) -> float:
+        """(1 + Cs²) / 2 of the category's recent services (1, as exponential, until five are known)."""
+        recent = [a / c for a, c in self.recent_service_s.get(category_id, ())]
+        if len(recent) < 5:
+            return 1.0
+        mean = sum(recent) / len(recent)
+        var = sum((x - mean) ** 2 for x in recent) / (len(recent) - 1)
+        return (1 + var / mean**2) / 2 if mean > 0 else 1.0
 
-    def view(self, ticket: Ticket) -> dict[str, Any]:
-        """The ticket as clients see it: its fields plus its place in the queue."""
+    def service_s(self, ticket: Ticket) -> float:
+        """Expected service of a ticket: its matter's configured minutes at its category's live pace."""
+        svc = self.config.service(ticket.service_id)
+        return 60.0 * (svc.minutes if svc else 10.0) * self.pace(ticket.category_id)
+
+    def pace(self, category_id: str) -> float:
+        """Recent services' actual ÷ configured length, shrunk towards 1 (PACE_PRIOR services' worth)."""
+        recent = self.recent_service_s.get(category_id, ())
+        minutes = [s.minutes for s in self.config.services if s.category_id == category_id] or [10.0]
+        prior = PACE_PRIOR * 60.0 * sum(minutes) / len(minutes)
+        return (sum(a for a, _ in recent) + prior) / (sum(c for _, c in recent) + prior)
+
+    def view(self, ticket: Ticket, now: datetime | None = None, wait: bool = True) -> dict[str, Any]:
+        """The ticket as clients see it: its fields plus its place in the queue and, with `wait`, the wait
+        estimate (left out of events: it scans the waiting tickets, and is read when asked for)."""
         d = ticket.to_dict()
         for private in PRIVATE_FIELDS:
             del d[private]
-        d["ahead"] = self.ahead(ticket)
-        d["estimated_wait_s"] = self.estimated_wait_s(ticket, d["ahead"])
+        if wait:
+            d.update(self.wait_estimate(ticket, now=now).to_dict())
+        else:
+            d["ahead"] = self.ahead(ticket)
         svc = self.config.service(ticket.service_id)
         d["service_name"] = svc.name if svc else ticket.service_id
         cat = self.config.category(ticket.category_id)
@@ -557,9 +620,10 @@ class Hall:
         if t.status == TicketStatus.WAITING:
             self.waiting.setdefault(t.category_id, CategoryQueue()).add(t)
         if t.status == TicketStatus.FINISHED and (old is None or old.status != TicketStatus.FINISHED):
-            if t.started_at and t.finished_at:
+            svc = self.config.service(t.service_id)
+            if t.started_at and t.finished_at and svc is not None:
                 recent = self.recent_service_s.setdefault(t.category_id, deque(maxlen=RECENT_SERVICES))
-                recent.append(_seconds(t.finished_at, t.started_at))
+                recent.append((_seconds(t.finished_at, t.started_at), svc.minutes * 60.0))
 
     def forget_before(self, day: str) -> None:
         """Drop finished business of earlier days from memory (the ledger keeps it)."""
@@ -593,7 +657,7 @@ class Hall:
         return replace(ws, state=WindowState.OPEN, since=now, ticket_id=None)
 
     def _ticket_event(self, t: Ticket, **extra: Any) -> dict[str, Any]:
-        data: dict[str, Any] = {"ticket": self.view(t)}
+        data: dict[str, Any] = {"ticket": self.view(t, wait=False)}
         if t.window_id:
             w = self.config.window(t.window_id)
             data["window_id"] = t.window_id

@@ -273,7 +273,7 @@ class HallService:
     def view(self, ticket: Ticket) -> dict[str, Any]:
         """The ticket as clients see it, with its place in the queue now (safe from any thread)."""
         with self.lock:
-            return self.hall.view(ticket)
+            return self.hall.view(ticket, self.clock.now())
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
         return self.view(self.find_ticket(ticket_id))

@@ -227,7 +227,7 @@ async def get_window(request: Request, window_id: Id) -> dict[str, Any]:
     view = svc.window_view(window_id)
     with svc.lock:
         waiting = sorted(svc.hall.eligible_waiting(window_id), key=lambda t: (t.queue_at, t.seq))[:50]
-        view["waiting"] = [svc.hall.view(t) for t in waiting]
+        view["waiting"] = [svc.hall.view(t, wait=False) for t in waiting]  # the counter needs no estimates
     return view
 
 

@@ -51,10 +51,6 @@ function newRequestId() {
   return "k-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function minutes(s) {
-  return s <= 0 ? "无需等候" : `等候约 ${Math.max(1, Math.round(s / 60))} 分钟`;
-}
-
 function services() {
   return catalogue ? catalogue.categories.flatMap((c) => c.services) : [];
 }
@@ -240,7 +236,8 @@ const SCREENS = {
     screenEl.append(el("div", { class: "service" }, info, side));
     renderWait(s);
     const req = s.materials.filter((m) => m.required).map((m) => m.name);
-    speak(`${s.name}。需要带齐：${req.join("，") || "无"}。` + (s.closed ? s.closed : `前面有 ${s.ahead} 人等候。请点击取号。`));
+    speak(`${s.name}。需要带齐：${req.join("，") || "无"}。` + (s.closed ? s.closed : `前面有 ${s.ahead} 人等候，${s.wait_short}。` +
+      (s.windows_open === 0 ? "当前暂无窗口办理此事项。" : "") + "请点击取号。"));
   },
 
   ticket({ title }) {
@@ -253,7 +250,7 @@ const SCREENS = {
       el("div", { class: "svc" }, t.service_name),
       r.priority_name ? el("div", {}, el("span", { class: "prio", id: "ticket-priority" }, r.priority_name)) : null,
       r.windows ? el("p", { id: "ticket-windows" }, `请留意 ${r.windows} 号窗口叫号`) : null,
-      el("p", { id: "ticket-ahead" }, `您前面还有 ${t.ahead} 人，预计${minutes(t.estimated_wait_s)}`));
+      el("p", { id: "ticket-ahead" }, t.wait_text));
     const right = el("div", {},
       r.qr ? el("div", { class: "qr" }, el("img", { src: r.qr, alt: "排队进度二维码", id: "ticket-qr" }),
         el("p", {}, "用手机扫码，随时查看排队进度和叫号窗口。")) : null,
@@ -266,7 +263,7 @@ const SCREENS = {
     const tick = () => { done.textContent = `完成（${left_s} 秒后返回首页）`; if (left_s-- <= 0) goHome(); };
     tick();
     ticketTimer = setInterval(tick, 1000);
-    speak(`${title}。您的号码是 ${t.number}。您前面还有 ${t.ahead} 人。` + (printed ? "号票已打印，请取走。" : r.print.message));
+    speak(`${title}。您的号码是 ${t.number}。${t.wait_text}。` + (printed ? "号票已打印，请取走。" : r.print.message));
   },
 
   checkin({ value }) {
@@ -322,7 +319,7 @@ function serviceListInto(box, list) {
   for (const s of list) {
     ul.append(el("button", { class: `item ${s.closed ? "closed" : ""}`, "data-service": s.id, onclick: () => show("service", { id: s.id }, { requestId: newRequestId() }) },
       el("span", { class: "name" }, s.name),
-      el("span", { class: "meta" }, s.closed ? "暂停取号" : `等候 ${s.ahead} 人`)));
+      el("span", { class: "meta" }, s.closed ? "暂停取号" : s.windows_open === 0 ? "暂无窗口办理" : `等候 ${s.ahead} 人`)));
   }
   box.append(ul);
 }
@@ -330,10 +327,17 @@ function serviceListInto(box, list) {
 function renderWait(s) {
   const wait = $("#wait");
   if (!wait) return;
+  const none = s.wait_minutes === null;
   wait.replaceChildren(
     el("div", {}, el("div", { class: "num", id: "wait-ahead" }, String(s.ahead)), el("div", { class: "lbl" }, "前面等候（人）")),
-    el("div", {}, el("div", { class: "num", id: "wait-time" }, s.estimated_wait_s > 0 ? String(Math.max(1, Math.round(s.estimated_wait_s / 60))) : "0"),
-      el("div", { class: "lbl" }, "预计等候（分钟）")));
+    none
+      // Warned before issuing: the ticket is valid, but nobody can say when a window will open for it.
+      ? el("div", { class: "no-window", id: "no-window" }, el("div", { class: "num", id: "wait-time" }, "—"),
+        el("div", { class: "lbl" }, "暂无窗口办理，取号后请等候窗口开放"))
+      : el("div", {}, el("div", { class: "num", id: "wait-time" }, String(s.wait_minutes)),
+        el("div", { class: "lbl" }, "预计等候（分钟）")));
+  const take = $("#take");
+  if (take && !s.closed && !busy) take.textContent = none ? "仍要取号" : "取 号";
 }
 
 // ---------------------------------------------------------------- actions

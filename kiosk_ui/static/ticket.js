@@ -10,10 +10,6 @@ const STATES = {
 };
 let timer = null;
 
-function minutes(s) {
-  return s <= 0 ? "即将叫号" : `约 ${Math.max(1, Math.round(s / 60))} 分钟`;
-}
-
 async function refresh() {
   let data;
   try {
@@ -34,7 +30,7 @@ async function refresh() {
   $("#window").textContent = called ? (t.window_name || `${t.window_number} 号窗口`) : "";
   const waiting = t.status === "waiting";
   $("#ahead").textContent = waiting ? `${t.ahead} 人` : "—";
-  $("#wait").textContent = waiting ? minutes(t.estimated_wait_s) : "—";
+  $("#wait").textContent = waiting ? t.wait_short : "—";
   const list = $("#serving");
   // What the windows that can call this ticket hold right now (a number is gone once it is finished).
   list.replaceChildren(...(data.now_serving.length ? data.now_serving.map((s) => {

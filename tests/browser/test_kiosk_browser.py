@@ -106,10 +106,14 @@ def test_take_a_ticket_and_follow_it_on_the_phone(kiosk_server, page, browser):
     materials = page.inner_text("#materials")
     assert "原机动车驾驶证" in materials and "容缺" in materials and "必交" in materials
     ahead = int(page.inner_text("#wait-ahead"))
+    no_window = page.inner_text("#wait-time") == "—"  # nobody signed in at a window that may serve it
+    assert page.is_visible("#no-window") == no_window  # warned before issuing
     page.click("#take")
     page.wait_for_selector("#ticket-number")
     number = page.inner_text("#ticket-number")
-    assert number.startswith("D") and f"您前面还有 {ahead} 人" in page.inner_text("#ticket-ahead")
+    said = page.inner_text("#ticket-ahead")
+    assert number.startswith("D") and (f"您前面还有 {ahead} 人" if ahead else "您前面暂无等候") in said
+    assert ("暂无窗口办理" in said) == no_window and "无需等候" not in said
     assert "号窗口" in page.inner_text("#ticket-windows")
     expect(page.locator("#print-status")).to_contain_text("已打印")
     page.wait_for_function("() => { const i = document.querySelector('#ticket-qr');"

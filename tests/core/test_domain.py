@@ -94,7 +94,7 @@ def test_lifecycle_call_start_finish(hall):
     done = run(hall, hall.finish("1", MONDAY_10 + timedelta(minutes=16), "承诺件"))
     assert done.outcome == "promised" and done.status == TicketStatus.FINISHED
     assert hall.windows["1"].state == WindowState.OPEN and hall.windows["1"].ticket_id is None
-    assert hall.mean_service_s("social") == 600
+    assert hall.recent_service_s["social"][-1] == (600, 8 * 60)  # actual and configured (户籍迁移, 8 min)
     with pytest.raises(HallError) as e:
         hall.finish("1", MONDAY_10)
     assert e.value.code == "no_current_ticket"
@@ -279,14 +279,72 @@ def test_special_window_serves_only_its_services(hall):
     assert run(hall, hall.call_next("9", MONDAY_10)).id == p.id
 
 
-def test_estimated_wait_uses_live_rate(hall):
+def test_estimated_wait_uses_the_matters_minutes_at_the_live_pace(hall):
     open_window(hall, "1"), open_window(hall, "2")
-    tickets = [issue(hall) for _ in range(5)]
-    assert hall.estimated_wait_s(tickets[4]) == 4 * 7 * 60 // 2  # mean configured minutes of the category
+    tickets = [issue(hall) for _ in range(5)]  # 户籍迁移, 8 minutes
+    # Two idle windows take two of the four ahead; then the first completion, then the other two: 3 services / 2.
+    assert hall.wait_estimate(tickets[4]).wait_s == 3 * 8 * 60 // 2
     run(hall, hall.call_next("1", MONDAY_10))
     run(hall, hall.finish("1", MONDAY_10 + timedelta(minutes=2)))
-    assert hall.mean_service_s("social") == 120
-    assert hall.estimated_wait_s(tickets[4]) == 3 * 120 // 2
+    # One 2-minute service against ten configured ones' worth (the category's mean, 7 minutes): a little faster.
+    pace = (120 + 10 * 7 * 60) / (8 * 60 + 10 * 7 * 60)
+    assert hall.pace("social") == pytest.approx(pace)
+    assert hall.wait_estimate(tickets[4]).wait_s == round(2 * 8 * 60 * pace / 2)
+
+
+def test_no_window_signed_in_means_no_estimate(hall):
+    tickets = [issue(hall) for _ in range(3)]
+    est = hall.wait_estimate(tickets[2])
+    assert (est.ahead, est.wait_s, est.windows) == (2, None, 0)
+    assert est.text == "您前面还有 2 人，暂无窗口办理" and est.short == "暂无窗口办理"
+    open_window(hall, "4")  # 企业开办 only: still nobody for 社会事务
+    assert hall.wait_estimate(tickets[2]).wait_s is None
+    view = hall.view(tickets[2])
+    assert view["wait_text"] == "您前面还有 2 人，暂无窗口办理" and view["windows_open"] == 0
+
+
+def test_people_ahead_are_never_no_wait(hall):
+    open_window(hall, "1"), open_window(hall, "2"), open_window(hall, "3")
+    first, second = issue(hall), issue(hall)
+    assert hall.wait_estimate(first).text == "您前面暂无等候，请留意叫号"
+    est = hall.wait_estimate(second)
+    assert est.wait_s == 0 and est.ahead == 1  # an idle window will call it at once, yet someone is ahead
+    assert est.text == "您前面还有 1 人，预计等候约 1 分钟"
+
+
+def test_the_pool_counts_other_themes_on_shared_windows(hall):
+    open_window(hall, "1")  # comprehensive: social, business and other share it
+    business = [issue(hall, "B1", at=MONDAY_10 - timedelta(minutes=1)) for _ in range(2)]
+    social = issue(hall, "S1")
+    est = hall.wait_estimate(social)
+    assert est.ahead == 0  # nobody of its own queue …
+    # … but two 20-minute services ahead on the one window: the idle window takes the first at once, then
+    # the first completion, then the second.
+    assert est.wait_s == 2 * 20 * 60
+    assert est.text == "您前面暂无等候，预计等候约 40 分钟"
+    assert hall.wait_estimate(business[0]).wait_s == 0  # the window is idle: called at once
+
+
+def test_rostered_windows_are_a_seam(hall):
+    t = issue(hall)
+    assert hall.wait_estimate(t).wait_s is None
+    rostered = hall.wait_estimate(t, staffed={"1", "2"})  # nobody signed in yet, two windows rostered
+    assert rostered.windows == 2 and rostered.wait_s == 8 * 60 // 2
+    # Rostered from 10:30: the first of them takes it when it starts.
+    later = hall.wait_estimate(t, staffed={"1": MONDAY_10 + timedelta(minutes=30)}, now=MONDAY_10)
+    assert later.windows == 1 and later.wait_s == 30 * 60
+
+
+def test_at_lunch_only_duty_windows_call_and_the_rest_join_after(hall):
+    lunch = MONDAY_10.replace(hour=12, minute=30)  # 午间值班 12:00–14:00; no window of this hall has lunch duty
+    for w in ("1", "2"):
+        run(hall, hall.sign_in(w, f"S{int(w):03d}", lunch))
+    waiting = [issue(hall, at=lunch, check_hours=False) for _ in range(6)]
+    est = hall.wait_estimate(waiting[-1], now=lunch)
+    # Both windows join at 14:00 and each takes one at once; then a completion and the other three, two at a time.
+    assert est.wait_s == 90 * 60 + (1 + 5 - 2) * 8 * 60 // 2
+    assert hall.wait_estimate(waiting[-1]).wait_s < est.wait_s  # without the clock: as if both could call now
+
 
 
 def test_priority_and_fairness_on_one_window(hall):

@@ -461,9 +461,10 @@ def test_printer_out_of_paper_is_reported_and_the_ticket_kept(service, tmp_path)
                 assert result["ok"] and result["message"] == "已打印；打印纸即将用完，请准备更换"
                 await until(lambda: events(service, "printer.status")[-1]["paper"] == "near_end")
                 text = decode_text(printer.wait_for_jobs(1)[0])
-                for expected in ("测试大厅", "A001", "户籍迁移", "社会事务", "请留意 1–3 号窗口",
-                                 f"[QR:{view['status_url']}]", "居民身份证", "2026-11-23 10:00"):
+                for expected in ("测试大厅", "A001", "户籍迁移", "社会事务", "请留意 1-3 号窗口",
+                                 view["wait_text"].split("，")[0], f"[QR:{view['status_url']}]", "居民身份证", "2026-11-23 10:00"):
                     assert expected in text
+                assert "–" not in text  # the en dash is not GB2312: a plain hyphen on paper
                 assert hub.snapshot()["printers"][0]["paper"] == "near_end"
             finally:
                 await hub.stop()

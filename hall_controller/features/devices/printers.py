@@ -21,6 +21,7 @@ from drivers.printer import (
 from drivers.printer_sim import PrinterSimulator
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
+from hall_controller.core.waits import WaitEstimate
 from hall_controller.features.devices.records import DeviceRecords
 from hall_controller.features.devices.settings import PrinterSpec
 from hall_controller.features.rota import service as rota
@@ -159,12 +160,14 @@ class Printers(Mapping[str, Printer]):
             service_name=view.get("service_name") or (svc.name if svc else view["service_id"]),
             category_name=view.get("category_name", ""),
             issued_at=datetime.fromisoformat(view["issued_at"]),
-            ahead=int(view.get("ahead", 0)),
-            estimated_wait_s=int(view.get("estimated_wait_s", 0)),
+            # The estimate of the view the kiosk shows, so paper and screen say the same (core/waits.py).
+            wait_text=WaitEstimate(int(view.get("ahead", 0)), view.get("estimated_wait_s"),
+                                   int(view.get("windows_open", 0))).parts,
             status_url=view.get("status_url", ""),
             materials=[(m.name, m.required) for m in svc.materials] if svc and spec.material_checklist else [],
             priority_label=priority.name if priority else None,
-            window_hint=f"请留意 {window_ranges(numbers)} 号窗口" if numbers else None,
+            # A plain hyphen: the en dash (GBK A8 43) is outside GB2312 and cheap printers lack it.
+            window_hint=f"请留意 {window_ranges(numbers).replace('–', '-')} 号窗口" if numbers else None,
             paper_width=spec.paper_width,
         )
 

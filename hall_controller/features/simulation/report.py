@@ -59,6 +59,61 @@ def unserved(result: Result) -> int:
     return sum(1 for t in result.hall.tickets.values() if t.status == TicketStatus.WAITING)
 
 
+@dataclass(frozen=True)
+class EstimateError:
+    n: int  # tickets called, estimated at issue with a window staffed
+    mean_wait_min: float
+    mean_abs_error_min: float  # per ticket
+    mean_error_min: float  # per ticket, signed: estimate − actual (negative = too hopeful)
+    slot_abs_error_min: float  # per theme and half-hour of issue: |mean estimate − mean wait|, ticket-weighted
+    no_wait_with_people_ahead: int  # "无需等候" shown to someone with people ahead (must be 0)
+    no_window: int  # tickets told "暂无窗口办理"
+
+    @property
+    def relative(self) -> float:
+        return self.mean_abs_error_min / self.mean_wait_min if self.mean_wait_min else 0.0
+
+    @property
+    def slot_relative(self) -> float:
+        return self.slot_abs_error_min / self.mean_wait_min if self.mean_wait_min else 0.0
+
+
+def estimate_error(result: Result) -> EstimateError:
+    """The kiosk's estimate at issue (run(..., estimates=True)) against the wait the ticket then had."""
+    slots: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    no_window = wrong = 0
+    for tid, est in result.estimates.items():
+        if est.ahead > 0 and est.short == "无需等候":
+            wrong += 1
+        t = result.hall.tickets[tid]
+        if est.wait_s is None:
+            no_window += 1
+        elif t.called_at is not None:
+            waited = (t.called_at - t.issued_at).total_seconds() / 60
+            slot = t.issued_at.hour * 2 + t.issued_at.minute // 30
+            slots.setdefault((t.category_id, slot), []).append((est.wait_s / 60, waited))
+    pairs = [p for rows in slots.values() for p in rows]
+    n = len(pairs)
+    if not n:
+        return EstimateError(0, 0.0, 0.0, 0.0, 0.0, wrong, no_window)
+    slot_error = sum(abs(sum(e for e, _ in rows) - sum(w for _, w in rows)) for rows in slots.values())
+    return EstimateError(n, sum(w for _, w in pairs) / n, sum(abs(e - w) for e, w in pairs) / n,
+                         sum(e - w for e, w in pairs) / n, slot_error / n, wrong, no_window)
+
+
+def closed_themes(result: Result) -> dict[str, int]:
+    """Themes none of whose windows opened all day -> their tickets: unserved for that reason, not for load."""
+    issued: dict[str, list] = {}
+    for t in result.hall.tickets.values():
+        issued.setdefault(t.category_id, []).append(t)
+    out = {}
+    for c in result.config.categories:
+        tickets = issued.get(c.id, [])
+        if tickets and not any(result.windows[w].open_s > 0 for t in tickets for w in result.hall.windows_serving(t)):
+            out[c.name] = len(tickets)
+    return out
+
+
 def theme_rows(result: Result) -> list[dict[str, object]]:
     cfg, target = result.config, result.config.queue.target_wait_minutes
     by_cat = wait_minutes(result)

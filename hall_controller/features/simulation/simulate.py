@@ -29,6 +29,7 @@ from hall_controller.core.errors import HallError
 from hall_controller.core.hall import Hall
 from hall_controller.core.model import Ticket, TicketStatus
 from hall_controller.core.settings import HallConfig, Staff
+from hall_controller.core.waits import WaitEstimate
 from hall_controller.features.appointments import rules as appointments
 from hall_controller.features.appointments.settings import (
     settings_of as booking_settings,
@@ -78,6 +79,8 @@ class Result:
     queue: list[tuple[float, dict[str, int]]]  # (seconds, waiting per category)
     end_s: float
     start: datetime = field(repr=False, default=datetime.min)
+    # ticket id -> the wait estimate the kiosk showed when it was issued (run(..., estimates=True))
+    estimates: dict[str, WaitEstimate] = field(repr=False, default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------- the day
@@ -354,13 +357,16 @@ def sim_config(cfg: HallConfig) -> HallConfig:
 _ARRIVE, _DONE, _OPEN, _CLOSE, _BREAK, _RESUME, _SAMPLE = range(7)
 
 
-def run(cfg: HallConfig, day: Day, sample_every_s: float = 300) -> Result:
-    return _Run(sim_config(cfg), day, sample_every_s).result()
+def run(cfg: HallConfig, day: Day, sample_every_s: float = 300, estimates: bool = False) -> Result:
+    """The day on the hall; with `estimates`, every ticket's wait estimate at issue is kept (it costs a scan
+    of the waiting tickets per arrival, so load runs leave it off)."""
+    return _Run(sim_config(cfg), day, sample_every_s, estimates).result()
 
 
 class _Run:
-    def __init__(self, cfg: HallConfig, day: Day, sample_every_s: float):
+    def __init__(self, cfg: HallConfig, day: Day, sample_every_s: float, estimates: bool = False):
         self.cfg, self.day = cfg, day
+        self.estimates: dict[str, WaitEstimate] | None = {} if estimates else None
         self.start = datetime.combine(day.date, time(0), ZoneInfo(cfg.timezone))
         self.hall = Hall(cfg)
         self.heap: list[tuple[float, int, int, object]] = []
@@ -414,7 +420,7 @@ class _Run:
             if st != "off":
                 self.records[wid].open_s += self.now_s - self.since.pop(wid, self.now_s)
         return Result(self.cfg, self.day, self.hall, self.records, self.turned_away, self.outside_hours, self.queue,
-                      self.now_s, self.start)
+                      self.now_s, self.start, self.estimates or {})
 
     # ---- citizens
 
@@ -434,6 +440,8 @@ class _Run:
             return
         self.hall.apply(d)
         t = d.result
+        if self.estimates is not None:  # as the kiosk says it, with the day's shifts as the roster
+            self.estimates[t.id] = self.hall.wait_estimate(t, staffed=self._rostered(), now=self._now())
         self.arrival_of[t.id] = a
         self.waiting += 1
         for wid in [w for w in self.idle
@@ -441,6 +449,18 @@ class _Run:
             self._call(wid)
             if self.hall.tickets[t.id].status != TicketStatus.WAITING:
                 break
+
+    def _rostered(self) -> dict[str, datetime]:
+        """Each window at work now, or due to open later today, with the time it starts calling."""
+        out = {}
+        for wid, st in self.state.items():
+            if st != "off" and wid not in self.closing:
+                out[wid] = self._now()
+                continue
+            starts = [a for a, _ in self.day.shifts.get(wid, ()) if a >= self.now_s]
+            if starts:
+                out[wid] = self.start + timedelta(seconds=min(starts))
+        return out
 
     # ---- windows
 

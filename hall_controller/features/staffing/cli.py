@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -12,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from hall_controller.config_loader import ConfigError
 from hall_controller.core.hall import Hall
-from hall_controller.core.ledger import Ledger
+from hall_controller.core.ledger import Ledger, StorageError
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.staffing.service import advise
 
@@ -21,7 +22,7 @@ def add_command(sub: argparse._SubParsersAction, default_config: str) -> None:
     p = sub.add_parser("staffing", help="windows needed per theme and half-hour (人手测算)")
     p.add_argument("--config", default=default_config)
     p.add_argument("--db", type=Path, help="the hall's ledger: use today's tickets and windows from it")
-    p.add_argument("--at", metavar="ISO_TIME", help="the moment to advise for (default: now)")
+    p.add_argument("--at", metavar="ISO_TIME", type=iso_time, help="the moment to advise for (default: now)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=command)
 
@@ -30,19 +31,16 @@ def command(args: argparse.Namespace, load_config: Callable[[str], HallConfig]) 
     try:
         cfg = load_config(args.config)
         tz = ZoneInfo(cfg.timezone)
-        now = datetime.fromisoformat(args.at) if args.at else datetime.now(tz)
+        now = args.at or datetime.now(tz)
+        now = now if now.tzinfo else now.replace(tzinfo=tz)
+        hall = Hall(cfg)
+        if args.db:
+            if not args.db.is_file():
+                raise ValueError(f"--db: no ledger at {args.db}")
+            hall = Hall(cfg, *_state(args.db, now))
     except (ConfigError, ValueError) as exc:
         print(f"staffing: {exc}", file=sys.stderr)
         return 2
-    now = now if now.tzinfo else now.replace(tzinfo=tz)
-    hall = Hall(cfg)
-    if args.db:
-        if not args.db.exists():
-            print(f"staffing: no ledger at {args.db}", file=sys.stderr)
-            return 2
-        ledger = Ledger(args.db)
-        hall = Hall(cfg, *ledger.load_state(now.date().isoformat()))
-        ledger.close()
     report = advise(cfg, hall, now)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
@@ -60,6 +58,27 @@ def command(args: argparse.Namespace, load_config: Callable[[str], HallConfig]) 
     for line in report["advice"]:
         print("· " + line)
     return 0
+
+
+def iso_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO date-time (2026-11-23T10:00)") from None
+
+
+def _state(path: Path, now: datetime) -> tuple:
+    """Today's tickets, windows and counters from the hall's ledger; a file that is not one is refused."""
+    try:
+        ledger = Ledger(path)
+    except (sqlite3.Error, StorageError) as exc:
+        raise ValueError(f"--db: {path} is not the hall's ledger ({exc})") from None
+    try:
+        return ledger.load_state(now.date().isoformat())
+    except sqlite3.Error as exc:
+        raise ValueError(f"--db: {path} is not the hall's ledger ({exc})") from None
+    finally:
+        ledger.close()
 
 
 def _pad(text: str, width: int) -> str:

@@ -458,3 +458,62 @@ def test_a_service_with_its_own_half_hour_profile():
     assert walk_ins and all(15 * 3600 <= t < 16 * 3600 for t in walk_ins)
 
 
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--tickets", "0"], "argument --tickets: 0 is out of range: must be greater than 0"),
+    (["--tickets", "-5"], "argument --tickets: -5 is out of range"),
+    (["--windows", "0"], "argument --windows: 0 is out of range: must be at least 1"),
+    (["--windows", "-3"], "argument --windows: -3 is out of range"),
+    (["--cv", "-2"], "argument --cv: -2 is out of range: must be at least 0"),
+    (["--cv", "nan"], "argument --cv: nan is out of range"),
+    (["--windows", "2.5"], "argument --windows: '2.5' is not a whole number"),
+    (["--date", "2026-13-01"], "argument --date: '2026-13-01' is not a date"),
+])
+def test_every_simulate_flag_is_checked_with_a_clear_message(flags, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["simulate", "--config", str(DEMO), *flags])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--at", "nope"], "argument --at: 'nope' is not an ISO date-time"),
+    (["--db", "/nonexistent/hall.db"], "no ledger at /nonexistent/hall.db"),
+    (["--db", str(DEMO)], "is not the hall's ledger"),
+])
+def test_every_staffing_flag_is_checked_with_a_clear_message(flags, message, capsys):
+    try:
+        code = main(["staffing", "--config", str(DEMO), *flags])
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def test_a_theme_whose_windows_never_open_is_named(capsys):
+    """统一出件's two windows (17号, 18号) closed all day: the report says why its citizens were not served."""
+    text = DEMO.read_text(encoding="utf-8") + ''.join(
+        f'\n[[simulation.windows]]\nwindow = "{w}"\nopen = []\n' for w in ("17", "18"))
+    cfg = parse_config(text, "hall.toml")
+    r = run(cfg, draw_day(cfg, 3, tickets_per_day=300))
+    closed = simreport.closed_themes(r)
+    assert list(closed) == ["统一出件"] and closed["统一出件"] > 0
+
+
+def test_wait_estimates_over_a_simulated_day_are_honest():
+    """Every ticket's kiosk estimate against its wait: never 无需等候 with people ahead, and unbiased to within
+    a quarter of the mean wait over the day (the per-ticket spread is in docs/routing.md)."""
+    cfg = load_config(DEMO)
+    e = simreport.estimate_error(run(cfg, draw_day(cfg, 2), estimates=True))
+    assert e.n > 500 and e.no_wait_with_people_ahead == 0
+    assert abs(e.mean_error_min) <= 0.25 * e.mean_wait_min
+    assert e.mean_abs_error_min <= 0.5 * e.mean_wait_min
+
+
+def test_wait_estimates_are_the_m_m_c_conditional_mean_where_that_is_exact():
+    """One pooled queue, exponential services: the estimate is (k + 1) services ÷ c, unbiased."""
+    cfg = pooled_hall(5, 6)
+    errors = [simreport.estimate_error(run(cfg, poisson_day(cfg, 45, 10, 360, seed), estimates=True))
+              for seed in (1, 2, 3)]
+    bias = sum(e.mean_error_min * e.n for e in errors) / sum(e.n for e in errors)
+    mean = sum(e.mean_wait_min * e.n for e in errors) / sum(e.n for e in errors)
+    assert abs(bias) <= 0.15 * mean
