@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
-# Fields of a ticket's projection that its events do not carry (hall.PRIVATE_FIELDS), and the view's own
-# additions (queue place, names) that are not fields of the ticket.
-PRIVATE = ("token", "holder", "request_id")
+from hall_controller.core.hall import PRIVATE_FIELDS
+
+# A config change that drops a service moves its waiting tickets to another (`config.changed` with "moved": their
+# ids): the event names them, the new version's document says where, so these two fields are not replayed.
+MOVED_FIELDS = ("service_id", "category_id")
 NIGHTLY = re.compile(r"^hall-(\d{8})-(\d{6})\.db$")  # hall-20261123-023000.db, named by the hall clock
 
 
@@ -42,13 +44,16 @@ def to_prune(names: list[str], keep: int) -> list[str]:
 
 # ------------------------------------------------------------------ verify: projections == replay of events
 
-def ticket_problems(ticket_id: str, replayed: dict[str, Any] | None, row: dict[str, Any] | None) -> list[str]:
-    """A ticket's projection against the ticket carried by its last event (the fields events carry)."""
+def ticket_problems(ticket_id: str, replayed: dict[str, Any] | None, row: dict[str, Any] | None,
+                    moved: bool = False) -> list[str]:
+    """A ticket's projection against the ticket carried by its last event (the fields events carry: not the
+    private ones); `moved`: a config change moved it to another service after that event."""
     if replayed is None:
         return [f"号票 {ticket_id} 在 tickets 中但没有事件 ticket row without events"]
     if row is None:
         return [f"号票 {ticket_id} 有事件但不在 tickets 中 ticket events without a row"]
-    diff = sorted(k for k in row if k not in PRIVATE and replayed.get(k) != row[k])
+    skip = (*PRIVATE_FIELDS, *(MOVED_FIELDS if moved else ()))
+    diff = sorted(k for k in row if k not in skip and replayed.get(k) != row[k])
     return [f"号票 {ticket_id} 字段 {', '.join(diff)} 与事件重放不符 differs from the replay"] if diff else []
 
 
@@ -61,6 +66,8 @@ class WindowReplay:
 
     def apply(self, type_: str, at: str, data: dict[str, Any]) -> None:
         window = data.get("window")
+        if isinstance(window, dict) and isinstance(window.get("window"), dict):
+            window = window["window"]  # sign-in carries the window's event block, its state inside
         if isinstance(window, dict) and isinstance(window.get("id"), str):
             self.known[window["id"]] = dict(window)
             return

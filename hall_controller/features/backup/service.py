@@ -112,13 +112,17 @@ def _verify_events(conn: sqlite3.Connection, report: Report) -> None:
     report.last_event_at = last[0] if last else None
     # Tickets: the ticket carried by each one's last event, beside its row, both in id order.
     replayed = conn.execute(
-        "SELECT e.ticket_id, json_extract(e.data, '$.ticket') FROM events e JOIN (SELECT ticket_id, MAX(seq) AS seq "
-        "FROM events WHERE ticket_id IS NOT NULL AND json_type(data, '$.ticket') = 'object' GROUP BY ticket_id) l "
-        "ON e.seq = l.seq ORDER BY e.ticket_id")
+        "SELECT e.ticket_id, json_extract(e.data, '$.ticket'), e.seq FROM events e JOIN (SELECT ticket_id, "
+        "MAX(seq) AS seq FROM events WHERE ticket_id IS NOT NULL AND json_type(data, '$.ticket') = 'object' "
+        "GROUP BY ticket_id) l ON e.seq = l.seq ORDER BY e.ticket_id")
+    moved = {tid: seq for seq, data in conn.execute(
+        "SELECT seq, data FROM events WHERE type = 'config.changed' AND json_array_length(data, '$.moved') > 0")
+        for tid in json.loads(data)["moved"]}
     rows = conn.execute("SELECT id, data FROM tickets ORDER BY id")
-    for tid, ev, row in _merge(replayed, rows):
+    for tid, ev, row in _merge(((t, (d, s)) for t, d, s in replayed), rows):
         report.tickets += row is not None
-        report.problems += rules.ticket_problems(tid, ev and json.loads(ev), row and json.loads(row))
+        report.problems += rules.ticket_problems(tid, ev and json.loads(ev[0]), row and json.loads(row),
+                                                 moved=bool(ev) and moved.get(tid, 0) > ev[1])
     # Windows: folded over every event in order.
     windows = rules.WindowReplay()
     for type_, at, data in conn.execute("SELECT type, at, data FROM events ORDER BY seq"):

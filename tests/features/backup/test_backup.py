@@ -76,6 +76,22 @@ def test_verify_passes_a_sound_ledger_and_names_what_is_wrong(ledger_copy):
     assert out.returncode == 1 and "FAILED" in out.stdout and "序号不连续" in out.stdout
 
 
+def test_replay_rules():
+    row = {"id": "T1", "status": "waiting", "service_id": "b", "category_id": "y", "token": "secret"}
+    replayed = {"id": "T1", "status": "waiting", "service_id": "a", "category_id": "x", "ahead": 3}
+    assert rules.ticket_problems("T1", replayed, row)[0].endswith("differs from the replay")
+    assert "category_id, service_id" in rules.ticket_problems("T1", replayed, row)[0]
+    # A config change moved it to another service after its last event: those two fields are the config's.
+    assert rules.ticket_problems("T1", replayed, row, moved=True) == []
+    windows = rules.WindowReplay()
+    signed_in = {"id": "3", "state": "open", "staff_id": "QH1", "ticket_id": None, "priority_streak": 0}
+    windows.apply("staff.signed_in", "t0", {"window": {"window_id": "3", "window": signed_in}})
+    windows.apply("ticket.called", "t1", {"ticket": {"id": "T1", "window_id": "3"}})
+    assert windows.problems({"3": {**signed_in, "state": "serving", "ticket_id": "T1", "since": "t1",
+                                   "priority_streak": 1}}) == []
+    assert windows.problems({"3": {**signed_in, "state": "open", "since": "t1"}})
+
+
 def test_verify_finds_a_damaged_file(ledger_copy):
     data = bytearray(ledger_copy.read_bytes())
     page = 4096
