@@ -58,8 +58,8 @@ def read_post(body: bytes) -> tuple[str, list[Any], int | None, str]:
 
 
 def create_region_app(store: Store, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    """The region app over an opened `store`; `clock` gives the region's now (tests pin it)."""
-    now = clock or (lambda: datetime.now(store.tz))
+    """The region app over an opened `store`; `clock` gives the region's now (default the store's)."""
+    now = clock or store.now
 
     app = FastAPI(title="Region 区域政务服务监管", version="0.1.0")
     app.state.store, app.state.now = store, now

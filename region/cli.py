@@ -6,6 +6,7 @@ import argparse
 import logging
 import re
 import sys
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
@@ -24,6 +25,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=int, default=9000)
     serve.add_argument("--timezone", default="Asia/Shanghai", help="the region's days and months")
     serve.add_argument("--pool", type=int, default=8, help="PostgreSQL connections at most")
+    serve.add_argument("--clock-start", metavar="ISO_TIME",
+                       help="run the region's clock from this local time (training, tests), as the hall's serve does")
     add = rsub.add_parser("add-hall", help="register a hall (or give it a new key) and print its key")
     add.add_argument("--dsn", required=True)
     add.add_argument("--hall-id", required=True)
@@ -38,7 +41,16 @@ def run(args: argparse.Namespace) -> int:
     except (ZoneInfoNotFoundError, ValueError):
         print(f"--timezone: unknown time zone: {args.timezone}", file=sys.stderr)
         return 2
-    store = Store(args.dsn, tz, max_size=getattr(args, "pool", 2))
+    clock = None
+    if getattr(args, "clock_start", None):
+        try:
+            start = datetime.fromisoformat(args.clock_start)
+        except ValueError:
+            print(f"--clock-start: not an ISO time: {args.clock_start}", file=sys.stderr)
+            return 2
+        offset = (start if start.tzinfo else start.replace(tzinfo=tz)) - datetime.now(tz)
+        clock = lambda: datetime.now(tz) + offset  # noqa: E731
+    store = Store(args.dsn, tz, max_size=getattr(args, "pool", 2), clock=clock)
     try:
         store.open(timeout=30)
     except (psycopg.Error, TimeoutError) as exc:

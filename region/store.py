@@ -8,7 +8,7 @@ import hmac
 import json
 import secrets
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
@@ -80,8 +80,11 @@ def key_hash(key: str) -> str:
 
 
 class Store:
-    def __init__(self, dsn: str, tz: tzinfo, min_size: int = 2, max_size: int = 8):
+    def __init__(self, dsn: str, tz: tzinfo, min_size: int = 2, max_size: int = 8,
+                 clock: Callable[[], datetime] | None = None):
+        """`clock`: the region's now (a training or test region runs shifted); default the system clock."""
         self.tz = tz
+        self.now = clock or (lambda: datetime.now(tz))
         # Sessions in the region's time zone: month partitions and "today" mean the region's months and days.
         # A connection is checked before use (a restarted server leaves the pool's ones dead); a request waits at
         # most 5 s for one, so with PostgreSQL down the halls get a quick 503 and retry later.
@@ -149,9 +152,9 @@ class Store:
                     self._write(conn, hall_id, batch, text or json.dumps(raw, ensure_ascii=False), new[0][0],
                                 new[-1][0])
                     last = new[-1][0]
-                conn.execute("UPDATE halls SET last_seq = %s, hall_last_seq = GREATEST(%s, %s), seen_at = now(), "
+                conn.execute("UPDATE halls SET last_seq = %s, hall_last_seq = GREATEST(%s, %s), seen_at = %s, "
                              "last_event_at = COALESCE(%s, last_event_at) WHERE hall_id = %s",
-                             (last, last, hall_last_seq or 0, new[-1][1] if new else None, hall_id))
+                             (last, last, hall_last_seq or 0, self.now(), new[-1][1] if new else None, hall_id))
         except psycopg.DataError as exc:  # e.g. a NUL character, which PostgreSQL text cannot hold
             raise rules.BadEvent(f"PostgreSQL 无法保存：{exc.diag.message_primary or exc}") from None
         return last

@@ -38,7 +38,7 @@ RETURN_COLUMNS = (
 
 
 def _fmt_minutes(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{seconds / 60:.0f} 分钟"
+    return f"{seconds / 60:.0f} 分钟" if seconds else "—"
 
 
 def _fmt_rate(rate: float | None) -> str:

@@ -3,51 +3,16 @@ is killed mid-day, the hall goes on issuing, and the region catches up to exactl
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
-from tests.conftest import DEMO_CONFIG, ROOT, ServerProcess, free_port
+from tests.conftest import DEMO_CONFIG, ROOT, ServerProcess
+from tests.region.servers import RegionProcess, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-class RegionProcess:
-    def __init__(self, dsn: str, log):
-        self.dsn, self.log, self.port = dsn, log, free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> RegionProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hall_controller.cli", "region", "serve", "--dsn", self.dsn, "--port", str(self.port)],
-            cwd=ROOT, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        wait_for(lambda: httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200, "region start")
-        return self
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-
-
-def wait_for(check, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_a_hall_streams_to_the_region_and_catches_up_after_the_region_died(tmp_path, region_dsn):
