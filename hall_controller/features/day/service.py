@@ -21,6 +21,7 @@ from hall_controller.core.calendar import (
     in_lunch_duty,
     is_working_day,
     opening_time,
+    service_day,
 )
 from hall_controller.core.decision import Decision
 from hall_controller.core.model import ACTIVE, Ticket, TicketStatus
@@ -112,7 +113,10 @@ def status(service: HallService) -> dict[str, Any]:
     hours = service.config.hours
     today = now.date()
     opens, closes = opening_time(today, hours, now.tzinfo), closing_time(today, hours, now.tzinfo)
-    if not is_working_day(today, hours):
+    special = service_day(today, hours)
+    if special is not None and any(p.contains(now.time()) for p in special.sessions):
+        phase = "service_day"  # a weekend or holiday session (错时/节假日服务)
+    elif not is_working_day(today, hours):
         phase = "holiday"
     elif in_lunch_duty(now, hours):
         phase = "lunch_duty"
@@ -130,6 +134,8 @@ def status(service: HallService) -> dict[str, Any]:
         "opens_at": opens.isoformat() if opens else None, "closes_at": closes.isoformat() if closes else None,
         "closing_policy": settings_of(service.config).closing_policy,
         "lunch_duty_windows": [w.id for w in service.config.windows if w.lunch_duty],
+        "service_day": {"name": special.name, "sessions": [f"{p.start:%H:%M}-{p.end:%H:%M}" for p in special.sessions],
+                        "services": list(special.services)} if special else None,
         "record": rec.__dict__ if rec else None,
     }
 

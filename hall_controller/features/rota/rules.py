@@ -101,8 +101,9 @@ def check_week(week: date, entries: Sequence[Mapping[str, Any]], config: HallCon
         if shift not in SHIFTS:
             raise HallError("invalid_rota", f"{where}：班次应为 full（全天）、am（上午）或 pm（下午）。", 422)
         lunch = bool(e.get("lunch_duty"))
-        if lunch and (config.hours.lunch_duty is None or shift != "full" or not is_working_day(d, config.hours)):
-            raise HallError("invalid_rota", f"{where}：午间值班须为工作日的全天班次（大厅须设有午间值班时段）。", 422)
+        if lunch and (not window.lunch_duty or config.hours.lunch_duty is None or shift != "full"
+                      or not is_working_day(d, config.hours)):
+            raise HallError("invalid_rota", f"{where}：午间值班须在午间值班窗口、工作日的全天班次。", 422)
         if (d.isoformat(), staff.id) in seen:
             raise HallError("invalid_rota", f"{where}：{staff.name}在 {d} 已有排班。", 422)
         seen.add((d.isoformat(), staff.id))

@@ -17,6 +17,7 @@ from hall_controller.core.errors import HallError
 from hall_controller.core.passwords import hash_secret
 from hall_controller.core.service import HallService
 from hall_controller.core.settings import Manager, Period, ServiceDay
+from hall_controller.features.day.service import status as day_status
 from hall_controller.features.reports import service as reports_service
 from hall_controller.features.rota import rules
 from hall_controller.features.rota import service as rota
@@ -308,6 +309,7 @@ def test_appointments_can_be_booked_and_tickets_issued_on_a_service_day(tmp_path
     assert e.value.code == "hall_closed"
     clock = ManualClock(datetime(2026, 11, 21, 9, 5, tzinfo=TZ))
     service = HallService(cfg, open_ledger(tmp_path / "hall.db"), clock)
+    assert day_status(service)["phase"] == "service_day" and day_status(service)["service_day"]["name"] == "周末延时服务"
     assert service.issue_ticket("S1", "kiosk")["number"] == "A001"
     with pytest.raises(HallError) as e:
         service.issue_ticket("S2", "kiosk")
