@@ -86,7 +86,7 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30) -> ServerProcess:
+    def start(self, timeout: float = 90) -> ServerProcess:  # a loaded machine warms the voice up slowly
         cmd = [sys.executable, "-m", "hall_controller.cli", "serve", "--config", str(self.config), "--db",
                str(self.db), "--port", str(self.port), "--clock-start", self.clock_start, "--rate-limit", "0",
                "--devices", "simulated", *self.extra]

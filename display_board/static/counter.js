@@ -2,6 +2,7 @@
 // finish from the counter PC. The token lives in sessionStorage: it ends with the browser tab.
 import { HallEvents, api } from "/static/common/hall-events.js";
 import { el, hhmm } from "/static/board/hall-state.js";
+import "/static/common/validation.js";  // the sign-in form's checks in Chinese
 
 const $ = (id) => document.getElementById(id);
 const windowId = $("app").dataset.window;

@@ -40,7 +40,16 @@ async function refresh() {
   }) : [Object.assign(document.createElement("li"), { textContent: "暂无" })]));
   $("#updated").textContent = `更新于 ${data.at.slice(11, 19)}`;  // the hall's clock, not the phone's
   if (called && navigator.vibrate) navigator.vibrate(400);
-  $("#rate").hidden = t.status !== "finished";
+  if (t.status === "finished") await showRating(); else $("#rate").hidden = $("#rated").hidden = true;
+}
+
+// A rated ticket shows its rating, not the form again (after a reload too).
+async function showRating() {
+  const mine = await api(`/api/ratings/ticket/${TOKEN}`).catch(() => null);
+  const rated = Boolean(mine && mine.rated);
+  if (rated) $("#rated-text").textContent = `您已评价：${mine.label}。感谢您的评价！`;
+  $("#rated").hidden = !rated;
+  $("#rate").hidden = rated;
 }
 
 // 好差评 on the phone (一事一评): offered once the service is finished; the controller decides whether
@@ -49,6 +58,8 @@ let level = null;
 
 async function loadReasons() {
   const data = await api("/api/ratings/reasons").catch(() => ({ reasons: [] }));
+  if (data.comment_max !== undefined) $("#comment").maxLength = data.comment_max;
+  countComment();
   $("#reasons").append(...data.reasons.map((r) => {
     const label = document.createElement("label");
     const box = Object.assign(document.createElement("input"), { type: "checkbox", value: r.code });
@@ -56,6 +67,11 @@ async function loadReasons() {
     return label;
   }));
 }
+
+function countComment() {
+  $("#comment-count").textContent = `${$("#comment").value.length}/${$("#comment").maxLength}`;
+}
+$("#comment").addEventListener("input", countComment);
 
 $("#levels").addEventListener("click", (e) => {
   const button = e.target.closest("button[data-level]");
@@ -71,9 +87,10 @@ $("#rate-send").addEventListener("click", async () => {
   $("#rate-send").disabled = true;
   try {
     await api("/api/ratings", { method: "POST", body: {
-      token: TOKEN, level, channel: "mobile", reasons, rater: $("#rater").value.trim() || null } });
+      token: TOKEN, level, channel: "mobile", reasons, rater: $("#rater").value.trim() || null,
+      comment: $("#comment").value.trim() || null } });
     $("#rate-msg").textContent = "感谢您的评价！";
-    for (const el of $("#rate").querySelectorAll("button, input")) el.disabled = true;
+    for (const el of $("#rate").querySelectorAll("button, input, textarea")) el.disabled = true;
   } catch (err) {
     $("#rate-msg").textContent = err.message;  // e.g. 已评价 / 已超过网上评价期限
     $("#rate-send").disabled = err.status === 409;

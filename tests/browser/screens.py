@@ -40,7 +40,11 @@ CLIPPED = """(fixed) => {
     if (e.closest('[data-marquee]')) continue;  // a scrolling notice runs past the edges by design
     const r = e.getBoundingClientRect();
     if (r.width === 0 || r.height === 0) continue;
-    if (s.position !== 'fixed' && (r.right > W + 1 || r.left < -1)) out.push(['outside', name(e), r.left, r.right, W]);
+    // inside a panel that clips or scrolls sideways, the panel is what must fit
+    let boxed = false;
+    for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
+      if (getComputedStyle(p).overflowX !== 'visible') { boxed = true; break; }
+    if (!boxed && s.position !== 'fixed' && (r.right > W + 1 || r.left < -1)) out.push(['outside', name(e), r.left, r.right, W]);
     if (fixed && (r.bottom > H + 1) && !e.closest('[data-scrolls]')) out.push(['below', name(e), r.bottom, H]);
     const hasText = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
     if (hasText && s.overflowX !== 'visible' && s.overflowX !== 'auto' && s.overflowX !== 'scroll' &&

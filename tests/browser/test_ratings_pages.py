@@ -7,6 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.browser.screens import clipped
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
@@ -44,6 +46,9 @@ def test_results_and_case_pages(server, page):
     assert page.locator("#total-count").inner_text() == "9"
     assert "陈女士" not in page.content() and "周晓梅" not in page.content()
     page.screenshot(path=str(DOCS / "ratings-results.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a citizen's phone: no sideways scroll
+    assert clipped(page) == [] and page.locator("#by-window th").first.bounding_box()["height"] < 50  # one line
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     page.goto(f"{server.url}/manage/cases")
     page.fill("input[name=manager_id]", "manager")
@@ -56,6 +61,7 @@ def test_results_and_case_pages(server, page):
     page.click(f"a[href='/manage/cases/{case_id}']")  # the token carries over in sessionStorage
     page.wait_for_selector("body[data-ready='1']")
     assert "陈女士 13812345678" in page.locator("#facts").inner_text()
+    assert "有效差评。调取窗口录像，情况属实" in page.locator("#history").inner_text()  # the 核实 note is shown
     assert page.locator("form[data-action=reply]").is_visible()
     page.screenshot(path=str(DOCS / "ratings-case.png"), full_page=True)
     page.fill("form[data-action=reply] textarea[name=content]", "已电话致歉并告知整改措施")
@@ -86,6 +92,20 @@ def test_appointments_page_books_imports_and_cancels(server, page, tmp_path):
     code = page.wait_for_selector("#booked-code").inner_text()
     assert len(code) == 8 and code.isdigit() and "电话预约成功" in page.inner_text("#booked")
     page.wait_for_function("document.querySelector('#slots .slot[data-slot=\"10:00\"] small').innerText === '已约 1 / 2'")
+    # a bad phone number: the error under the phone field, the last booking's code gone
+    page.click("#slots .slot[data-slot='10:00']")
+    page.fill("#book input[name=name]", "刘小红")
+    page.fill("#book input[name=phone]", "12345")
+    page.click("#book-submit")
+    error = page.locator("#book label:has(input[name=phone]) + .field-error")
+    assert "手机号码格式不正确" in error.inner_text(timeout=5000)
+    assert page.locator("#book input[name=phone]").get_attribute("aria-invalid") == "true"
+    assert page.locator("#booked").is_hidden() and page.inner_text("#message") == ""
+    page.fill("#book input[name=phone]", "")  # editing clears it; the browser's own check speaks Chinese
+    assert page.locator("#book .field-error").count() == 0
+    page.click("#book-submit")
+    assert page.eval_on_selector("#book input[name=phone]", "e => e.validationMessage") == "请填写此项。"
+    page.fill("#book input[name=name]", "")
     row = page.locator("#bookings tbody tr", has_text="王*")
     assert "139****2222" in row.inner_text() and "电话预约" in row.inner_text() and "已预约" in row.inner_text()
 

@@ -33,8 +33,9 @@ class BookBody(Strict):
     service_id: Annotated[str, Field(min_length=1, max_length=64)]
     date: Annotated[str, Field(min_length=10, max_length=10)]
     slot: Annotated[str, Field(min_length=4, max_length=5)]
-    name: Annotated[str, Field(min_length=1, max_length=30)]
-    phone: Annotated[str, Field(min_length=7, max_length=20)]
+    # lengths only bound the body: rules.py says what is wrong with a name or phone, in Chinese, per field
+    name: Annotated[str, Field(max_length=30)]
+    phone: Annotated[str, Field(max_length=20)]
     id_number: Annotated[str, Field(max_length=20)] | None = None
     channel: Annotated[str, Field(max_length=16)] = "online"
 

@@ -76,7 +76,7 @@ def _next_step(service: HallService, now: datetime) -> Decision:
         d = rules.lunch_step(hall, step, now)
     else:
         d = rules.close_out(hall, step.day, step.reason, now) if step.reason else Decision()
-        summary = reports.daily_summary(_day_rows(service, step.day, d.tickets), service.config, step.day)
+        summary = reports.daily_summary(day_rows(service, step.day, d.tickets), service.config, step.day)
         d.rows.append(rules.close_record(step.day, now, settings.closing_policy, step.reason, summary))
         d.emit("day.closed", {"day": step.day, "policy": settings.closing_policy, "reason": step.reason or None,
                               "summary": summary})
@@ -84,7 +84,7 @@ def _next_step(service: HallService, now: datetime) -> Decision:
     return d
 
 
-def _day_rows(service: HallService, day: str, changed: list[Ticket]) -> reports.Rows:
+def day_rows(service: HallService, day: str, changed: list[Ticket]) -> reports.Rows:
     """The day's tickets as they will be once this decision commits, its call events and its ratings."""
     tickets = {t.id: t for t in (Ticket.from_dict(json.loads(r[0])) for r in service.ledger.query(
         "SELECT data FROM tickets WHERE day = ?", (day,)))}

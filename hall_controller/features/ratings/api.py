@@ -104,7 +104,18 @@ async def rate(request: Request, body: RatingRequest, authorization: Annotated[s
 async def reasons(request: Request) -> dict:
     r = rating_settings.rules(service_of(request).config)
     return {"levels": [{"level": k, "label": v} for k, v in ratings.LEVELS.items()],
-            "reasons": [{"code": k, "label": v} for k, v in r.reasons.items()], "online_days": r.online_days}
+            "reasons": [{"code": k, "label": v} for k, v in r.reasons.items()], "online_days": r.online_days,
+            "comment_max": r.comment_max}
+
+
+@router.get("/ratings/ticket/{token}")
+async def rating_of_ticket(request: Request, token: Annotated[str, Field(min_length=8, max_length=64)]) -> dict:
+    """Whether the ticket (named by its token) is rated already, and how: the phone page shows that on a
+    reload instead of the form. Nothing else of the rating (no reasons, comment or rater)."""
+    service = service_of(request)
+    ticket = service.ticket_by_token(token)
+    rows = service.ledger.query("SELECT label, at FROM ratings WHERE ticket_id = ? LIMIT 1", (ticket["id"],))
+    return {"rated": bool(rows), "label": rows[0][0] if rows else None, "at": rows[0][1] if rows else None}
 
 
 @router.get("/ratings/summary")

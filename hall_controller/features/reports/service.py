@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ from openpyxl.styles import Font
 
 from hall_controller.core.model import Ticket
 from hall_controller.core.service import HallService
-from hall_controller.features.day.service import load_ratings
+from hall_controller.features.day.service import day_rows, load_ratings
 from hall_controller.features.day.settings import settings_of
 from hall_controller.features.reports import attendance as att
 from hall_controller.features.reports import charts
@@ -61,8 +62,14 @@ def daily_summaries(service: HallService, month: str) -> list[dict[str, Any]]:
     rows = service.ledger.query(
         "SELECT day, opened_at, closed_at, policy, close_reason, summary FROM hall_days "
         "WHERE day LIKE ? ORDER BY day", (f"{month}-%",))
-    return [{"day": d, "opened_at": o, "closed_at": c, "policy": p, "close_reason": r,
-             "summary": json.loads(s) if s else None} for d, o, c, p, r, s in rows]
+    today = service.clock.now().date().isoformat()
+    out = [{"day": d, "opened_at": o, "closed_at": c, "policy": p, "close_reason": r,
+            "summary": json.loads(s) if s else None, "so_far": False} for d, o, c, p, r, s in rows]
+    for day in out:
+        if day["day"] == today and day["summary"] is None:  # open now: the summary so far, as closing would make it
+            day["summary"] = reports.daily_summary(day_rows(service, today, []), service.config, today)
+            day["so_far"] = True
+    return out
 
 
 def report_charts(report: dict[str, Any]) -> dict[str, str]:
@@ -105,6 +112,11 @@ def csv_bytes(title: list[str], rows: list[list[Any]]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
+def _text_width(value: Any) -> int:
+    text = f"{value:.1%}" if isinstance(value, float) else "" if value is None else str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def xlsx_bytes(sheets: list[tuple[str, list[str], list[list[Any]], list[str]]]) -> bytes:
     """sheets: (name, title line, rows with a header first, column kinds)."""
     wb = Workbook()
@@ -124,8 +136,11 @@ def xlsx_bytes(sheets: list[tuple[str, list[str], list[list[Any]], list[str]]]) 
                         cell.number_format = "0.0%"
                     elif kind == "minutes" and isinstance(cell.value, float):
                         cell.number_format = "0.0"
-        for col, header in zip(ws.iter_cols(min_row=2, max_row=2), rows[0] if rows else []):
-            ws.column_dimensions[col[0].column_letter].width = max(8, min(28, 2 * len(str(header)) + 2))
+        # each column as wide as its widest cell (header or value: a service's full name in the first column),
+        # a Chinese character counting two
+        for col in ws.iter_cols(min_row=2, max_row=ws.max_row):
+            widest = max((_text_width(c.value) for c in col), default=0)
+            ws.column_dimensions[col[0].column_letter].width = max(8, min(48, widest + 2))
         ws.freeze_panes = "B3"
     buf = io.BytesIO()
     wb.save(buf)

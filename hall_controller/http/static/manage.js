@@ -1,5 +1,6 @@
 // Manager sign-in for the 好差评 pages: the token lives in sessionStorage (gone when the tab closes).
 import { api } from "/static/common/hall-events.js";
+import "/static/common/validation.js";  // form checks in Chinese on every manager page
 
 const KEY = "hall.manager.token";
 

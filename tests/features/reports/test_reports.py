@@ -255,3 +255,25 @@ def test_reports_page_in_chromium(tmp_path):
     out = tmp_path / "page.png"
     samples.screenshot(samples.fixture_app(tmp_path / "hall.db"), out)
     assert out.read_bytes().startswith(b"\x89PNG") and out.stat().st_size > 20_000
+
+
+def test_today_has_its_summary_so_far_before_closing(service, clock):
+    """每日小结 is stored at closing; until then today's row carries the figures so far, marked as such."""
+    day.tick(service)  # the day opens
+    for _ in range(3):
+        service.issue_ticket("S1", "kiosk")
+    service.sign_in("1", "S001", "1234")
+    service.window_command("1", "call-next")
+    clock.advance(minutes=6)
+    service.window_command("1", "finish")
+    today = reports_service.daily_summaries(service, MONDAY_10.strftime("%Y-%m"))[-1]
+    assert today["day"] == MONDAY_10.date().isoformat() and today["closed_at"] is None and today["so_far"]
+    assert (today["summary"]["issued"], today["summary"]["served"]) == (3, 1)
+
+
+def test_xlsx_columns_are_as_wide_as_their_longest_name(tmp_path):
+    path = tmp_path / "w.xlsx"
+    name = "社保参保登记（灵活就业人员）"
+    path.write_bytes(reports_service.xlsx_bytes([("表", ["标题"], [["事项", "取号"], [name, 3]], ["text", "count"])]))
+    ws = load_workbook(path)["表"]
+    assert ws.column_dimensions["A"].width >= 2 * len(name) and ws.column_dimensions["B"].width == 8

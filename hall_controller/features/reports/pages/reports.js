@@ -1,5 +1,6 @@
 // 报表中心: manager sign-in (token in sessionStorage), reports as tables and SVG chart images, downloads.
 import { api } from "/static/common/hall-events.js";
+import "/static/common/validation.js";  // form checks in Chinese
 
 const TOKEN = "hall.manager.token";
 const $ = (s) => document.querySelector(s);
@@ -94,8 +95,9 @@ async function load() {
       const r = await api(`/api/reports/days?${query()}`, { token });
       $("#title").textContent = `${r.month} 每日小结（闭厅时生成）`;
       showCharts([]);
-      renderTable(DAY_COLS, r.days.map((d) => ({ day: d.day, closed_at: (d.closed_at || "").slice(11, 16), ...(d.summary || {}) })));
-      $("#note").textContent = "";
+      renderTable(DAY_COLS, r.days.map((d) => ({ day: d.day, ...(d.summary || {}),
+        closed_at: d.so_far ? "办理中（截至目前）" : (d.closed_at || "").slice(11, 16) })));
+      $("#note").textContent = r.days.some((d) => d.so_far) ? "今日尚未闭厅：今日一行为截至目前的数字，闭厅时生成正式小结。" : "";
     }
   } catch (e) {
     if (e.status === 401) return signOut();
