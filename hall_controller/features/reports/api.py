@@ -56,7 +56,8 @@ MARK_COLUMNS = (
 STATUS_NAMES = {"on_time": "正常", "late": "迟到", "absent": "缺勤", "pending": "未到岗", "leave": "请假"}
 
 
-def _day(service: HallService, text: str | None) -> date:
+def day_param(service: HallService, text: str | None) -> date:
+    """A `date=YYYY-MM-DD` query parameter (the supervision reports read theirs the same way); default today."""
     if text is None:
         return service.clock.now().date()
     try:
@@ -65,7 +66,7 @@ def _day(service: HallService, text: str | None) -> date:
         raise HallError("invalid_date", f"日期无效：{text}", 422) from None
 
 
-def _month(service: HallService, text: str | None) -> str:
+def month_param(service: HallService, text: str | None) -> str:
     if text is None:
         return service.clock.now().strftime("%Y-%m")
     try:
@@ -107,7 +108,7 @@ FILE_RESPONSES: dict[int | str, dict[str, Any]] = {200: {"description": "the rep
 async def get_service_report(request: Request, manager: Manager, period: Period = "day", date: DateText = None,
                              by: Group = "all") -> dict[str, Any]:
     svc = service_of(request)
-    report = service_report(svc, period, _day(svc, date), by)
+    report = service_report(svc, period, day_param(svc, date), by)
     report["charts"] = report_charts(report)
     return report
 
@@ -116,7 +117,7 @@ async def get_service_report(request: Request, manager: Manager, period: Period 
 async def download_service_report(request: Request, manager: Manager, fmt: Format, period: Period = "day",
                                   date: DateText = None, by: Group = "all") -> Response:
     svc = service_of(request)
-    day = _day(svc, date)
+    day = day_param(svc, date)
     r = service_report(svc, period, day, by)
     title = [r["hall"], f"服务{r['period_name']}", f"{r['start']} 至 {r['end']}", f"按{r['group_name']}"]
     series_cols = (("label", "时段", "text"), ("issued", "取号", "int"), ("served", "办结", "int"),
@@ -129,13 +130,13 @@ async def download_service_report(request: Request, manager: Manager, fmt: Forma
 @router.get("/api/reports/attendance")
 async def get_attendance(request: Request, manager: Manager, month: MonthText = None) -> dict[str, Any]:
     svc = service_of(request)
-    return attendance_report(svc, _month(svc, month))
+    return attendance_report(svc, month_param(svc, month))
 
 
 @router.get("/api/reports/attendance.{fmt}", response_class=Response, responses=FILE_RESPONSES)
 async def download_attendance(request: Request, manager: Manager, fmt: Format, month: MonthText = None) -> Response:
     svc = service_of(request)
-    m = _month(svc, month)
+    m = month_param(svc, month)
     r = attendance_report(svc, m)
     marks = [{**mark, "staff_id": s["staff_id"], "name": s["name"], "status_name": STATUS_NAMES[mark["status"]],
               "windows": "、".join(mark["windows"]), "standin_name": "是" if mark["standin"] else ""}
@@ -148,7 +149,7 @@ async def download_attendance(request: Request, manager: Manager, fmt: Format, m
 @router.get("/api/reports/days")
 async def get_daily_summaries(request: Request, manager: Manager, month: MonthText = None) -> dict[str, Any]:
     svc = service_of(request)
-    m = _month(svc, month)
+    m = month_param(svc, month)
     return {"month": m, "days": daily_summaries(svc, m)}
 
 

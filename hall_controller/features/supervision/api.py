@@ -3,15 +3,12 @@ server-made charts, CSV and XLSX (each download recorded as `report.exported`); 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from hall_controller.core.errors import HallError
-from hall_controller.core.service import HallService
-from hall_controller.features.reports.api import download
+from hall_controller.features.reports.api import day_param, download, month_param
 from hall_controller.features.supervision import pages
 from hall_controller.features.supervision import service as sup
 from hall_controller.features.supervision.efficiency import COLUMNS as EFFICIENCY_COLUMNS
@@ -42,30 +39,11 @@ class Note(BaseModel):
     voids: Annotated[str, Field(max_length=120)] | None = None
 
 
-def _day(service: HallService, text: str | None) -> date:
-    if text is None:
-        return service.clock.now().date()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise HallError("invalid_date", f"日期无效：{text}", 422) from None
-
-
-def _month(service: HallService, text: str | None) -> str:
-    if text is None:
-        return service.clock.now().strftime("%Y-%m")
-    try:
-        date.fromisoformat(f"{text}-01")
-    except ValueError:
-        raise HallError("invalid_month", f"月份无效：{text}", 422) from None
-    return text
-
-
 @router.get("/rectification")
 async def get_rectification(request: Request, _: Manager, period: Period = "month", date: DateText = None,
                             by: Group = "all") -> dict[str, Any]:
     svc = service_of(request)
-    r = sup.rectification_report(svc, period, _day(svc, date), by)
+    r = sup.rectification_report(svc, period, day_param(svc, date), by)
     r["chart"] = sup.rectification_chart(r)
     return r
 
@@ -74,7 +52,7 @@ async def get_rectification(request: Request, _: Manager, period: Period = "mont
 async def download_rectification(request: Request, manager: Manager, fmt: Format, period: Period = "month",
                                  date: DateText = None, by: Group = "all") -> Response:
     svc = service_of(request)
-    day = _day(svc, date)
+    day = day_param(svc, date)
     r = sup.rectification_report(svc, period, day, by)
     title = [r["hall"], f"差评整改与投诉答复{r['period_name']}", f"{r['start']} 至 {r['end']}", f"按{r['group_name']}"]
     return await svc.call(download, svc, manager, "rectification", {"period": period, "date": day.isoformat(), "group": by},
@@ -85,7 +63,7 @@ async def download_rectification(request: Request, manager: Manager, fmt: Format
 @router.get("/causes")
 async def get_causes(request: Request, _: Manager, period: Period = "month", date: DateText = None) -> dict[str, Any]:
     svc = service_of(request)
-    r = sup.causes_report(svc, period, _day(svc, date))
+    r = sup.causes_report(svc, period, day_param(svc, date))
     r["charts"] = sup.causes_charts(r)
     return r
 
@@ -94,7 +72,7 @@ async def get_causes(request: Request, _: Manager, period: Period = "month", dat
 async def download_causes(request: Request, manager: Manager, fmt: Format, period: Period = "month",
                           date: DateText = None) -> Response:
     svc = service_of(request)
-    day = _day(svc, date)
+    day = day_param(svc, date)
     r = sup.causes_report(svc, period, day)
     title = [r["hall"], f"差评原因分析{r['period_name']}", f"{r['start']} 至 {r['end']}",
              f"上期 {r['previous']['start']} 至 {r['previous']['end']}"]
@@ -105,13 +83,13 @@ async def download_causes(request: Request, manager: Manager, fmt: Format, perio
 @router.get("/efficiency")
 async def get_efficiency(request: Request, _: Manager, month: MonthText = None) -> dict[str, Any]:
     svc = service_of(request)
-    return sup.efficiency_report(svc, _month(svc, month))
+    return sup.efficiency_report(svc, month_param(svc, month))
 
 
 @router.get("/efficiency.{fmt}")
 async def download_efficiency(request: Request, manager: Manager, fmt: Format, month: MonthText = None) -> Response:
     svc = service_of(request)
-    m = _month(svc, month)
+    m = month_param(svc, month)
     r = sup.efficiency_report(svc, m)
     title = [r["hall"], f"{m} 政务服务效能月报", f"办件量口径：{r['workload_source']}",
              f"超时：等候超过 {r['max_wait_minutes']:g} 分钟"]
@@ -124,13 +102,13 @@ async def download_efficiency(request: Request, manager: Manager, fmt: Format, m
 @router.get("/assessment")
 async def get_assessment(request: Request, _: Manager, month: MonthText = None) -> dict[str, Any]:
     svc = service_of(request)
-    return sup.assessment_report(svc, _month(svc, month))
+    return sup.assessment_report(svc, month_param(svc, month))
 
 
 @router.get("/assessment.{fmt}")
 async def download_assessment(request: Request, manager: Manager, fmt: Format, month: MonthText = None) -> Response:
     svc = service_of(request)
-    m = _month(svc, month)
+    m = month_param(svc, month)
     r = sup.assessment_report(svc, m)
     evidence = [{"staff_id": s["staff_id"], "name": s["name"], **e, "state": "已撤销" if e["voided"] else "计入"}
                 for s in r["staff"] for e in s["evidence"]]
@@ -145,7 +123,7 @@ async def download_assessment(request: Request, manager: Manager, fmt: Format, m
 @router.post("/assessment/notes")
 async def post_note(request: Request, body: Note, by: Manager) -> dict[str, Any]:
     svc = service_of(request)
-    return await svc.call(sup.add_note, svc, _month(svc, body.month), body.staff_id, body.points, body.note,
+    return await svc.call(sup.add_note, svc, month_param(svc, body.month), body.staff_id, body.points, body.note,
                           body.voids, by)
 
 
