@@ -68,7 +68,7 @@ def parse_events(raw: Sequence[Any]) -> list[tuple[int, datetime, str, dict[str,
         when = _time(at)
         if when is None:
             raise BadEvent(f"events[{i}].at 必须是带时区的 ISO 时间")
-        out.append((seq, when, type_, dict(data)))
+        out.append((seq, when, type_, data))
     return out
 
 
