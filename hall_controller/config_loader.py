@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from hall_controller.core.feature import Section
 from hall_controller.core.passwords import hash_secret, parse_hash
 from hall_controller.core.settings import (
+    FAIRNESS,
     Category,
     HallConfig,
     Hours,
@@ -340,6 +341,9 @@ def _queue(table: _Table) -> QueueRules:
     return QueueRules(
         max_wait_minutes=max_wait,
         target_wait_minutes=target,
+        fairness=_fairness(table, d.fairness),
+        priority_head_start_minutes=table.number("priority_head_start_minutes", d.priority_head_start_minutes,
+                                                 positive=False, high=240),
         priority_ratio=table.integer("priority_ratio", d.priority_ratio, low=1, high=100),
         recall_limit=table.integer("recall_limit", d.recall_limit, low=0, high=100),
         rejoin_places=table.integer("rejoin_places", d.rejoin_places, low=0, high=1000),
@@ -347,6 +351,13 @@ def _queue(table: _Table) -> QueueRules:
         priorities=tuple(priorities),
         elderly_age=table.integer("elderly_age", d.elderly_age, low=1, high=150),
     )
+
+
+def _fairness(table: _Table, default: str) -> str:
+    value = table.text("fairness", default)
+    if value not in FAIRNESS:
+        table.fail("fairness", f'must be one of {", ".join(FAIRNESS)}, got "{value}"')
+    return value
 
 
 def _service(entry: _Table, sid: str, categories: Mapping[str, Category]) -> Service:
@@ -445,7 +456,8 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
     hours = _hours(_Table(source, "hall.hours", hall.raw("hours"),
                           ("sessions", "lunch_duty", "weekdays", "holidays", "workdays", "service_days")))
     queue = _queue(_Table(source, "queue", top.raw("queue", {}), (
-        "max_wait_minutes", "target_wait_minutes", "priority_ratio", "recall_limit",
+        "max_wait_minutes", "target_wait_minutes", "fairness", "priority_head_start_minutes", "priority_ratio",
+        "recall_limit",
         "rejoin_places", "rejoin_within_minutes", "priorities", "elderly_age",
     )))
 

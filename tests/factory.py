@@ -25,7 +25,8 @@ MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)  # a Monday in opening hour
 _PIN = hash_secret("1234", iterations=1000)
 
 
-def small_hall(max_wait: float = 60, ratio: int = 2, recall_limit: int = 3, windows: tuple[Window, ...] | None = None,
+def small_hall(max_wait: float = 60, ratio: int = 2, recall_limit: int = 3, fairness: str = "ratio",
+               head_start: float = 15, windows: tuple[Window, ...] | None = None,
                staff: tuple[Staff, ...] | None = None) -> HallConfig:
     cats = (Category("social", "社会事务"), Category("business", "企业注册开办"), Category("other", "其他事务"),
             Category("pickup", "统一出件", general=False))
@@ -51,7 +52,8 @@ def small_hall(max_wait: float = 60, ratio: int = 2, recall_limit: int = 3, wind
         source="<test>", name="测试大厅", timezone="Asia/Shanghai",
         hours=Hours((Period(time(8, 30), time(12)), Period(time(14), time(17, 30))), Period(time(12), time(14)),
                     holidays=("2026-12-25",), workdays=("2026-11-28",)),
-        queue=QueueRules(max_wait_minutes=max_wait, priority_ratio=ratio, recall_limit=recall_limit,
+        queue=QueueRules(max_wait_minutes=max_wait, priority_ratio=ratio, recall_limit=recall_limit, fairness=fairness,
+                         priority_head_start_minutes=head_start,
                          priorities=(PriorityClass("green", "绿色通道", 1), PriorityClass("appointment", "预约", 2),
                                      PriorityClass("assist", "帮办", 3))),
         categories=cats, services=services, windows=windows, staff=staff,

@@ -3,11 +3,19 @@
 Order of the rules, strongest first:
 1. Ageing: a ticket that has waited past the hall's maximum is called before anything else the window
    may serve (oldest first), so nothing starves while an eligible window calls others.
-2. Fairness: priority classes go first, but at most `priority_ratio` priority calls in a row while a
-   normal ticket waits for this window; then a normal ticket is called.
-3. Priority tickets by class rank, then by queue time.
-4. Normal tickets by waited time × the window's weight for the ticket's category (分类综合 weights; 1 for
-   全面综合), which is first-come-first-served within a category.
+2. Fairness, by `queue.fairness`:
+   - "head_start" (the default): a priority ticket counts as having waited `priority_head_start_minutes`
+     (H) more than it has. The window calls the most urgent ticket: a normal ticket's urgency is its
+     waited time × the window's weight for its category (分类综合 weights; 1 for 全面综合), a priority
+     ticket's its waited time + H, ties to the better class rank. The bounds, at a window of weight 1:
+     a normal ticket is overtaken only by priority tickets issued less than H after it (once it has
+     waited H, no priority ticket that comes later goes first), and a priority ticket waits only for
+     normal tickets issued more than H before it. Both are proven by tests/core/test_routing_properties.py.
+   - "ratio": priority classes go first, but at most `priority_ratio` priority calls in a row while a
+     normal ticket waits for this window; then a normal ticket is called.
+   - "strict": priority classes always go first (no bound for normal tickets but ageing).
+3. Within a kind: priority tickets by class rank, then by queue time; normal tickets by waited time × weight,
+   which is first-come-first-served within a category.
 """
 
 from __future__ import annotations
@@ -75,21 +83,53 @@ def choose(
         reason = f"已等候{_minutes(now, t)}分钟，超过最长等候{rules.max_wait_minutes:g}分钟"
         return Choice(t, reason, _next_streak(t, streak, normals))
 
-    if priorities and not (normals and streak >= rules.priority_ratio):
+    if rules.fairness == "head_start":
+        return _head_start(weights, streak, eligible, normals, priorities, now, config)
+
+    if priorities and not (rules.fairness == "ratio" and normals and streak >= rules.priority_ratio):
         t = min(priorities, key=lambda t: (_rank(config, t.priority), t.queue_at, t.seq))
-        cls = config.priority(t.priority)
-        name = cls.name if cls else t.priority
-        return Choice(t, f"优先：{name}，已等候{_minutes(now, t)}分钟", _next_streak(t, streak, normals))
+        return Choice(t, _priority_reason(config, t, now), _next_streak(t, streak, normals))
 
     t = max(normals, key=lambda t: ((now - t.queue_at).total_seconds() * _weight(weights, t), -t.seq))
     if priorities:
-        reason = f"公平规则：已连续叫{streak}个优先号，轮到普通号"
+        return Choice(t, f"公平规则：已连续叫{streak}个优先号，轮到普通号", 0)
+    return Choice(t, _normal_reason(config, weights, normals, t, now), 0)
+
+
+def urgency(t: Ticket, weights: Mapping[str, float], now: datetime, head_start_s: float) -> float:
+    """"head_start": a normal ticket's waited seconds × its category's weight; a priority ticket's + H."""
+    waited = (now - t.queue_at).total_seconds()
+    return waited + head_start_s if t.priority is not None else waited * _weight(weights, t)
+
+
+def _head_start(weights: Mapping[str, float], streak: int, eligible: list[Ticket], normals: list[Ticket],
+                priorities: list[Ticket], now: datetime, config: HallConfig) -> Choice:
+    head = config.queue.priority_head_start_minutes
+    t = max(eligible, key=lambda t: (urgency(t, weights, now, head * 60), -_rank(config, t.priority),
+                                     -t.queue_at.timestamp(), -t.seq))
+    if t.priority is not None:
+        reason = _priority_reason(config, t, now)
+        if normals:
+            reason += f"（优先提前{head:g}分钟计）"
+    elif priorities:
+        reason = f"公平规则：已等候{_minutes(now, t)}分钟，比等候的优先号早到{head:g}分钟以上"
     else:
-        cat = config.category(t.category_id)
-        reason = f"{cat.name if cat else t.category_id}等候最久（{_minutes(now, t)}分钟）"
-        if len({x.category_id for x in normals}) > 1 and _weight(weights, t) != 1.0:
-            reason += f"，本窗口权重{_weight(weights, t):g}"
-    return Choice(t, reason, 0)
+        reason = _normal_reason(config, weights, normals, t, now)
+    return Choice(t, reason, _next_streak(t, streak, normals))
+
+
+def _priority_reason(config: HallConfig, t: Ticket, now: datetime) -> str:
+    cls = config.priority(t.priority)
+    return f"优先：{cls.name if cls else t.priority}，已等候{_minutes(now, t)}分钟"
+
+
+def _normal_reason(config: HallConfig, weights: Mapping[str, float], normals: list[Ticket], t: Ticket,
+                   now: datetime) -> str:
+    cat = config.category(t.category_id)
+    reason = f"{cat.name if cat else t.category_id}等候最久（{_minutes(now, t)}分钟）"
+    if len({x.category_id for x in normals}) > 1 and _weight(weights, t) != 1.0:
+        reason += f"，本窗口权重{_weight(weights, t):g}"
+    return reason
 
 
 def _next_streak(t: Ticket, streak: int, normals: list[Ticket]) -> int:
@@ -98,7 +138,7 @@ def _next_streak(t: Ticket, streak: int, normals: list[Ticket]) -> int:
     return streak + 1
 
 
-def _weight(weights: dict[str, float], t: Ticket) -> float:
+def _weight(weights: Mapping[str, float], t: Ticket) -> float:
     return weights.get(t.category_id, 1.0)
 
 

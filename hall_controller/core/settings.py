@@ -93,11 +93,19 @@ class PriorityClass:
     rank: int  # lower is served first
 
 
+FAIRNESS = ("head_start", "ratio", "strict")
+
+
 @dataclass(frozen=True)
 class QueueRules:
     max_wait_minutes: float = 60
     target_wait_minutes: float = 15
-    priority_ratio: int = 2  # at most this many priority calls per normal call while both wait
+    # How priority classes and normal tickets share a window (core/routing.py, docs/routing.md):
+    # "head_start" — a priority ticket counts as issued priority_head_start_minutes earlier (bounds both ways);
+    # "ratio" — priority first, at most priority_ratio in a row while a normal ticket waits; "strict" — always first.
+    fairness: str = "head_start"
+    priority_head_start_minutes: float = 30
+    priority_ratio: int = 2  # "ratio": at most this many priority calls per normal call while both wait
     recall_limit: int = 3
     rejoin_places: int = 3  # a late no-show re-joins this many places back
     rejoin_within_minutes: float = 30

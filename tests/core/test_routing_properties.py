@@ -111,10 +111,10 @@ def allowed(cfg, window, t) -> bool:
 class Day:
     """One day of a hall: commands with every invariant checked, and what the day reached, counted."""
 
-    def __init__(self, max_wait: float, ratio: int):
-        self.cfg = small_hall(max_wait=max_wait, ratio=ratio)
+    def __init__(self, max_wait: float, ratio: int, fairness: str = "ratio", head_start: float = 15):
+        self.cfg = small_hall(max_wait=max_wait, ratio=ratio, fairness=fairness, head_start=head_start)
         self.hall = Hall(self.cfg)
-        self.max_wait, self.ratio = max_wait, ratio
+        self.max_wait, self.ratio, self.fairness, self.head_s = max_wait, ratio, fairness, head_start * 60
         self.now = MONDAY_10.replace(hour=8, minute=30)
         self.queue_at_of: dict[str, datetime] = {}
         self.streak = {w: 0 for w in WINDOWS}  # the test's own count of each window's priority run
@@ -168,6 +168,9 @@ class Day:
             assert t.queue_at == min(e.queue_at for e in overdue)
             # ageing overrides fairness, but the run still counts (a normal call ends it)
             self.streak[wid] = streak + 1 if t.priority is not None and normals_waiting else 0
+        elif self.fairness == "head_start":
+            self.check_head_start(wid, t, eligible)
+            self.streak[wid] = hall.windows[wid].priority_streak  # the run is the ratio rule's, not this one's
         else:
             # 2. fairness: at most `ratio` priority calls in a row while a normal ticket waits
             if t.priority is not None and normals_waiting:
@@ -182,6 +185,26 @@ class Day:
                 self.seen["fairness_cut_in"] += 1
         assert self.streak[wid] == hall.windows[wid].priority_streak
         return t
+
+    def check_head_start(self, wid: str, t, eligible) -> None:
+        """2'. The head-start rule's bounds, checked against every ticket left waiting at this window."""
+        now, weights = self.now, self.hall.weights(wid)
+        for e in eligible:
+            if e.id == t.id:
+                continue
+            # the most urgent is called: a normal ticket by waited × weight, a priority one by waited + H
+            assert routing.urgency(t, weights, now, self.head_s) >= routing.urgency(e, weights, now, self.head_s)
+            if weights.get(e.category_id, 1.0) != 1.0 or weights.get(t.category_id, 1.0) != 1.0:
+                continue  # the bounds below are stated for a window of weight 1 (全面综合, special windows)
+            if t.priority is not None and e.priority is None:
+                # a normal ticket is overtaken only by a priority ticket issued less than H after it
+                assert waited(now, t) + self.head_s >= waited(now, e)
+                if waited(now, e) > self.head_s:
+                    self.seen["head_start_bound_normal"] += 1
+            if t.priority is None and e.priority is not None:
+                # a priority ticket waits only for normal tickets issued at least H before it
+                assert waited(now, t) >= waited(now, e) + self.head_s
+                self.seen["head_start_cut_in"] += 1
 
     def transfer(self, wid: str, category_id: str | None = None, target_window_id: str | None = None):
         held = self.hall.tickets[self.hall.windows[wid].ticket_id]
@@ -352,8 +375,8 @@ class Day:
         raise AssertionError(kind)
 
 
-def run_day(ops, max_wait: float, ratio: int) -> Day:
-    day = Day(max_wait, ratio)
+def run_day(ops, max_wait: float, ratio: int, fairness: str = "ratio", head_start: float = 15) -> Day:
+    day = Day(max_wait, ratio, fairness, head_start)
     peak = 0
     for kind, a, b, seconds in ops:
         day.advance(seconds)
@@ -365,6 +388,12 @@ def run_day(ops, max_wait: float, ratio: int) -> Day:
         else:
             day.seen["refused"] += 1
             day.seen[f"refused_{kind}"] += 1
+    if fairness == "ratio":  # the figures below describe the ratio rule's days, as the module docstring does
+        record(day, ops, max_wait, peak)
+    return day
+
+
+def record(day: Day, ops, max_wait: float, peak: int) -> None:
     STATS["days"] += 1
     STATS["ops"] += len(ops)
     STATS["finite_max_days"] += max_wait != NO_MAX
@@ -380,7 +409,6 @@ def run_day(ops, max_wait: float, ratio: int) -> Day:
     PEAK_WAITING.append(peak)
     tenth = 10 * day.seen["refused"] // len(ops) * 10
     event(f"operations refused: {tenth}-{tenth + 10} %")
-    return day
 
 
 @settings(max_examples=DAYS, deadline=None, derandomize=True, database=None, print_blob=True,
@@ -388,6 +416,28 @@ def run_day(ops, max_wait: float, ratio: int) -> Day:
 @given(ops=day_ops, max_wait=st.sampled_from([15, 30, 60, NO_MAX]), ratio=st.integers(1, 3))
 def test_routing_invariants(ops, max_wait, ratio):
     run_day(ops, max_wait, ratio)
+
+
+HEAD_START = Counter()
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None, print_blob=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
+@given(ops=day_ops, max_wait=st.sampled_from([30, 60, NO_MAX]), head_start=st.sampled_from([0, 5, 15, 30]))
+def test_head_start_fairness_bounds(ops, max_wait, head_start):
+    """The default fairness rule over random days: the most urgent ticket is called, a normal ticket is never
+    overtaken by a priority ticket issued H or more after it, and a priority ticket never waits for a normal
+    one issued less than H before it (ageing past the maximum still comes first)."""
+    day = run_day(ops, max_wait, 1, "head_start", head_start)
+    HEAD_START.update({k: v for k, v in day.seen.items() if k.startswith("head_start")})
+
+
+def test_head_start_days_reach_both_bounds():
+    if not HEAD_START:
+        test_head_start_fairness_bounds()
+    # both sides of the rule are exercised: normals that waited past H while priority tickets were called,
+    # and normal tickets called ahead of waiting priority tickets
+    assert HEAD_START["head_start_bound_normal"] >= 100 and HEAD_START["head_start_cut_in"] >= 100, HEAD_START
 
 
 def test_a_pickup_ticket_transferred_to_social_leaves_the_special_window():
