@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS cases (
     case_id text NOT NULL,
     number text, service_id text, window_id text, staff_id text, level smallint, state text,
     opened_at timestamptz, due_at timestamptz, closed_at timestamptz,
+    valid boolean, named boolean, rectified boolean, replied boolean,
     seq bigint NOT NULL,
     PRIMARY KEY (hall_id, case_id)
 );

@@ -34,7 +34,8 @@ RATING = {"day": "date", "rating_id": "text", "at": "timestamptz", "level": "sma
           "ticket_id": "text", "service_id": "text", "window_id": "text", "staff_id": "text", "channel": "text"}
 CASE = {"case_id": "text", "number": "text", "service_id": "text", "window_id": "text", "staff_id": "text",
         "level": "smallint", "state": "text", "opened_at": "timestamptz", "due_at": "timestamptz",
-        "closed_at": "timestamptz", "seq": "bigint"}
+        "closed_at": "timestamptz", "valid": "boolean", "named": "boolean", "rectified": "boolean",
+        "replied": "boolean", "seq": "bigint"}
 COMPLAINT = {"complaint_id": "text", "channel": "text", "service_id": "text", "window_id": "text",
              "complex": "boolean", "state": "text", "registered_at": "timestamptz", "due_at": "timestamptz",
              "answered_at": "timestamptz", "seq": "bigint"}
@@ -58,7 +59,7 @@ def _upsert(table: str, types: dict[str, str], key: Sequence[str], keep: Sequenc
 UPSERT_TICKETS = _upsert("tickets", TICKET, ("day", "ticket_id"))
 UPSERT_WINDOWS = _upsert("windows", WINDOW, ("window_id",), keep=("number", "name"))
 INSERT_RATINGS = _upsert("ratings", RATING, ("day", "rating_id"), replace=False)
-UPSERT_CASES = _upsert("cases", CASE, ("case_id",), keep=("opened_at",))
+UPSERT_CASES = _upsert("cases", CASE, ("case_id",), keep=("opened_at", "valid", "rectified", "replied"))
 UPSERT_COMPLAINTS = _upsert("complaints", COMPLAINT, ("complaint_id",), keep=("registered_at",))
 # The post's events straight from its JSON text (the post, or its events array): PostgreSQL parses it once,
 # Python never re-encodes an event.
@@ -291,34 +292,39 @@ class Store:
         return {"cases": cases, "complaints": complaints}
 
     def monthly_return(self, month: str, now: datetime) -> list[dict[str, Any]]:
-        """The monthly 效能 return across halls: one row per hall (ValueError when `month` is not YYYY-MM)."""
+        """The monthly 效能 return across halls: one row per hall, the hall's own return's columns
+        (features/supervision/efficiency.py) and the region's beside them (ValueError unless YYYY-MM)."""
         start, end = rules.month_bounds(month)
-        params = {"start": start, "end": end, "now": now}
+        params = {"start": start, "end": end, "now": now, "long": rules.LONG_WAIT_S}
         outcomes = ", ".join(f"count(*) FILTER (WHERE status = 'finished' AND outcome = '{code}') AS outcome_{code}"
                              for code in rules.OUTCOMES)
         rows = self.records(f"""
             WITH t AS (
-                SELECT hall_id, count(*) AS issued, count(*) FILTER (WHERE status = 'finished') AS served,
+                SELECT hall_id, count(*) AS tickets, count(*) FILTER (WHERE status = 'finished') AS served,
                        count(*) FILTER (WHERE status = 'no_show') AS no_show,
                        count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-                       avg(wait_s) AS avg_wait_s, max(wait_s) AS max_wait_s, avg(service_s) AS avg_service_s,
-                       count(DISTINCT day) AS days, {outcomes}
+                       avg(wait_s) AS wait_mean_s, max(wait_s) AS wait_max_s,
+                       percentile_disc(0.9) WITHIN GROUP (ORDER BY wait_s) AS wait_p90_s,
+                       count(wait_s) AS waited, count(*) FILTER (WHERE wait_s > %(long)s) AS overtime,
+                       avg(service_s) AS service_mean_s, count(DISTINCT day) AS days, {outcomes}
                 FROM tickets WHERE day >= %(start)s AND day < %(end)s GROUP BY hall_id),
             r AS (
                 SELECT hall_id, count(*) AS ratings, count(*) FILTER (WHERE bad) AS bad, {SCORE} AS score_sum
                 FROM ratings WHERE day >= %(start)s AND day < %(end)s GROUP BY hall_id),
             c AS (
-                SELECT hall_id, count(*) AS cases_opened,
-                       count(*) FILTER (WHERE state = 'closed') AS cases_closed,
+                SELECT hall_id, count(*) AS cases_opened, count(*) FILTER (WHERE state = 'closed') AS cases_closed,
                        count(*) FILTER (WHERE (closed_at IS NULL AND due_at < %(now)s) OR closed_at > due_at)
-                           AS cases_late
+                           AS cases_late,
+                       count(*) FILTER (WHERE valid) AS valid_bad,
+                       count(*) FILTER (WHERE valid AND rectified) AS rectified,
+                       count(*) FILTER (WHERE named) AS named_bad,
+                       count(*) FILTER (WHERE named AND replied) AS replied
                 FROM cases WHERE opened_at >= %(start)s AND opened_at < %(end)s GROUP BY hall_id),
             p AS (
                 SELECT hall_id, count(*) AS complaints, count(*) FILTER (WHERE state = 'answered') AS complaints_answered,
                        count(*) FILTER (WHERE answered_at <= due_at) AS complaints_on_time
                 FROM complaints WHERE registered_at >= %(start)s AND registered_at < %(end)s GROUP BY hall_id)
-            SELECT h.hall_id, h.name, t.*, r.ratings, r.bad, r.score_sum, c.cases_opened, c.cases_closed, c.cases_late,
-                   p.complaints, p.complaints_answered, p.complaints_on_time
+            SELECT h.hall_id, h.name, t.*, r.ratings, r.bad, r.score_sum, c.*, p.*
             FROM halls h LEFT JOIN t USING (hall_id) LEFT JOIN r USING (hall_id) LEFT JOIN c USING (hall_id)
                  LEFT JOIN p USING (hall_id) ORDER BY h.hall_id""", params)
         return [_return_row(month, r) for r in rows]
@@ -352,16 +358,26 @@ def _report_row(r: dict[str, Any], rt: dict[str, Any], name: str | None) -> dict
             **rules.satisfaction(rt["ratings"], rt["bad"], rt["score_sum"])}
 
 
+def _share(n: int, d: int) -> float | None:
+    return round(n / d, 4) if d else None
+
+
 def _return_row(month: str, r: dict[str, Any]) -> dict[str, Any]:
     n = lambda k: r.get(k) or 0  # noqa: E731 - a hall without activity in the month has NULLs
+    sat = rules.satisfaction(n("ratings"), n("bad"), r.get("score_sum"))
     return {
-        "month": month, "hall_id": r["hall_id"], "hall_name": r["name"], "working_days": n("days"),
-        "issued": n("issued"), "served": n("served"), "no_show": n("no_show"), "cancelled": n("cancelled"),
+        "month": month, "hall_id": r["hall_id"], "hall_name": r["name"],
+        # the hall's own return's columns (efficiency.COLUMNS), 办件量 counted as tickets served
+        "workload": n("served"), "tickets": n("tickets"), "ratings": n("ratings"), "satisfaction": sat["satisfied_rate"],
+        "bad": n("bad"), "valid_bad": n("valid_bad"), "rectify_rate": _share(n("rectified"), n("valid_bad")),
+        "named_bad": n("named_bad"), "reply_rate": _share(n("replied"), n("named_bad")),
+        "overtime_rate": _share(n("overtime"), n("waited")), "wait_mean": rules.minutes(r.get("wait_mean_s")),
+        "wait_p90": rules.minutes(r.get("wait_p90_s")),
+        # the region's beside them
+        "working_days": n("days"), "served": n("served"), "no_show": n("no_show"), "cancelled": n("cancelled"),
         **{f"outcome_{code}": n(f"outcome_{code}") for code in rules.OUTCOMES},
-        "avg_wait_min": rules.minutes(r.get("avg_wait_s")), "max_wait_min": rules.minutes(r.get("max_wait_s")),
-        "avg_service_min": rules.minutes(r.get("avg_service_s")),
-        **rules.satisfaction(n("ratings"), n("bad"), r.get("score_sum")),
-        "cases_opened": n("cases_opened"), "cases_closed": n("cases_closed"), "cases_late": n("cases_late"),
-        "complaints": n("complaints"), "complaints_answered": n("complaints_answered"),
+        "wait_max": rules.minutes(r.get("wait_max_s")), "service_mean": rules.minutes(r.get("service_mean_s")),
+        "score": sat["score"], "cases_opened": n("cases_opened"), "cases_closed": n("cases_closed"),
+        "cases_late": n("cases_late"), "complaints": n("complaints"), "complaints_answered": n("complaints_answered"),
         "complaints_on_time": n("complaints_on_time"),
     }

@@ -18,6 +18,7 @@ from fastapi.templating import Jinja2Templates
 import hall_controller.http
 from hall_controller.core.errors import HallError
 from hall_controller.features.ratings.complaint_rules import CHANNELS as COMPLAINT_CHANNELS
+from hall_controller.features.supervision.efficiency import COLUMNS as EFFICIENCY_COLUMNS
 from region import rules
 from region.store import Store
 
@@ -26,14 +27,15 @@ COMMON_STATIC = Path(hall_controller.http.__file__).resolve().parent / "static" 
 templates = Jinja2Templates(directory=HERE / "templates")
 
 WINDOW_STATES = {"open": "空闲", "serving": "办理中", "paused": "暂停服务", "closed": "关闭", "signed_out": "未签到"}
+# (key, 中文, kind): the hall's own return's columns first, under its names, then the region's.
 RETURN_COLUMNS = (
-    ("month", "月份"), ("hall_id", "大厅编号"), ("hall_name", "大厅"), ("working_days", "办件天数"),
-    ("issued", "取号量"), ("served", "办结量"), ("no_show", "过号"), ("cancelled", "取消"),
-    *((f"outcome_{code}", name) for code, name in rules.OUTCOMES.items()),
-    ("avg_wait_min", "平均等候(分钟)"), ("max_wait_min", "最长等候(分钟)"), ("avg_service_min", "平均办理(分钟)"),
-    ("ratings", "评价数"), ("bad", "差评数"), ("satisfied_rate", "满意率"), ("score", "满意度"),
-    ("cases_opened", "差评整改立案"), ("cases_closed", "整改办结"), ("cases_late", "整改超期"),
-    ("complaints", "投诉"), ("complaints_answered", "投诉已答复"), ("complaints_on_time", "按期答复"),
+    ("month", "月份", "text"), ("hall_id", "大厅编号", "text"), ("hall_name", "大厅", "text"),
+    *((key, name, kind) for key, name, kind in EFFICIENCY_COLUMNS if key not in ("no", "name")),
+    ("working_days", "办件天数", "int"), ("served", "办结量", "int"), ("no_show", "过号", "int"),
+    ("cancelled", "取消", "int"), *((f"outcome_{code}", name, "int") for code, name in rules.OUTCOMES.items()),
+    ("wait_max", "最长等候(分)", "minutes"), ("service_mean", "平均办理(分)", "minutes"), ("score", "满意度", "number"),
+    ("cases_opened", "差评整改立案", "int"), ("cases_closed", "整改办结", "int"), ("cases_late", "整改超期", "int"),
+    ("complaints", "投诉", "int"), ("complaints_answered", "投诉已答复", "int"), ("complaints_on_time", "按期答复", "int"),
 )
 
 
@@ -103,9 +105,9 @@ def install(app: FastAPI) -> None:
         out = io.StringIO()
         out.write("\ufeff")  # Excel opens UTF-8 Chinese headers only with a BOM
         w = csv.writer(out)
-        w.writerow([label for _, label in RETURN_COLUMNS])
+        w.writerow([label for _, label, _ in RETURN_COLUMNS])
         for r in rows:
-            w.writerow(["" if r[k] is None else r[k] for k, _ in RETURN_COLUMNS])
+            w.writerow(["" if r[k] is None else r[k] for k, _, _ in RETURN_COLUMNS])
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="region-return-{month}.csv"'})
 

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from hall_controller.features.ratings import case_rules
+from hall_controller.features.ratings.service import act
 from hall_controller.features.region.rules import to_region
 from region.rules import BadEvent
 from region.store import UnknownHall
@@ -126,9 +128,11 @@ def test_supervision_and_monthly_return_across_halls(store, hall):
     assert store.supervision(now + timedelta(days=5), overdue_only=True)["cases"][0]["overdue"]
     assert store.supervision(now, hall_id="h2") == {"cases": [], "complaints": []}
     (row,) = store.monthly_return("2026-11", now)
-    assert (row["hall_name"], row["issued"], row["served"], row["outcome_immediate"], row["working_days"]) == (
+    assert (row["hall_name"], row["tickets"], row["served"], row["outcome_immediate"], row["working_days"]) == (
         "一号大厅", 6, 4, 4, 1)
-    assert (row["ratings"], row["bad"], row["cases_opened"], row["complaints"]) == (2, 1, 1, 1)
+    assert (row["ratings"], row["bad"], row["satisfaction"], row["cases_opened"], row["complaints"]) == (2, 1, 0.5, 1, 1)
+    assert (row["named_bad"], row["valid_bad"], row["rectify_rate"], row["wait_mean"], row["overtime_rate"]) == (
+        0, 0, None, 3.0, 0.0)
     with pytest.raises(ValueError):
         store.monthly_return("2026-13", now)
 
@@ -167,3 +171,19 @@ def test_concurrent_overlapping_posts_of_one_hall_store_each_event_once(store, h
     rows = store.records("SELECT seq FROM events WHERE hall_id = 'h1' ORDER BY seq")
     assert [r["seq"] for r in rows] == list(range(1, len(sent) + 1))
     assert store.overview(service.clock.now())[0]["issued_today"] == 6
+
+
+def test_the_return_counts_case_facts_as_the_halls_own(store, hall):
+    """认定有效 and 整改 reach the region as their events; the rates follow supervision's definitions."""
+    service, _ = hall
+    store.add_hall("h1", "一号大厅")
+    store.ingest("h1", events(service))  # the case opened, not yet verified
+    (case_id,) = [r[0] for r in service.ledger.query("SELECT id FROM cases")]
+    act(service, case_id, case_rules.verify, valid=True, reason=None, note="属实", by="M001")
+    store.ingest("h1", events(service, after=store.counts()["h1"]))  # verified, in a post of its own
+    act(service, case_id, case_rules.rectify, measures="窗口服务规范培训", by="M001")
+    store.ingest("h1", events(service, after=store.counts()["h1"]))
+    (row,) = store.monthly_return("2026-11", service.clock.now())
+    assert (row["valid_bad"], row["rectify_rate"], row["named_bad"], row["reply_rate"]) == (1, 1.0, 0, None)
+    text = str(store.records("SELECT data FROM events WHERE type LIKE 'case.%'"))
+    assert "属实" not in text and "培训" not in text  # notes and measures stay in the hall
