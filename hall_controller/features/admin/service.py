@@ -144,10 +144,10 @@ class Versions:
         config = validate(full, self.sections)
         stored = rules.store_secrets(config.document, config)
         lines = rules.diff(current, stored)
+        with self.service.lock:  # the writer changes memory meanwhile
+            tickets, windows = list(self.service.hall.tickets.values()), list(self.service.hall.windows.values())
         return {"version": self.service.config.version, "diff": lines, "summary": rules.summary(lines),
-                "changed": rules.changed_sections(current, stored),
-                "conflicts": rules.conflicts(config, list(self.service.hall.tickets.values()),
-                                             list(self.service.hall.windows.values()))}
+                "changed": rules.changed_sections(current, stored), "conflicts": rules.conflicts(config, tickets, windows)}
 
     # ------------------------------------------------------------------ new versions
 
