@@ -101,6 +101,7 @@ class ServerProcess:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)
+        self.kill()  # no server left running behind a test that gave up on it
         raise RuntimeError("server did not start")
 
     def kill(self) -> None:
