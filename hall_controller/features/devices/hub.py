@@ -55,6 +55,7 @@ class DeviceHub:
         self.voice = Voice(service, settings.voice, Path(var_dir), sink)
         self.buses: dict[str, Bus] = {}
         self._placed: dict[tuple[str, str], Device] = {}  # (kind, window id) -> the device
+        self.reloads = 0  # restarts on new settings completed (a configuration version changed [devices])
 
     async def start(self) -> None:
         if self.mode == "none":
@@ -100,6 +101,7 @@ class DeviceHub:
         self.printers.clear(settings.printer_status_interval_s)
         self.voice.settings = settings.voice
         await self.start()
+        self.reloads += 1
 
     async def stop(self) -> None:
         self.displays.stop()
