@@ -337,8 +337,11 @@ class AnnouncerStats:
     spoken: int  # utterances produced with speech
     merged: int  # recalls folded into a call already queued
     dropped_repeats: int  # repeats dropped because of backlog
+    withdrawn: int  # calls taken back before they were said (the ticket was answered, finished, moved on)
+    expired: int  # calls not said because they would have started more than max_delay_s after the call
     failed: int  # utterances without speech (chime only) or lost to a sink error
     last_latency_ms: float | None  # last call taken off the queue -> its audio handed to the sink
+    last_start_delay_s: float | None  # last call: announce() -> its audio handed to the sink
     last_error: str | None
 
 
@@ -348,6 +351,7 @@ class _Call:
     number: str
     window_number: int
     repeat: int
+    at: float  # time.monotonic() of the announce (a recall's, once merged)
 
 
 class Announcer:
@@ -365,19 +369,24 @@ class Announcer:
         repeats: int = 2,
         max_backlog: int = 6,
         segmented: bool = False,
+        max_delay_s: float = 30.0,
     ) -> None:
         """`repeats`: times each call is said. `max_backlog`: queued utterances above which queued repeats
-        are dropped, oldest first (first announcements never are). `segmented`: assemble phrases from
-        segments cached at start-up instead of synthesising each (see docs/voice.md for the numbers)."""
+        are dropped, oldest first (first announcements never are for backlog). `segmented`: assemble phrases
+        from segments cached at start-up instead of synthesising each (see docs/voice.md for the numbers).
+        `max_delay_s`: the bound on call → audio start; an utterance that could only start later than that
+        after its call is not said (`stats.expired`): the display has shown it all along, and a number
+        called out a minute late sends a citizen to a window that has moved on."""
         phrase_pieces("A001", 1, template)  # a bad template fails here, not on the first call
-        if repeats < 1 or max_backlog < 1:
-            raise ValueError("repeats and max_backlog must be at least 1")
+        if repeats < 1 or max_backlog < 1 or max_delay_s <= 0:
+            raise ValueError("repeats and max_backlog must be at least 1, max_delay_s above 0")
         self._sink = sink
         self._synth = synthesizer or Pyttsx3Synthesizer()
         self._template = template
         self._repeats = repeats
         self._max_backlog = max_backlog
         self._segmented = segmented
+        self._max_delay_s = max_delay_s
         self._segments: dict[str, bytes] = {}
         self._chime = chime_pcm() + silence(CHIME_GAP_S)
 
@@ -394,8 +403,11 @@ class Announcer:
         self._spoken = 0
         self._merged = 0
         self._dropped = 0
+        self._withdrawn = 0
+        self._expired = 0
         self._failed = 0
         self._last_latency_ms: float | None = None
+        self._last_start_delay_s: float | None = None
         self._last_error: str | None = None
 
     async def __aenter__(self) -> Announcer:
@@ -428,16 +440,31 @@ class Announcer:
             if self._closing:
                 raise RuntimeError("announcer is closed")
             queued = [c for c in self._queue if c.key == key]
+            now = time.monotonic()
             if queued:
                 for c in queued:
-                    c.number, c.window_number = number, window_number
+                    c.number, c.window_number, c.at = number, window_number, now
                 queued[0].repeat = 0  # a recall is a first announcement: chimed, never dropped for backlog
                 self._merged += 1
             else:
-                self._queue.extend(_Call(key, number, window_number, r) for r in range(self._repeats))
+                self._queue.extend(_Call(key, number, window_number, r, now) for r in range(self._repeats))
                 self._drop_repeats_over_backlog()
             self._cv.notify()
         self._idle.clear()
+
+    def withdraw(self, key: str) -> bool:
+        """Take back the queued utterances of a call (the ticket was answered, finished, skipped, cancelled or
+        transferred): a number is never said for a citizen the window no longer calls. The utterance
+        playing finishes. Returns whether anything was queued."""
+        with self._cv:
+            queued = [c for c in self._queue if c.key == key]
+            for c in queued:
+                self._queue.remove(c)
+            if queued:
+                self._withdrawn += 1
+        if queued:
+            self._to_loop(self._set_idle_if_idle)
+        return bool(queued)
 
     async def drain(self) -> None:
         """Wait until every queued utterance has been produced."""
@@ -463,8 +490,11 @@ class Announcer:
                 spoken=self._spoken,
                 merged=self._merged,
                 dropped_repeats=self._dropped,
+                withdrawn=self._withdrawn,
+                expired=self._expired,
                 failed=self._failed,
                 last_latency_ms=self._last_latency_ms,
+                last_start_delay_s=self._last_start_delay_s,
                 last_error=self._last_error,
             )
 
@@ -498,12 +528,24 @@ class Announcer:
 
     def _next(self) -> _Call | None:
         with self._cv:
-            while not self._queue and not self._closing:
-                self._cv.wait()
-            if self._closing:
-                return None
-            self._busy = True
-            return self._queue.popleft()
+            while True:
+                while not self._queue and not self._closing:
+                    self._cv.wait()
+                if self._closing:
+                    return None
+                call = self._queue.popleft()
+                # Synthesis takes ~12 ms (docs/voice.md), so a call taken now starts now: one older than the
+                # bound is not said at all, nor its repeats.
+                if time.monotonic() - call.at <= self._max_delay_s:
+                    self._busy = True
+                    return call
+                stale = [c for c in self._queue if c.key == call.key]
+                for c in stale:
+                    self._queue.remove(c)
+                if call.repeat == 0:
+                    self._expired += 1
+                if not self._queue:
+                    self._to_loop(self._set_idle_if_idle)
 
     def _produce(self, call: _Call) -> None:
         started = time.perf_counter()
@@ -523,6 +565,8 @@ class Announcer:
         )
         with self._cv:
             self._last_latency_ms = (time.perf_counter() - started) * 1000
+            if call.repeat == 0:
+                self._last_start_delay_s = time.monotonic() - call.at
         try:
             self._sink.play(utterance, wav)
         except Exception as e:  # a broken speaker must not stop the queue

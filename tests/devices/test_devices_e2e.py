@@ -8,11 +8,13 @@ import json
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
 import pytest
+import tomli_w
 
 from drivers.bus import BusTiming
 from drivers.escpos_decode import decode_text
@@ -34,6 +36,7 @@ from hall_controller.features.devices.settings import (
     DeviceSpec,
     PrinterSpec,
     VoiceSettings,
+    VoiceZone,
 )
 from tests.conftest import DEMO_CONFIG, ROOT, ServerProcess
 from tests.factory import small_hall
@@ -135,7 +138,7 @@ def test_keypad_call_shows_speaks_and_rating_is_stored_despite_faults(service, t
             await kp.wait_for(lambda k: not k.pending and k.lcd == "已呼叫 A001")
             assert [e["ticket"]["id"] for e in events(service, "ticket.called")] == [ticket["id"]]  # no double call
 
-            await hub.voice.announcer.drain()
+            await hub.voice.drain()
             spoken = [(u.number, u.window_number, u.text, u.speech) for u in sink.utterances]
             assert spoken == [("A001", 1, "请A 零零一号到一号窗口办理", True)]
 
@@ -186,9 +189,11 @@ def test_next_key_finishes_then_calls_and_a_recall_merges_in_the_voice_queue(ser
                 assert service.ticket(first["id"])["outcome"] == "consult"
                 assert service.ticket(second["id"])["status"] == "called"
                 sink.gate.set()
-                await hub.voice.announcer.drain()
-                assert [u.number for u in sink.utterances] == ["A001", "A001", "A002", "A002"]  # the recall merged
-                assert hub.voice.announcer.stats.merged == 1
+                await hub.voice.drain()
+                # the recall merged into the queued call; A001 was finished before its repeat: withdrawn, never said
+                assert [u.number for u in sink.utterances] == ["A001", "A002", "A002"]
+                stats = hub.voice.announcers["hall"].stats
+                assert stats.merged == 1 and stats.withdrawn == 1
                 kp.press(KeyEvent(Key.SKIP))
                 kp.press(KeyEvent(Key.PAUSE))
                 await disp.wait_for(lambda d: d.paused)
@@ -382,7 +387,7 @@ def test_the_hub_builds_its_announcer_with_the_voice_settings(service, tmp_path,
             pass
 
     monkeypatch.setattr(voice_module, "Announcer", Recorded)
-    voice = VoiceSettings(repeats=3, segmented=True, max_backlog=9)
+    voice = VoiceSettings(repeats=3, segmented=True, max_backlog=9, max_delay_s=20)
 
     async def scenario() -> None:
         hub = DeviceHub(service, DeviceSettings(voice=voice), mode="config", var_dir=tmp_path, sink=RecordingSink())
@@ -390,7 +395,8 @@ def test_the_hub_builds_its_announcer_with_the_voice_settings(service, tmp_path,
         await hub.stop()
 
     run(scenario)
-    assert built == {"template": voice.template, "repeats": 3, "max_backlog": 9, "segmented": True}
+    assert built == {"template": voice.template, "repeats": 3, "max_backlog": 9, "segmented": True,
+                     "max_delay_s": 20}
 
 
 def test_pty_unplugged_mid_call_and_replugged_resends_the_display_and_acts_once(service, tmp_path) -> None:
@@ -510,6 +516,12 @@ def parse_devices(data: dict) -> DeviceSettings:
     ({"voice": {"volume": 3}}, "devices.voice.volume", "unknown key"),
     ({"voice": {"max_backlog": 0}}, "devices.voice.max_backlog", "between 1 and 100"),
     ({"voice": {"segmented": "yes"}}, "devices.voice.segmented", "true or false"),
+    ({"voice": {"max_delay_s": 0}}, "devices.voice.max_delay_s", "greater than 0"),
+    ({"voice": {"zones": [{"id": "a", "windows": ["1", "77"]}]}}, "devices.voice.zones[0].windows", "unknown window"),
+    ({"voice": {"zones": [{"id": "a", "windows": ["1"]}, {"id": "b", "windows": [1]}]}},
+     "devices.voice.zones[1].windows", "already in zone a"),
+    ({"voice": {"zones": [{"id": "a"}, {"id": "b"}]}}, "devices.voice.zones[1].windows", "only one zone"),
+    ({"voice": {"zones": [{"id": "a", "windows": ["1", "2"]}]}}, "devices.voice.zones", "are in no zone"),
     ({"buses": [{"id": "b", "port": "sim", "devices": [{"address": 1, "kind": "keypad", "window": "1", "brightness": 50}]}]},
      "devices.buses[id=b].devices[0].brightness", "only a display"),
     ({"buses": [{"id": "b", "port": "sim", "devices": [{"address": 1, "kind": "display", "window": "1", "brightness": 101}]}]},
@@ -519,6 +531,53 @@ def test_devices_section_errors_name_the_key(data, key, reason) -> None:
     with pytest.raises(ConfigError) as err:
         parse_devices(data)
     assert err.value.key == key and reason in err.value.reason
+
+
+def test_speaker_zones_from_the_config_round_trip_through_the_document() -> None:
+    """[[devices.voice.zones]]: windows listed per zone, the rest in the zone without a list; the section
+    parses again from its own TOML (the config is a document the admin pages edit and write back)."""
+    data = {"voice": {"max_delay_s": 20, "zones": [{"id": "east", "windows": ["1", 2], "device": "plughw:1"},
+                                                   {"id": "west"}]}}
+    voice_settings = parse_devices(data).voice
+    assert voice_settings.zones == (VoiceZone("east", ("1", "2"), "plughw:1"), VoiceZone("west"))
+    assert voice_settings.max_delay_s == 20
+    assert voice_settings.zone_of("2").id == "east" and voice_settings.zone_of("9").id == "west"
+    again = parse_devices(tomllib.loads(tomli_w.dumps(data)))
+    assert again.voice == voice_settings
+    assert parse_devices({}).voice.zones == (VoiceZone("hall"),)
+
+
+def test_each_zone_announces_its_own_windows_and_a_finished_call_is_withdrawn(service, tmp_path) -> None:
+    """Two zones, two announcers: window 1's calls go to east, window 2's to west, in parallel; a call whose
+    ticket is finished before its turn is never said."""
+    async def scenario() -> None:
+        sink = GateSink()  # every zone's first utterance waits here until released
+        zones = (VoiceZone("east", ("1",)), VoiceZone("west"))
+        hub = DeviceHub(service, DeviceSettings(voice=VoiceSettings(repeats=1, zones=zones)), mode="config",
+                        var_dir=tmp_path, sink=sink, timing=FAST)
+        await hub.start()
+        try:
+            for _ in range(3):
+                service.issue_ticket("S1", "kiosk")
+            service.sign_in("1", "S001", "1234")
+            service.window_command("1", "call-next")  # A001: east says it (held at the gate)
+            await until(lambda: hub.voice.announcers["east"].stats.last_start_delay_s is not None)
+            service.window_command("1", "finish")
+            service.window_command("1", "call-next")  # A002: queued behind A001 in east …
+            service.window_command("1", "finish")  # … and answered before its turn: withdrawn
+            service.sign_in("2", "S002", "1234")
+            service.window_command("2", "call-next")  # A003: west, in parallel with east
+            await until(lambda: hub.voice.announcers["east"].stats.withdrawn == 1)
+            sink.gate.set()
+            await hub.voice.drain()
+            assert sorted((u.number, u.window_number) for u in sink.utterances) == [("A001", 1), ("A003", 2)]
+            east, west = hub.voice.announcers["east"].stats, hub.voice.announcers["west"].stats
+            assert (east.spoken, east.withdrawn, west.spoken, west.withdrawn) == (1, 1, 1, 0)
+            assert hub.snapshot()["voice"]["withdrawn"] == 1
+        finally:
+            await hub.stop()
+
+    run(scenario)
 
 
 def test_devices_section_defaults_and_values() -> None:
@@ -597,7 +656,7 @@ def test_demo_server_runs_simulated_devices_and_the_terminal_tool_drives_them(tm
     finally:
         server.stop()
     if not has_sound_card():  # the call went to WAV files instead of the speakers
-        wavs = list((tmp_path / "voice").glob("*.wav"))
+        wavs = list((tmp_path / "voice").glob("*/*.wav"))  # one folder per speaker zone
         assert wavs and all(w.stat().st_size > 44 for w in wavs)
 
 

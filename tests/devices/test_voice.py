@@ -345,3 +345,40 @@ def test_close_discards_the_queue_and_rejects_new_calls() -> None:
     with pytest.raises(RuntimeError):
         announcer.announce("A002", 2)
 
+
+
+def test_a_withdrawn_call_is_never_said() -> None:
+    async def scenario() -> tuple[list[tuple[str, int, int]], voice.AnnouncerStats, bool]:
+        sink = GatedSink()
+        async with Announcer(sink, repeats=2, max_backlog=100) as announcer:
+            await hold_worker(announcer, sink)
+            announcer.announce("A001", 1, key="t1")
+            announcer.announce("A002", 2, key="t2")
+            assert announcer.withdraw("t1")  # its ticket was answered: first call and repeat go
+            again = announcer.withdraw("t1")
+            sink.release.set()
+            await announcer.drain()
+            return said(sink), announcer.stats, again
+
+    produced, stats, again = asyncio.run(scenario())
+    assert produced == [("Z999", 9, 0), ("Z999", 9, 1), ("A002", 2, 0), ("A002", 2, 1)]
+    assert stats.withdrawn == 1 and not again
+
+
+def test_a_call_that_cannot_start_within_the_bound_is_not_said() -> None:
+    """max_delay_s bounds call → audio start: held past it, a queued call expires with its repeats, and the
+    call after it is said within the bound."""
+    async def scenario() -> tuple[list[tuple[str, int, int]], voice.AnnouncerStats]:
+        sink = GatedSink()
+        async with Announcer(sink, synthesizer=SilentSynthesizer(), repeats=2, max_delay_s=0.3) as announcer:
+            await hold_worker(announcer, sink)
+            announcer.announce("A001", 1)
+            await asyncio.sleep(0.5)  # the speaker is busy past A001's bound
+            announcer.announce("A002", 2)
+            sink.release.set()
+            await announcer.drain()
+            return said(sink), announcer.stats
+
+    produced, stats = asyncio.run(scenario())
+    assert [(n, r) for n, _, r in produced] == [("Z999", 0), ("A002", 0), ("A002", 1)]
+    assert stats.expired == 1 and stats.last_start_delay_s is not None and stats.last_start_delay_s <= 0.3

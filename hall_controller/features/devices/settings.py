@@ -49,6 +49,15 @@ class PrinterSpec:
 
 
 @dataclass(frozen=True)
+class VoiceZone:
+    """A speaker zone (广播分区): the windows whose calls it says, on its own announcer and speaker."""
+
+    id: str
+    windows: tuple[str, ...] = ()  # window ids; () = every window no other zone lists
+    device: str = ""  # ALSA device for `aplay -D` ("" = the default card)
+
+
+@dataclass(frozen=True)
 class VoiceSettings:
     enabled: bool = True
     repeats: int = 2
@@ -58,6 +67,12 @@ class VoiceSettings:
     keep_wav_files: int = 200  # older WAV files are deleted so a long day cannot fill the disk
     segmented: bool = False  # calls assembled from pieces synthesised at start-up (docs/voice.md)
     max_backlog: int = 6  # queued utterances above which queued repeats are dropped
+    max_delay_s: float = 30.0  # call -> audio start bound: a call that cannot start by then is not said
+    zones: tuple[VoiceZone, ...] = (VoiceZone("hall"),)  # one zone, one announcer, by default
+
+    def zone_of(self, window_id: str) -> VoiceZone | None:
+        listed = next((z for z in self.zones if window_id in z.windows), None)
+        return listed or next((z for z in self.zones if not z.windows), None)
 
 
 @dataclass(frozen=True)
@@ -91,7 +106,7 @@ def parse(table: Table, core: HallConfig) -> DeviceSettings:
         printers=tuple(printers),
         voice=_voice(Table(t.source, t.at("voice"), t.raw("voice", {}),
                            ("enabled", "repeats", "template", "output", "wav_dir", "keep_wav_files",
-                            "segmented", "max_backlog"))),
+                            "segmented", "max_backlog", "max_delay_s", "zones")), core),
         printer_status_interval_s=t.number("printer_status_interval_s", 30.0, positive=True, high=3600),
     )
 
@@ -152,7 +167,7 @@ def _printer(entry: Table) -> PrinterSpec:
     return PrinterSpec(printer_id, connection, width, entry.flag("material_checklist", True), status)  # type: ignore[arg-type]
 
 
-def _voice(t: Table) -> VoiceSettings:
+def _voice(t: Table, core: HallConfig) -> VoiceSettings:
     template = t.text("template", DEFAULT_TEMPLATE)
     try:
         phrase_pieces("A001", 1, template)
@@ -172,5 +187,35 @@ def _voice(t: Table) -> VoiceSettings:
         keep_wav_files=t.integer("keep_wav_files", 200, low=1, high=100_000),
         segmented=t.flag("segmented", False),
         max_backlog=t.integer("max_backlog", 6, low=1, high=100),
+        max_delay_s=t.number("max_delay_s", 30.0, positive=True, high=600),
+        zones=_zones(t, core),
     )
+
+
+def _zones(t: Table, core: HallConfig) -> tuple[VoiceZone, ...]:
+    """`[[devices.voice.zones]]`: each window in at most one zone; at most one zone without `windows` (the
+    rest); with none such, every window must be listed, so no call goes unsaid."""
+    zones: list[VoiceZone] = []
+    placed: dict[str, str] = {}
+    for z in t.tables("zones", ("id", "windows", "device"), by_id=True):
+        zid = z.ident()
+        if any(o.id == zid for o in zones):
+            z.fail("id", f'duplicate zone id "{zid}"')
+        windows = [str(w) if isinstance(w, int) and not isinstance(w, bool) else w for w in z.items("windows", [])]
+        for w in windows:
+            if not isinstance(w, str) or core.window(w) is None:
+                z.fail("windows", f"unknown window {w!r}; windows are: {', '.join(x.id for x in core.windows)}")
+            if w in placed:
+                z.fail("windows", f"window {w} is already in zone {placed[w]}")
+            placed[w] = zid
+        if not windows and any(not o.windows for o in zones):
+            z.fail("windows", "only one zone may leave out windows (it takes every window no other zone lists)")
+        zones.append(VoiceZone(zid, tuple(windows), z.text("device", "", empty=True)))
+    if not zones:
+        return VoiceSettings.zones
+    if all(o.windows for o in zones):
+        missing = [w.id for w in core.windows if w.id not in placed]
+        if missing:
+            t.fail("zones", f"windows {', '.join(missing)} are in no zone: list them, or add a zone without windows")
+    return tuple(zones)
 
