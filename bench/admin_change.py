@@ -98,7 +98,7 @@ async def main(args: argparse.Namespace) -> dict:
             "p50_ms": percentile(everything, 50), "p99_ms": percentile(everything, 99),
             "during_requests": len(during), "during_p50_ms": percentile(during, 50),
             "during_p99_ms": percentile(during, 99), "during_max_ms": max(during) if during else 0.0,
-            "server_errors_logged": len(server.log_errors()),
+            "server_errors": server.log_errors()[:10],
         }
     finally:
         server.stop()
@@ -118,6 +118,8 @@ def report(r: dict) -> None:
     width = max(len(a) for a, _, _ in rows)
     for name, value, goal in rows:
         print(f"{name:<{width}}  {value:<44} {goal}")
+    for line in r["server_errors"]:
+        print(f"server log: {line}")
 
 
 if __name__ == "__main__":
