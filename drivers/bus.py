@@ -351,6 +351,9 @@ class BusMaster:
         dev.online = online
         if not online:
             dev.forget_sent()
+            # Probe it at once rather than at its old heartbeat slot (up to `heartbeat` away): a display that
+            # missed one update must not show the previous number while keypad and voice have moved on.
+            dev.due = 0.0
         log.info("bus %s: device %d %s", self.url, dev.address, "online" if online else "offline")
         if self._on_device_state is not None:
             try:

@@ -68,7 +68,8 @@ class Hall:
         self.states.append((address, online))
 
 
-def make_bus(url: str, hall: Hall, devices: list[tuple[int, DeviceType]] | None = None, **callbacks) -> BusMaster:  # type: ignore[no-untyped-def]
+def make_bus(url: str, hall: Hall, devices: list[tuple[int, DeviceType]] | None = None, timing: BusTiming | None = None,
+             **callbacks) -> BusMaster:  # type: ignore[no-untyped-def]
     handlers = dict(
         on_key=hall.on_key,
         on_rating=hall.on_rating,
@@ -77,7 +78,7 @@ def make_bus(url: str, hall: Hall, devices: list[tuple[int, DeviceType]] | None 
     )
     handlers.update(callbacks)
     devices = devices or [(KEYPAD, DeviceType.KEYPAD), (DISPLAY, DeviceType.DISPLAY), (PAD, DeviceType.PAD)]
-    return BusMaster(url, devices, timing=FAST, **handlers)
+    return BusMaster(url, devices, timing=timing or FAST, **handlers)
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
@@ -169,6 +170,27 @@ def test_display_updates_arrive_and_retries_never_act_twice() -> None:
                 await disp.wait_for(lambda d: d.lines == ("B009",))
                 await polled_again(disp)
                 assert len(disp.history) < 4 + 10 and disp.lines == ("B009",)
+
+    run(scenario)
+
+
+def test_a_display_missing_a_whole_update_is_probed_at_once_not_at_its_heartbeat() -> None:
+    """An update unanswered through every retry marks the display offline; the master probes it at once (not
+    at its old heartbeat slot, here 10 minutes away) and sends the update again when it answers."""
+    async def scenario() -> None:
+        disp = PolledDisplay(DISPLAY)
+        hall = Hall()
+        slow = BusTiming(heartbeat=600.0, offline_probe=600.0, retries=2)
+        async with SimBus([disp], seed=1) as sim:
+            await sim.serve_tcp()
+            async with make_bus(sim.url, hall, [(DISPLAY, DeviceType.DISPLAY)], timing=slow) as bus:
+                await until(lambda: bus.online(DISPLAY))
+                sim.inject(Fault.DEAF, count=3, match=is_cmd(Cmd.DISPLAY_TEXT))  # the request and both retries
+                bus.set_display(DISPLAY, ["A013", "张晓明"])
+                await until(lambda: (DISPLAY, False) in hall.states)
+                await disp.wait_for(lambda d: d.lines == ("A013", "张晓明"))
+                assert hall.states[-2:] == [(DISPLAY, False), (DISPLAY, True)]
+                assert bus.stats.failed == 1
 
     run(scenario)
 
