@@ -19,6 +19,7 @@ from hall_controller.core.model import ACTIVE, Ticket, TicketStatus
 from hall_controller.core.service import HallService
 from hall_controller.core.settings import Service
 from hall_controller.core.waits import WaitEstimate
+from hall_controller.features.applications.settings import materials_of, matters_of
 from hall_controller.features.appointments.service import Appointments
 from hall_controller.features.devices.printers import window_ranges
 from hall_controller.features.rota import service as rota
@@ -61,10 +62,13 @@ class KioskDesk:
                 for c in cfg.categories if any(s.category_id == c.id for s in cfg.services)]
 
     def service_view(self, svc: Service) -> dict[str, Any]:
+        cfg = self.service.config
         return {"id": svc.id, "name": svc.name, "category_id": svc.category_id, "pinyin": svc.pinyin,
                 "description": svc.description, "time_limit": svc.time_limit, "code": svc.code,
                 "basis": svc.basis, "conditions": svc.conditions, "fee": svc.fee, "phone": svc.phone,
-                "materials": [{"name": m.name, "required": m.required, "note": m.note} for m in svc.materials],
+                "materials": [{"name": m.name, "required": m.required, "note": m.note}
+                              for m in materials_of(cfg, svc)],
+                "matters": matters_of(cfg, svc),  # a 一件事 bundle's, shown with its merged material list
                 "issuing_hours": describe_periods(issuing_periods(svc, self.service.config.hours)),
                 "closed": self.closed_reason(svc), **self.estimate(svc).to_dict()}
 

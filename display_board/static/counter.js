@@ -19,6 +19,9 @@ let view = null; // GET /api/windows/{id}
 let clockOffset = 0;
 let checkedFor = null; // the ticket whose material checklist is on screen
 let dialogKeys = null; // digit key -> choice while a dialog is open
+let bundles = {}; // 一件事: bundle service id -> {matters, materials (merged)} (GET /api/applications/catalogue)
+// Outcomes that owe the citizen a written notice or a deadline: the finish asks for the 办件's details.
+const DETAILED = new Set(["supplement", "returned", "promised", "joint", "escalated"]);
 
 function toast(message, kind = "ok") {
   const t = $("toast");
@@ -90,13 +93,16 @@ function renderTicket(t) {
       ["已等候", `${Math.round((Date.parse(t.called_at || t.issued_at) - Date.parse(t.issued_at)) / 60000)} 分钟`]);
     if (priority) facts.push(["优先", priority.name]);
     if (t.transfers) facts.push(["转移", `${t.transfers} 次（首问负责，保留原排队时间）`]);
+    const bundle = bundles[t.service_id];
+    if (bundle) facts.push(["一件事", bundle.matters.map((m) => m.name).join("、")]);
   }
+  renderAttach(t);
   $("t-facts").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })]));
 
   if (checkedFor === (t && t.id)) return; // keep the staff's ticks while the same ticket stays
   checkedFor = t ? t.id : null;
   const service = t && catalogue.services.find((s) => s.id === t.service_id);
-  const materials = service ? service.materials : [];
+  const materials = t && bundles[t.service_id] ? bundles[t.service_id].materials : service ? service.materials : [];
   $("materials").replaceChildren(...(materials.length ? materials.map((m) => el("li", {},
     el("label", {}, el("input", { type: "checkbox" }),
       el("span", {}, m.name, m.note ? el("span", { class: "note", text: m.note }) : null),
@@ -121,7 +127,7 @@ async function act(action, body) {
     const done = {
       "call-next": t ? `已呼叫 ${t.number}` : "当前没有等候本窗口的号票",
       recall: t && `已重呼 ${t.number}`, skip: t && `${t.number} 已过号`, start: t && `${t.number} 开始办理`,
-      finish: t && `${t.number} 已办结`, transfer: t && `${t.number} 已转移`, pause: "已暂停服务", resume: "已恢复服务",
+      finish: t && `${t.number} 已办结${t.application_no ? `（办件 ${t.application_no}）` : ""}`, transfer: t && `${t.number} 已转移`, pause: "已暂停服务", resume: "已恢复服务",
     }[action];
     // Render the new state before confirming, so a key pressed on seeing the toast acts on the current ticket.
     await refresh();
@@ -162,8 +168,9 @@ function press(action) {
   const key = document.querySelector(`.key[data-action="${action}"]`);
   if (!key || key.disabled || $("desk").hidden) return;
   if (action === "finish") {
+    if (bundles[view.ticket.service_id]) { bundleForm(view.ticket); return; }
     openDialog(`办结 ${view.ticket.number} · 选择办件类型`,
-      [[null, Object.entries(catalogue.outcomes).map(([code, name]) => [name, () => act("finish", { outcome: code })])]]);
+      [[null, Object.entries(catalogue.outcomes).map(([code, name]) => [name, () => finishAs(code)])]]);
   } else if (action === "pause") {
     if (view.state === "paused") act("resume");
     else openDialog("暂停服务 · 选择原因", [[null, PAUSE_REASONS.map((r) => [r, () => act("pause", { reason: r })])]]);
@@ -178,7 +185,123 @@ function press(action) {
   }
 }
 
+// ---------------------------------------------------------------- 办件 (features/applications)
+
+function renderAttach(t) {
+  const form = $("attach-form");
+  form.hidden = !t || Boolean(bundles[t.service_id]); // a 一件事 ticket names each matter's 办件 at the finish
+  $("attached").textContent = t && t.application_no ? `已关联 ${t.application_no}` : "";
+}
+
+async function attach(e) {
+  e.preventDefault();
+  const no = $("application-no").value.trim();
+  if (!no) return;
+  try {
+    await api(`/api/windows/${windowId}/application`, { method: "POST", body: { application_no: no }, token });
+    $("application-no").value = "";
+    await refresh();
+    toast(`已关联办件 ${no}`);
+  } catch (err) {
+    if (err.status === 401) showSignIn(err.message); else toast(err.message, "error");
+  }
+}
+
+function unticked() {
+  // The checklist on screen: what the staff did not tick is what is missing.
+  return [...document.querySelectorAll("#materials li label")]
+    .filter((l) => !l.querySelector("input").checked).map((l) => l.querySelector("span").firstChild.textContent);
+}
+
+function field(label, input) { return el("label", {}, label, input); }
+
+function materialChecks(names, checked) {
+  return names.map((n) => el("label", { class: "check" },
+    Object.assign(el("input", { type: "checkbox", name: "missing", value: n }), { checked: checked.includes(n) }), n));
+}
+
+function showForm(title, form) {
+  dialogKeys = {};
+  $("dialog-title").textContent = title;
+  $("dialog-body").replaceChildren(form);
+  $("dialog").hidden = false;
+  const first = form.querySelector("input, textarea, select");
+  if (first) first.focus();
+}
+
+function finishAs(code) {
+  const t = view.ticket;
+  if (!DETAILED.has(code) && !t.application_no) { act("finish", { outcome: code }); return; }
+  const service = catalogue.services.find((s) => s.id === t.service_id);
+  const names = service ? service.materials.map((m) => m.name) : [];
+  const form = el("form", { class: "finish-form", id: "finish-form" });
+  const no = el("input", { type: "text", name: "application_no", maxlength: "40", placeholder: "可扫码；留空由系统编号" });
+  no.value = t.application_no || "";
+  form.append(field("办件编号", no));
+  const other = el("input", { type: "text", name: "other", maxlength: "200", placeholder: "清单外的材料，多项用“、”分隔" });
+  if (code === "supplement") {
+    form.append(el("fieldset", {}, el("legend", { text: "需补正的材料（一次性告知）" }),
+      ...materialChecks(names, unticked()), field("其他材料", other)));
+  } else if (code === "returned") {
+    form.append(field("不予受理理由（否决报备）", el("textarea", { name: "reason", rows: "3", maxlength: "500", required: "" })));
+  } else if (DETAILED.has(code)) {
+    const optional = service ? service.materials.filter((m) => !m.required).map((m) => m.name) : [];
+    form.append(el("fieldset", {}, el("legend", { text: "容缺受理：后补的材料（可不选）" }),
+      ...materialChecks(optional.length ? optional : names, []), field("其他材料", other),
+      field("承诺补交日期（留空按默认工作日）", el("input", { type: "date", name: "commitment_due" }))));
+  }
+  form.append(el("button", { type: "submit", class: "primary", text: `确认办结（${catalogue.outcomes[code]}）` }));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const missing = [...data.getAll("missing"), ...String(data.get("other") || "").split(/[、,，;；]/)]
+      .map((x) => x.trim()).filter(Boolean);
+    const body = { outcome: code };
+    if (String(data.get("application_no") || "").trim()) body.application_no = String(data.get("application_no")).trim();
+    if (missing.length) body.missing_materials = missing;
+    if (data.get("reason")) body.reason = String(data.get("reason"));
+    if (data.get("commitment_due")) body.commitment_due = String(data.get("commitment_due"));
+    closeDialog();
+    act("finish", body);
+  });
+  showForm(`办结 ${t.number} · ${catalogue.outcomes[code]}`, form);
+}
+
+function bundleForm(t) {
+  // 一件事: each matter finished with its own outcome and 办件.
+  const outcomes = Object.entries(catalogue.outcomes).filter(([c]) => c !== "consult");
+  const form = el("form", { class: "finish-form", id: "finish-form" });
+  for (const m of bundles[t.service_id].matters) {
+    const select = el("select", { name: `outcome:${m.id}`, "aria-label": `${m.name} 办结类型` },
+      ...outcomes.map(([c, n]) => el("option", { value: c, text: n })));
+    form.append(el("fieldset", { class: "matter", "data-matter": m.id }, el("legend", { text: m.name }),
+      field("办件编号", el("input", { type: "text", name: `no:${m.id}`, maxlength: "40", placeholder: "留空由系统编号" })),
+      field("办结类型", select),
+      el("label", { class: "wide" }, "缺少的材料 / 不予受理理由",
+        el("input", { type: "text", name: `note:${m.id}`, maxlength: "200", placeholder: "补办件填材料（“、”分隔），退回件填理由" }))));
+  }
+  form.append(el("button", { type: "submit", class: "primary", text: "确认办结全部事项" }));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const matters = bundles[t.service_id].matters.map((m) => {
+      const outcome = String(data.get(`outcome:${m.id}`));
+      const note = String(data.get(`note:${m.id}`) || "").trim();
+      const matter = { service_id: m.id, outcome };
+      const no = String(data.get(`no:${m.id}`) || "").trim();
+      if (no) matter.application_no = no;
+      if (note && outcome === "returned") matter.reason = note;
+      else if (note) matter.missing_materials = note.split(/[、,，;；]/).map((x) => x.trim()).filter(Boolean);
+      return matter;
+    });
+    closeDialog();
+    act("finish", { outcome: "promised", matters });
+  });
+  showForm(`办结 ${t.number} · 一件事分事项办结`, form);
+}
+
 function bind() {
+  $("attach-form").addEventListener("submit", attach);
   for (const b of document.querySelectorAll(".key")) b.addEventListener("click", () => press(b.dataset.action));
   document.addEventListener("keydown", (e) => {
     if (!$("dialog").hidden) {
@@ -212,7 +335,10 @@ function bind() {
 }
 
 async function main() {
-  [catalogue, hall] = await Promise.all([api("/api/services"), api("/api/board")]);
+  let extra;
+  [catalogue, hall, extra] = await Promise.all([api("/api/services"), api("/api/board"),
+    api("/api/applications/catalogue").catch(() => ({ bundles: {} }))]);
+  bundles = extra.bundles;
   clockOffset = Date.parse(hall.at) - Date.now();
   bind();
   if (token) await refresh(); else showSignIn();

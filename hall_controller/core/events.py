@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 # prefix ("case."): keys of `data`, a dotted key reaching into a nested object. Complaint and case text,
 # rating comments and the (masked) appointment holder are for managers and admins, who get events whole.
 PRIVATE_KEYS: dict[str, tuple[str, ...]] = {
-    "ticket.": ("ticket.appointment_id",),
+    "ticket.": ("ticket.appointment_id", "ticket.application_no", "applications"),
+    # 办件 (features/applications): the number could claim a result at the kiosk; materials and reasons are the
+    # applicant's business. The public stream keeps the matter, its status and the window.
+    "application.": ("application_no", "application_id", "missing", "reason", "commitment_materials", "note",
+                     "waybill", "by", "ticket.application_no", "pickup_number"),
     "appointment.": ("appointment.id", "appointment.name", "appointment.phone", "appointment.id_number"),
     # A rating's level, reasons and the rated staff member's 工号 and tally: /results shows per service and
     # window only, and a stream that put a level beside a window and a minute would name the rater's verdict.

@@ -249,6 +249,7 @@ class Hall:
             d["ahead"] = self.ahead(ticket)
         svc = self.config.service(ticket.service_id)
         d["service_name"] = svc.name if svc else ticket.service_id
+        d["service_code"] = svc.code if svc and svc.code else None
         cat = self.config.category(ticket.category_id)
         d["category_name"] = cat.name if cat else ticket.category_id
         if ticket.window_id:

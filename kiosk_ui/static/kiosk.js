@@ -155,7 +155,9 @@ const SCREENS = {
       el("button", { class: "tile action", id: "go-search", onclick: () => show("search", { q: "" }) },
         el("span", { class: "name" }, "搜索事项"), el("span", { class: "meta" }, "按名称或拼音首字母")),
       el("button", { class: "tile action", id: "go-checkin", onclick: () => show("checkin", { value: "" }) },
-        el("span", { class: "name" }, "预约签到"), el("span", { class: "meta" }, "预约码 · 手机号 · 身份证")));
+        el("span", { class: "name" }, "预约签到"), el("span", { class: "meta" }, "预约码 · 手机号 · 身份证")),
+      el("button", { class: "tile action", id: "go-pickup", onclick: () => show("pickup", { value: "" }, { requestId: newRequestId() }) },
+        el("span", { class: "name" }, "结果领取"), el("span", { class: "meta" }, "办件编号 · 身份证")));
     screenEl.append(tiles);
     if (pages > 1) {
       screenEl.append(el("div", { class: "pager" },
@@ -219,8 +221,11 @@ const SCREENS = {
         el("span", { class: `badge ${m.required ? "req" : "opt"}` }, m.required ? "必交" : "容缺"),
         el("span", {}, m.name, m.note ? el("span", { class: "note" }, m.note) : null)))
         : el("li", {}, "本事项无需提交材料。"));
+    const matters = s.matters && s.matters.length
+      ? el("p", { class: "desc", id: "bundle-matters" }, `“一件事”一次办：${s.matters.map((m) => m.name).join("、")}，一张号票、一个窗口办理，材料已合并去重。`)
+      : null;
     const info = el("div", { class: "panel info", id: "service-info" },
-      s.description ? el("p", { class: "desc" }, s.description) : null,
+      s.description ? el("p", { class: "desc" }, s.description) : null, matters,
       el("p", { class: "desc" }, `办理时限：${s.time_limit} · 取号时间：${s.issuing_hours}`),
       el("h3", {}, "一次性告知 · 所需材料"), materials,
       s.materials.some((m) => !m.required) ? el("p", { class: "desc" }, "“容缺”材料可先受理、后补交。") : null,
@@ -264,6 +269,32 @@ const SCREENS = {
     tick();
     ticketTimer = setInterval(tick, 1000);
     speak(`${title}。您的号码是 ${t.number}。${t.wait_text}。` + (printed ? "号票已打印，请取走。" : r.print.message));
+  },
+
+  pickup({ value }) {
+    // 统一出件: a 出件 ticket for a ready 办件, by its 办件编号 (typed, or scanned by a reader that types) or ID card.
+    screenEl.append(el("button", { class: "back", onclick: goHome }, "‹ 返回"), el("h2", {}, "办理结果领取"));
+    const hint = "请输入办件编号（见受理通知书或短信）";
+    const entry = el("div", { class: `entry ${value ? "" : "empty"}`, id: "pickup-entry" }, value || hint);
+    const set = (v) => { current.args.value = v; save(); entry.textContent = v || hint; entry.classList.toggle("empty", !v); };
+    const keys = el("div", { class: "keys letters" });
+    for (const k of [..."1234567890", ..."QHYCX", "-", "删除"]) {
+      keys.append(el("button", { "data-key": k, onclick: () => {
+        const v = current.args.value;
+        if (k === "删除") set(v.slice(0, -1)); else if (v.length < 40) set(v + k);
+      } }, k));
+    }
+    const submit = el("button", { class: "primary", id: "pickup-submit", onclick: () => {
+      const v = current.args.value.trim();
+      if (!v) return dialog(hint + "，或在读卡区刷身份证。");
+      pickup({ application_no: v });
+    } }, "领 取");
+    const about = el("div", { class: "panel" }, el("h3", {}, "领取说明"),
+      el("p", { class: "desc" }, "办件办结后会短信通知您。凭办件编号或本人身份证取“出件”号，到统一出件窗口领取证照、批文。"),
+      el("p", { class: "desc" }, "也可以选择免费邮寄（政务专递），请到统一出件窗口登记收件地址。"),
+      el("p", { class: "desc" }, "已刷身份证的，点击上方“领取结果”即可。"));
+    screenEl.append(el("div", { class: "checkin" }, el("div", {}, entry, keys, submit), about));
+    speak("办理结果领取。请输入办件编号，或者刷身份证。");
   },
 
   checkin({ value }) {
@@ -366,6 +397,26 @@ async function takeTicket(serviceId) {
   }
 }
 
+async function pickup(body) {
+  if (busy) return;
+  busy = true;
+  try {
+    let result;
+    try {
+      if (!current.requestId) current.requestId = newRequestId();  // a swipe's 领取 from any screen
+      result = await call(`/api/kiosk/${KIOSK}/pickup`, { method: "POST", body: { ...body, request_id: current.requestId } });
+    } finally {
+      if (body.swipe_id) dropSwipe(false);
+    }
+    const what = result.applications.map((a) => a.service_name).join("、");
+    show("ticket", { title: `出件取号成功（${what}）` }, { result, requestId: current.requestId });
+  } catch (err) {
+    dialog(err.message);
+  } finally {
+    busy = false;
+  }
+}
+
 async function checkIn(body) {
   if (busy) return;
   busy = true;
@@ -405,6 +456,7 @@ function renderSwipe() {
     swipeAppointment ? el("div", {}, `您今天预约了“${swipeAppointment.service_name}”（${swipeAppointment.slot}）`) : null);
   box.replaceChildren(...[who,
     swipeAppointment ? el("button", { class: "go", id: "swipe-checkin", onclick: () => checkIn({ swipe_id: swipe.id }) }, "预约签到") : null,
+    el("button", { class: "go", id: "swipe-pickup", onclick: () => pickup({ swipe_id: swipe.id }) }, "领取结果"),
     el("button", { id: "swipe-clear", onclick: () => dropSwipe(true) }, "清除")].filter(Boolean));
 }
 

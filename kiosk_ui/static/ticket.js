@@ -40,7 +40,8 @@ async function refresh() {
   }) : [Object.assign(document.createElement("li"), { textContent: "暂无" })]));
   $("#updated").textContent = `更新于 ${data.at.slice(11, 19)}`;  // the hall's clock, not the phone's
   if (called && navigator.vibrate) navigator.vibrate(400);
-  if (t.status === "finished") await showRating(); else $("#rate").hidden = $("#rated").hidden = true;
+  if (t.status === "finished") await Promise.all([showRating(), applications()]);
+  else $("#rate").hidden = $("#rated").hidden = $("#applications").hidden = true;
 }
 
 // A rated ticket shows its rating, not the form again (after a reload too).
@@ -50,6 +51,23 @@ async function showRating() {
   if (rated) $("#rated-text").textContent = `您已评价：${mine.label}。感谢您的评价！`;
   $("#rated").hidden = !rated;
   $("#rate").hidden = rated;
+}
+
+// The 办件 of this ticket (features/applications): its status, deadline, what to bring back, when to collect.
+async function applications() {
+  const data = await api(`/api/t/${TOKEN}/applications`).catch(() => ({ applications: [] }));
+  $("#applications").hidden = !data.applications.length;
+  $("#application-list").replaceChildren(...data.applications.map((a) => {
+    const li = document.createElement("li");
+    const open = a.status === "accepted" || a.status === "processing";
+    const due = open && a.due_at ? `，承诺 ${a.due_at.slice(0, 10)} 前办结` : "";
+    const more = a.status === "supplement" ? `。请补正：${a.missing.join("、")}`
+      : a.status === "ready" ? "。请凭办件编号或身份证到自助取号机取“出件”号领取"
+      : a.status === "mailed" && a.waybill ? `。运单号 ${a.waybill}`
+      : a.commitment_due ? `。容缺材料请于 ${a.commitment_due.slice(0, 10)} 前补交` : "";
+    li.textContent = `${a.service_name}（${a.application_no}）：${a.status_label}${due}${more}`;
+    return li;
+  }));
 }
 
 // 好差评 on the phone (一事一评): offered once the service is finished; the controller decides whether
@@ -107,7 +125,7 @@ await loadReasons();
 await refresh();
 new HallEvents({
   since: first ? first.seq : null,
-  onEvent: (e) => { if (e.type.startsWith("ticket.") || e.type.startsWith("window.")) soon(); },
+  onEvent: (e) => { if (/^(ticket|window|application)\./.test(e.type)) soon(); },
   onStatus: (up) => { $("#offline").hidden = up; if (up) soon(); },
 });
 setInterval(refresh, 60_000);  // estimates drift with time even when nothing happens

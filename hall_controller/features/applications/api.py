@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from hall_controller.core.errors import HallError
 from hall_controller.features.appointments.rules import identity_hash
 from hall_controller.features.appointments.settings import settings_of as appointment_settings
-from hall_controller.features.applications.rules import STATUSES, System, public_view
+from hall_controller.features.applications import pages
+from hall_controller.features.applications.rules import STATUSES, System, merged_materials, public_view
 from hall_controller.features.applications.service import Applications
 from hall_controller.features.applications.service import install as install_service
 from hall_controller.features.applications.settings import key_digest
@@ -120,6 +121,20 @@ async def list_applications(request: Request, authorization: Auth = None,
     apps = apps_of(request).search(status, service_id, overdue, day_from.isoformat() if day_from else None,
                                    day_to.isoformat() if day_to else None)
     return {"applications": apps, "statuses": STATUSES}
+
+
+@router.get("/applications/catalogue")
+async def catalogue(request: Request) -> dict[str, Any]:
+    """What the counter and kiosk need beyond the services: each 一件事 bundle's matters, the statuses."""
+    service = service_of(request)
+    cfg = service.config
+    bundles = {b.service_id: {
+        "id": b.id, "name": b.name,
+        "matters": [{"id": m, "name": cfg.service(m).name} for m in b.matters],
+        "materials": [{"name": x.name, "required": x.required, "note": x.note} for x in merged_materials(b, cfg)],
+    } for b in apps_of(request).settings.bundles}
+    return {"bundles": bundles, "statuses": STATUSES,
+            "pickup": bool(apps_of(request).settings.pickup_service)}
 
 
 @router.get("/applications/report")
@@ -263,3 +278,4 @@ async def ticket_applications(request: Request,
 def install(app: FastAPI) -> None:
     install_service(app)
     app.include_router(router)
+    pages.install(app)

@@ -396,7 +396,7 @@ def notice(app: dict[str, Any], config: HallConfig, now: datetime) -> Notice | N
             f"您申请办理的“{name}”事项，经审查，申请材料不齐全或不符合法定形式。",
             "根据一次性告知制度，请补正以下材料后再次提交：",
         ), tuple(app.get("missing") or ()), (
-            "补齐材料后可凭本通知书到任一综合窗口办理，无需重新排队等候取号之外的手续。",
+            "请补齐上述全部材料后，凭本通知书到综合窗口提交，窗口当即予以办理；办理时限自收到补正材料之日起计算。",
             *footer))
     if app["status"] == "refused":
         return Notice(NOTICES["refused"], app["application_no"], (

@@ -7,8 +7,14 @@ import hashlib
 
 from hall_controller import config_loader as cfg
 from hall_controller.core.routing import serves, window_weights
-from hall_controller.core.settings import HallConfig
-from hall_controller.features.applications.rules import ApplicationSettings, Bundle, SmsSettings, System
+from hall_controller.core.settings import HallConfig, Material, Service
+from hall_controller.features.applications.rules import (
+    ApplicationSettings,
+    Bundle,
+    SmsSettings,
+    System,
+    merged_materials,
+)
 
 _KEYS = ("systems", "bundles", "commitment_days", "pickup_service", "mailing_service", "window_printers",
          "notice_printer", "number_prefix", "check_seconds", "sms")
@@ -116,3 +122,15 @@ def parse(table: cfg.Table, core: HallConfig) -> ApplicationSettings:
 
 def settings_of(config: HallConfig) -> ApplicationSettings:
     return config.sections.get("applications") or ApplicationSettings()
+
+
+def materials_of(config: HallConfig, service: Service) -> tuple[Material, ...]:
+    """The material list a kiosk shows and prints (一次性告知): a 一件事 bundle's merged from its matters."""
+    bundle = settings_of(config).bundle_of(service.id)
+    return merged_materials(bundle, config) if bundle else service.materials
+
+
+def matters_of(config: HallConfig, service: Service) -> list[dict[str, str]]:
+    """The matters a 一件事 ticket covers (empty for a plain service)."""
+    bundle = settings_of(config).bundle_of(service.id)
+    return [{"id": m, "name": config.service(m).name} for m in bundle.matters] if bundle else []

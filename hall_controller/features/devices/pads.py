@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 PAD_NAME_BYTES = 24
 RATING_TIMEOUT_S = 60
+# What invites a rating at the window: a finished service, or the business system asking again for a 办件's
+# (features/applications: the same ticket and window in its data).
+INVITES = frozenset({"ticket.finished", "application.evaluation_requested"})
 INVITATIONS_KEPT = 20  # per pad: ratings come within a minute, a pad is asked about one service at a time
 # A pad's reason button -> the hall's 差评 reason code (hall_controller.ratings); a reason with no counterpart
 # (or one the hall's [ratings] list lacks) is left out: the rating itself is never refused for it.
@@ -54,7 +57,7 @@ class Pads:
 
     def _on_event(self, event: dict[str, Any]) -> None:
         # Called by the publishing command (on whichever thread committed it): hand over to the loop.
-        if self._loop is not None and event["type"] == "ticket.finished" and event["data"].get("window_id") in self._pads:
+        if self._loop is not None and event["type"] in INVITES and event["data"].get("window_id") in self._pads:
             self._loop.call_soon_threadsafe(self._invite, event["data"])
 
     def _invite(self, data: dict[str, Any]) -> None:

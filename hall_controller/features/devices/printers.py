@@ -22,6 +22,7 @@ from drivers.printer_sim import PrinterSimulator
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
 from hall_controller.core.waits import WaitEstimate
+from hall_controller.features.applications.settings import materials_of
 from hall_controller.features.devices.records import DeviceRecords
 from hall_controller.features.devices.settings import PrinterSpec
 from hall_controller.features.rota import service as rota
@@ -164,7 +165,7 @@ class Printers(Mapping[str, Printer]):
             wait_text=WaitEstimate(int(view.get("ahead", 0)), view.get("estimated_wait_s"),
                                    int(view.get("windows_open", 0))).parts,
             status_url=view.get("status_url", ""),
-            materials=[(m.name, m.required) for m in svc.materials] if svc and spec.material_checklist else [],
+            materials=[(m.name, m.required) for m in materials_of(cfg, svc)] if svc and spec.material_checklist else [],
             priority_label=priority.name if priority else None,
             # A plain hyphen: the en dash (GBK A8 43) is outside GB2312 and cheap printers lack it.
             window_hint=f"请留意 {window_ranges(numbers).replace('–', '-')} 号窗口" if numbers else None,

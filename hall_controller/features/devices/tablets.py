@@ -17,7 +17,7 @@ from typing import Any
 from hall_controller.core.errors import HallError
 from hall_controller.core.events import Event
 from hall_controller.core.service import HallService
-from hall_controller.features.devices.pads import RATING_TIMEOUT_S
+from hall_controller.features.devices.pads import INVITES, RATING_TIMEOUT_S
 from hall_controller.features.ratings.rules import LEVELS
 from hall_controller.features.ratings.service import record_rating
 from hall_controller.features.ratings.settings import rules as rating_rules
@@ -44,7 +44,7 @@ class Tablets:
     def _on_event(self, event: Event) -> None:
         # A plain listener (called in sequence order, must not block): one dict write or delete.
         data = event["data"]
-        if event["type"] == "ticket.finished":
+        if event["type"] in INVITES:
             ticket = data["ticket"]
             if data.get("window_id") and ticket.get("staff_id"):  # nobody served it: nobody to rate
                 self._invitations[data["window_id"]] = Invitation(

@@ -24,9 +24,11 @@ ALLOWED_KEYS = ("queue_alert", "idle_alert_minutes", "pause_alert_minutes", "ref
 # Events the rules read besides the hall state.
 DEVICE_EVENTS = ("device.offline", "device.online")
 # A missed deadline (ratings' check_overdue), and the steps that may end it: done, or a new deadline.
-OVERDUE_EVENTS = {"case.overdue": "case", "complaint.overdue": "complaint"}
+OVERDUE_EVENTS = {"case.overdue": "case", "complaint.overdue": "complaint", "application.overdue": "application"}
 CASE_EVENTS = ("case.verified", "case.appealed", "case.appeal_decided", "case.rectified", "case.replied",
-               "case.closed", "complaint.classified", "complaint.answered")
+               "case.closed", "complaint.classified", "complaint.answered",
+               # a 办件's steps carry the deadline it is watched by now (due_at): met or moved, the alert ends
+               "application.status_changed", "application.supplied", "application.mailed", "application.recorded")
 DONE_STATES = ("closed", "answered")
 SIGNAL_EVENTS = (*DEVICE_EVENTS, "printer.status", "rating.recorded", "manager.alert_acknowledged",
                  "platform.rejected", *OVERDUE_EVENTS, *CASE_EVENTS)
@@ -194,8 +196,7 @@ def evaluate(hall: Hall, now: datetime, settings: ManagerSettings, signals: Sign
                             f"{_device_name({'kind': 'printer', 'device_id': device, **data}, config)} "
                             f"{data.get('error') or '打印机无应答，状态未知'}", {"device_id": device}))
     for key, (since, data) in signals.overdue.items():
-        alerts.append(Alert("overdue", f"overdue:{key}", since, "danger",
-                            "差评整改超期" if data["what"] == "case" else "投诉答复超期",
+        alerts.append(Alert("overdue", f"overdue:{key}", since, "danger", OVERDUE_TITLES[data["what"]],
                             _overdue_text(data, config), {key.split(":")[0] + "_id": key.split(":", 1)[1],
                                                           "window_id": data.get("window_id")}))
     for seq, at, data in signals.rejected:  # a dead letter alerts until someone has looked into it
@@ -229,10 +230,18 @@ def _device_name(data: Mapping[str, Any], config: HallConfig) -> str:
     return f"{name} {data.get('device_id', '')}{where}"
 
 
+OVERDUE_TITLES = {"case": "差评整改超期", "complaint": "投诉答复超期", "application": "办件超期"}
+
+
 def _overdue_text(data: Mapping[str, Any], config: HallConfig) -> str:
     window = config.window(str(data["window_id"])) if data.get("window_id") is not None else None
     where = f"{window.name} " if window else ""
     due = datetime.fromisoformat(data["due_at"]).strftime("%m-%d %H:%M")
+    if data["what"] == "application":
+        service = config.service(str(data.get("service_id")))
+        what = "容缺材料补交" if data.get("kind") == "commitment" else "承诺办结"
+        return (f"{where}办件 {data.get('application_no', '')}（{service.name if service else ''}）"
+                f"{what}已超过期限（{due}）")
     if data["what"] == "case":
         return f"{where}{data.get('number', '')} 的差评{data.get('state_label', '')}，已超过期限（{due}）"
     return f"{where}投诉 {data.get('complaint_id', '')}{data.get('state_label', '')}，已超过答复期限（{due}）"

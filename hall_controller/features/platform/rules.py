@@ -10,8 +10,11 @@ from typing import Any
 from hall_controller.core.model import OUTCOMES
 from hall_controller.features.ratings.rules import LEVELS
 
-PUSHED_TYPES = frozenset({"ticket.issued", "ticket.called", "ticket.finished", "rating.recorded"})
-PUSHED_PREFIXES = ("appointment.", "case.")
+# Seed 5.1.2: 预约、排队叫号 (skips and transfers too)、办件效能、证照结果 (出件, 政务专递)、好差评 (with complaints).
+PUSHED_TYPES = frozenset({"ticket.issued", "ticket.called", "ticket.skipped", "ticket.transferred",
+                          "ticket.finished", "rating.recorded"})
+PUSHED_PREFIXES = ("appointment.", "case.", "complaint.", "application.")
+NOT_PUSHED = frozenset({"application.evaluation_requested"})  # a request to the pad, not a fact
 
 # GB/T 39046 评价渠道 codes as several provincial systems use them.
 CHANNEL_CODES: dict[str, int] = {"pad": 4, "mobile": 3, "kiosk": 5}
@@ -36,7 +39,7 @@ class PlatformSettings:
 
 
 def pushed(event: dict[str, Any]) -> bool:
-    return event["type"] in PUSHED_TYPES or event["type"].startswith(PUSHED_PREFIXES)
+    return event["type"] not in NOT_PUSHED and (event["type"] in PUSHED_TYPES or event["type"].startswith(PUSHED_PREFIXES))
 
 
 def level_code(level: int, scale: str) -> int:
@@ -63,6 +66,7 @@ def to_platform(event: dict[str, Any], s: PlatformSettings) -> dict[str, Any]:
             "channel": CHANNEL_CODES[data["channel"]], "channel_name": CHANNEL_NAMES[CHANNEL_CODES[data["channel"]]],
             "rated_at": compact_time(data["at"]), "times": 1, "bad": data["bad"], "reasons": data["reasons"],
             "comment": data["comment"], "named": data["named"],
+            "application_no": data.get("application_no"), "service_code": data.get("service_code"),
         }
     elif event["type"].startswith("ticket."):
         t = data["ticket"]
@@ -74,7 +78,10 @@ def to_platform(event: dict[str, Any], s: PlatformSettings) -> dict[str, Any]:
             "called_at": compact_time(t.get("called_at")), "finished_at": compact_time(t.get("finished_at")),
             "outcome": t.get("outcome"), "outcome_name": OUTCOMES.get(t.get("outcome") or ""),
             "wait_s": data.get("wait_s"), "service_s": data.get("service_s"),
+            "application_no": t.get("application_no"), "service_code": t.get("service_code"),
         }
+        if "applications" in event["data"]:  # a finish's 办件, each with its 事项编码 (一件事: one per matter)
+            data["applications"] = event["data"]["applications"]
     return {"key": idempotency_key(s.hall_code, event["seq"]), "hall_code": s.hall_code, "seq": event["seq"],
             "type": event["type"], "at": event["at"], "occurred_at": compact_time(event["at"]), "data": data}
 

@@ -11,6 +11,7 @@ feature = Feature(
     tables=store.TABLES,
     section=Section("ratings", settings.parse),
     personal_data=store.PERSONAL,
+    migrations=store.MIGRATIONS,
     install=api.install,
     lifespan=service.overdue_watcher,
 )

@@ -80,14 +80,16 @@ def check_rating(ticket: Ticket, rated: bool, level: int, channel: str, reasons:
 
 
 def rating_record(rating_id: str, ticket: Ticket, level: int, channel: str, reasons: Sequence[str],
-                  rater: str | None, comment: str | None, now: datetime) -> dict[str, Any]:
-    """The stored rating; `rater` (a real name or phone, for 回访) never leaves the ledger except to the platform."""
+                  rater: str | None, comment: str | None, now: datetime, service_code: str | None = None
+                  ) -> dict[str, Any]:
+    """The stored rating; `rater` (a real name or phone, for 回访) never leaves the ledger except to the platform.
+    It carries the 办件编号 and 事项编码: the province's 好差评 system files a rating under its 办件."""
     return {
         "id": rating_id, "ticket_id": ticket.id, "number": ticket.number, "day": now.date().isoformat(),
         "service_id": ticket.service_id, "category_id": ticket.category_id, "window_id": ticket.window_id,
         "staff_id": ticket.staff_id, "channel": channel, "level": level, "label": LEVELS[level],
         "bad": is_bad(level), "reasons": list(reasons), "rater": rater or None, "comment": comment or None,
-        "at": now.isoformat(),
+        "at": now.isoformat(), "application_no": ticket.application_no, "service_code": service_code or None,
     }
 
 

@@ -49,7 +49,9 @@ def record_rating(service: HallService, ticket_id: str, level: int, channel: str
         ticket = service.find_ticket(ticket_id)
         rated = bool(service.ledger.query("SELECT 1 FROM ratings WHERE ticket_id = ? LIMIT 1", (ticket.id,)))
         check_rating(ticket, rated, level, channel, reasons, comment, r, now)
-        rating = rating_record(_new_id("R", now), ticket, level, channel, reasons, rater, comment, now)
+        svc = service.config.service(ticket.service_id)
+        rating = rating_record(_new_id("R", now), ticket, level, channel, reasons, rater, comment, now,
+                               svc.code if svc else None)
         case = (case_rules.open_case(_new_id("C", now), rating, r, service.config.hours, now)
                 if rating["bad"] else None)
         return decide_rating(rating, _live(service, rating), case)

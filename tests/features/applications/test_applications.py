@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from hall_controller.app import open_ledger
 from hall_controller.core.clock import ManualClock
+from hall_controller.core.decision import Decision
 from hall_controller.core.service import HallService
 from hall_controller.core.passwords import hash_secret
 from hall_controller.core.settings import Manager, Material, Service
@@ -137,14 +138,25 @@ def test_rongque_commitment_goes_overdue_and_supplying_ends_it(client, svc):
     assert apps.check_overdue() == 0  # one alert per missed deadline
     overdue = events(svc, "application.overdue")
     assert [e["data"]["kind"] for e in overdue] == ["commitment"]
+    [alert] = board_alerts(svc)  # the live board's 超期 alert
+    assert alert.title == "办件超期" and "YC2026-0003" in alert.detail and "容缺材料补交" in alert.detail
+    assert alert.subject == {"application_id": "YC2026-0003", "window_id": "1"}
     r = client.post("/api/integration/applications/YC2026-0003/status", headers=system(), json={"supplied": True})
     assert r.status_code == 200 and r.json()["supplied_at"]
+    assert not board_alerts(svc)  # met: the alert ends
     assert r.json()["watched_due"].startswith("2026-11-26")  # now the promised deadline runs
     svc.clock.advance(days=3)
     assert apps.check_overdue() == 1
     assert events(svc, "application.overdue")[-1]["data"]["kind"] == "deadline"
     listed = client.get("/api/applications?overdue=true", headers=manager(client)).json()["applications"]
     assert [a["application_no"] for a in listed] == ["YC2026-0003"]
+
+
+def board_alerts(svc: HallService) -> list:
+    from hall_controller.features.manager.rules import ManagerSettings, evaluate, fold_signals
+
+    signals = fold_signals(svc.ledger.events_since(0, 10_000))
+    return [a for a in evaluate(svc.hall, svc.clock.now(), ManagerSettings(), signals) if a.kind == "overdue"]
 
 
 def manager(client: TestClient) -> dict:
@@ -268,3 +280,42 @@ def test_pickup_ticket_closes_the_application(client, svc):
     app = client.get("/api/applications/YC2026-0007", headers=auth).json()
     assert app["status"] == "picked_up" and app["pickup_ticket_id"] == pickup["id"]
     assert events(svc, "application.picked_up")
+
+
+def test_sms_adapter_against_a_local_gateway_and_the_sender_retries(client, svc):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from hall_controller.features.applications.notify import SmsGateway
+    from hall_controller.features.applications.rules import SmsSettings
+    from tests.fake_sms import FakeSmsGateway
+
+    fake = FakeSmsGateway()
+    gw = SmsGateway(SmsSettings(url=fake.url, account="qh", key="k-1", ready_template="T1"))
+    apps = client.app.state.applications
+
+    async def run() -> None:
+        assert await gw.send("N-1", "13800000000", "T1", {"a": 1}) == (True, None)
+        fake.mode = "refuse"
+        ok, error = await gw.send("N-2", "13800000000", "T1", {})
+        assert not ok and "E403" in error
+        fake.mode = "error"
+        assert await gw.send("N-3", "13800000000", "T1", {}) == (False, "HTTP 500")
+        # the sender: a failed send stays pending and is retried with the same id; then marked sent once
+        apps.notifier = gw
+        svc.execute(lambda now: Decision(rows=[(
+            "notifications", {"id": "N-9", "application_no": "X-0001", "channel": "sms", "phone": "13900000000",
+                              "template": "T1", "params": "{}", "state": "pending", "attempts": 0, "error": None,
+                              "created_at": now.isoformat(), "sent_at": None})]))
+        assert await apps.send_pending() == 0
+        fake.mode = "ok"
+        assert await apps.send_pending() == 1
+        assert await apps.send_pending() == 0
+        await gw.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+    fake.close()
+    row = svc.ledger.records("SELECT state, attempts FROM notifications WHERE id = 'N-9'")[0]
+    assert row == {"state": "sent", "attempts": 2}
+    assert [p["request_id"] for p in fake.posts].count("N-9") == 2 and list(fake.delivered).count("N-9") == 1

@@ -1,0 +1,168 @@
+"""办件 in headless Chromium against a real controller (demo hall, 09:30 Monday): the counter attaches a scanned
+办件编号 and finishes 补办件 with its materials and a 一件事 ticket matter by matter; the kiosk shows the bundle
+and issues a 出件 ticket by 办件编号; the citizen's phone shows the 办件; the manager's 办件 page filters.
+
+Screenshots and the decoded 补正通知书 for docs/applications.md:
+`APPLICATIONS_DOCS=docs .venv/bin/python -m pytest tests/browser/test_applications_browser.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import ServerProcess, demo_staff
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+SYSTEM = {"authorization": "Bearer demo-yichuang-key-0123456789"}
+DOCS = os.environ.get("APPLICATIONS_DOCS")
+COUNTER = {"width": 1600, "height": 1000}
+
+
+def shot(page, name: str, full_page: bool = False) -> None:
+    if DOCS:
+        page.screenshot(path=str(Path(DOCS) / name), full_page=full_page)
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = ServerProcess(tmp_path_factory.mktemp("applications") / "hall.db").start()
+    yield s
+    s.stop()
+
+
+def manager_token(url: str) -> dict:
+    r = httpx.post(f"{url}/api/manager/sign-in", json={"manager_id": "manager", "password": "manager123"})
+    return {"authorization": f"Bearer {r.json()['token']}"}
+
+
+def counter(browser, url: str, window: str):
+    context = browser.new_context(locale="zh-CN", viewport=COUNTER)
+    page = context.new_page()
+    staff_id, pin = demo_staff()[window]
+    page.goto(f"{url}/counter/{window}")
+    page.fill("#staff-id", staff_id)
+    page.fill("#pin", pin)
+    page.click("#sign-in-form button[type=submit]")
+    expect(page.locator("#desk")).to_be_visible()
+    return context, page
+
+
+def test_counter_attaches_a_scanned_number_and_finishes_a_supplement(browser, srv):
+    context, page = counter(browser, srv.url, "3")
+    httpx.post(f"{srv.url}/api/tickets", json={"service_id": "llc_registration"}).raise_for_status()
+    page.click(".key[data-action=call-next]")
+    expect(page.locator("#attach-form")).to_be_visible()
+    brought = page.locator("#materials li label > span").nth(0).evaluate("e => e.firstChild.textContent")
+    page.locator("#materials input[type=checkbox]").nth(0).check()  # the first material was brought
+    page.fill("#application-no", "QH2026-330001")
+    page.press("#application-no", "Enter")  # a USB scanner types the number and Enter
+    expect(page.locator("#attached")).to_have_text("已关联 QH2026-330001")
+    page.keyboard.press("F4")
+    page.get_by_role("button", name="补办件").click()
+    form = page.locator("#finish-form")
+    expect(form).to_be_visible()
+    expect(form.locator("input[name=application_no]")).to_have_value("QH2026-330001")
+    checked = form.locator("input[name=missing]:checked")
+    assert checked.count() >= 1  # what was not ticked on the checklist is offered as missing
+    form.locator("input[name=other]").fill("经营场所使用证明")
+    shot(page, "applications-counter.png")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#toast")).to_contain_text("已办结（办件 QH2026-330001）")
+    app = httpx.get(f"{srv.url}/api/applications/QH2026-330001", headers=manager_token(srv.url)).json()
+    assert app["status"] == "supplement" and "经营场所使用证明" in app["missing"]
+    assert brought not in app["missing"] and len(app["missing"]) >= 2
+    context.close()
+
+
+def test_counter_finishes_a_bundle_matter_by_matter(browser, srv):
+    context, page = counter(browser, srv.url, "4")
+    t = httpx.post(f"{srv.url}/api/tickets", json={"service_id": "newborn_bundle"}).json()
+    page.click(".key[data-action=call-next]")
+    expect(page.locator("#t-facts")).to_contain_text("一件事")
+    expect(page.locator("#attach-form")).to_be_hidden()
+    page.keyboard.press("F4")
+    form = page.locator("#finish-form")
+    expect(form.locator("fieldset.matter")).to_have_count(4)
+    form.locator("select[name='outcome:newborn_hukou']").select_option("supplement")
+    form.locator("input[name='note:newborn_hukou']").fill("结婚证")
+    form.locator("select[name='outcome:social_security_card']").select_option("promised")
+    form.locator("input[name='no:birth_certificate']").fill("CSYX-2026-0001")
+    shot(page, "applications-bundle.png")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#toast")).to_contain_text("已办结")
+    headers = manager_token(srv.url)
+    assert httpx.get(f"{srv.url}/api/applications/CSYX-2026-0001", headers=headers).json()["bundle_id"] == "newborn"
+    hukou = httpx.get(f"{srv.url}/api/applications/QH{t['id'].replace('-', '')}-2", headers=headers).json()
+    assert hukou["status"] == "supplement" and hukou["missing"] == ["结婚证"]
+    context.close()
+
+
+def test_kiosk_shows_the_bundle_and_issues_a_pickup_by_number(browser, srv, page):
+    # a 办件 made ready by the business system
+    staff_id, pin = demo_staff()["5"]
+    token = httpx.post(f"{srv.url}/api/windows/5/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    t = httpx.post(f"{srv.url}/api/tickets", json={"service_id": "id_card_reissue"}).json()
+    httpx.post(f"{srv.url}/api/windows/5/call-next", headers=auth).raise_for_status()
+    httpx.post(f"{srv.url}/api/integration/windows/5/application", headers=SYSTEM,
+               json={"application_no": "QH2026-550001", "phone": "13812345678"}).raise_for_status()
+    httpx.post(f"{srv.url}/api/windows/5/finish", headers=auth, json={"outcome": "promised"}).raise_for_status()
+    for status in ("processing", "completed", "ready"):
+        httpx.post(f"{srv.url}/api/integration/applications/QH2026-550001/status", headers=SYSTEM,
+                   json={"status": status}).raise_for_status()
+
+    page.goto(f"{srv.url}/kiosk/K1")
+    page.click("[data-category=social]")
+    while not page.locator("[data-service=newborn_bundle]").count():
+        page.click("#next")
+    page.click("[data-service=newborn_bundle]")
+    expect(page.locator("#bundle-matters")).to_contain_text("出生医学证明办理、新生儿户口登记")
+    names = page.locator("#materials li").all_inner_texts()
+    assert sum("父母双方居民身份证" in n for n in names) == 1  # merged, once
+    shot(page, "applications-kiosk-bundle.png")
+
+    page.click("#home-btn")
+    page.click("#go-pickup")
+    for key in "QH2026-550001":
+        page.click(f"#screen [data-key='{key}']")
+    expect(page.locator("#pickup-entry")).to_have_text("QH2026-550001")
+    page.click("#pickup-submit")
+    expect(page.locator("#ticket-number")).to_have_text("E001")
+    expect(page.locator("#screen")).to_contain_text("出件取号成功（居民身份证补领）")
+    shot(page, "applications-kiosk-pickup.png")
+
+    # the citizen's phone: the first ticket's page shows the 办件 ready for collection
+    phone = page.context.browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844}).new_page()
+    with sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True) as db:  # the token the kiosk's QR carried
+        tok = db.execute("SELECT token FROM tickets WHERE id = ?", (t["id"],)).fetchone()[0]
+    phone.goto(f"{srv.url}/t/{tok}")
+    expect(phone.locator("#application-list")).to_contain_text("居民身份证补领（QH2026-550001）：可领取")
+    shot(phone, "applications-phone.png")
+    phone.context.close()
+
+
+def test_manager_page_lists_and_filters(browser, srv):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{srv.url}/manage/applications")
+    page.fill("input[name=manager_id]", "manager")
+    page.fill("input[name=password]", "manager123")
+    page.click("#signin button[type=submit]")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    expect(page.locator("#list tbody tr[data-no='QH2026-330001']")).to_be_visible()
+    page.select_option("select[name=status]", "supplement")
+    expect(page.locator("#list tbody tr[data-no='QH2026-550001']")).to_have_count(0)
+    expect(page.locator("#list tbody tr[data-no='QH2026-330001']")).to_be_visible()
+    page.locator("#list tbody tr[data-no='QH2026-330001'] button").click()
+    expect(page.locator("#detail-title")).to_contain_text("QH2026-330001")
+    expect(page.locator("#detail-facts")).to_contain_text("经营场所使用证明")
+    expect(page.locator("#bundles tbody")).to_contain_text("新生儿出生一件事")
+    shot(page, "applications-manager.png", full_page=True)
+    context.close()
