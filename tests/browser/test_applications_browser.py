@@ -166,3 +166,35 @@ def test_manager_page_lists_and_filters(browser, srv):
     expect(page.locator("#bundles tbody")).to_contain_text("新生儿出生一件事")
     shot(page, "applications-manager.png", full_page=True)
     context.close()
+
+
+def test_manager_records_a_mailing_instead_of_a_pickup(browser, srv):
+    """政务专递: a ready 办件 is mailed; the page records recipient, address and waybill."""
+    staff_id, pin = demo_staff()["6"]
+    token = httpx.post(f"{srv.url}/api/windows/6/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    httpx.post(f"{srv.url}/api/tickets", json={"service_id": "food_business_licence"}).raise_for_status()
+    httpx.post(f"{srv.url}/api/windows/6/call-next", headers=auth).raise_for_status()
+    httpx.post(f"{srv.url}/api/windows/6/finish", headers=auth,
+               json={"outcome": "immediate", "application_no": "QH2026-660001"}).raise_for_status()
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 1000})
+    page = context.new_page()
+    page.goto(f"{srv.url}/manage/applications")
+    page.fill("input[name=manager_id]", "manager")
+    page.fill("input[name=password]", "manager123")
+    page.click("#signin button[type=submit]")
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    page.fill("input[name=no]", "QH2026-660001")
+    page.press("input[name=no]", "Enter")
+    mail = page.locator("#mail")
+    expect(mail).to_be_visible()
+    mail.locator("input[name=recipient]").fill("赵六")
+    mail.locator("input[name=phone]").fill("13700001111")
+    mail.locator("input[name=address]").fill("清河县幸福路 8 号")
+    mail.locator("input[name=waybill]").fill("1180012345678")
+    mail.locator("button[type=submit]").click()
+    expect(page.locator("#detail-facts")).to_contain_text("已寄递")
+    expect(page.locator("#detail-facts")).to_contain_text("中国邮政 EMS 1180012345678 · 清河县幸福路 8 号")
+    expect(page.locator("#detail-facts")).not_to_contain_text("13700001111")  # the phone is not kept readable
+    expect(mail).to_be_hidden()
+    context.close()

@@ -372,6 +372,12 @@ class Applications:
     async def send_pending(self) -> int:
         """Deliver the pending notifications once each: marked sent in a transaction after the gateway took it
         (the gateway de-duplicates by our id should the mark be lost)."""
+        sms = self.settings.sms
+        if isinstance(self.notifier, SmsGateway) and self.notifier.s != sms:  # a new configuration version
+            await self.notifier.close()
+            self.notifier = None
+        if self.notifier is None and sms.url:
+            self.notifier = SmsGateway(sms)
         if self.notifier is None:
             return 0
         rows = self.service.ledger.records(

@@ -20,6 +20,10 @@ from hall_controller.features.admin.rules import REDACTED
 from hall_controller.http.app import ServeOptions
 from tests.conftest import DEMO_CONFIG
 
+DEMO_SERVICES = len(tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))["services"])
+# Local matters: the demo's services with no 事项编码 (a catalogue import never touches them).
+DEMO_LOCAL = sum(1 for s in tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))["services"] if not s.get("code"))
+
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
@@ -277,7 +281,7 @@ BROKEN = [
     (_svc("materials", [{"name": "身份证"}, {"name": "身份证"}]), "services[id=hukou_move].materials[1].name"),
     (_svc("materials", [{"required": True}]), "services[id=hukou_move].materials[0].name"),
     (_svc("fee", 5), "services[id=hukou_move].fee"),
-    (lambda d: d["services"].append({"id": "bad id!", "name": "x"}), f"services[{43}].id"),
+    (lambda d: d["services"].append({"id": "bad id!", "name": "x"}), f"services[{DEMO_SERVICES}].id"),
     (lambda d: d["windows"][0].__setitem__("mode", "magic"), "windows[id=1].mode"),
     (lambda d: d["windows"].append({"number": 1, "mode": "comprehensive"}), "windows[21].number"),
     (_staff("pin", "12"), "staff[id=QH1001].pin"),
@@ -339,7 +343,7 @@ def test_the_catalogue_import_adds_then_shows_what_changed_and_keeps_local_matte
     body = {"text": text, "format": "csv", "defaults": DEFAULTS}
     preview = hall.post("/api/admin/catalogue/preview", headers=h, json=body)
     assert preview.status_code == 200, preview.text
-    assert len(preview.json()["report"]["added"]) == 5 and len(preview.json()["report"]["local"]) == 43
+    assert len(preview.json()["report"]["added"]) == 5 and len(preview.json()["report"]["local"]) == DEMO_LOCAL
     assert current(hall, h)[0] == 1  # a preview commits nothing
     r = hall.post("/api/admin/catalogue/import", headers=h, json=body).json()
     assert r["version"] == 2
@@ -355,7 +359,7 @@ def test_the_catalogue_import_adds_then_shows_what_changed_and_keeps_local_matte
     assert r["version"] == 3
     assert r["report"]["changed"] == [{"code": "331122-SH-0101-001", "id": dibao.id, "name": "最低生活保障对象认定",
                                        "fields": ["time_limit"]}]
-    assert service.config.service("hukou_move") is not None and len(service.config.services) == 48
+    assert service.config.service("hukou_move") is not None and len(service.config.services) == DEMO_SERVICES + 5
     # The JSON export, read through a mapping, is the same catalogue.
     json_text = SAMPLE.with_suffix(".json").read_text(encoding="utf-8")
     r = hall.post("/api/admin/catalogue/preview", headers=h, json={"text": json_text, "format": "json",

@@ -301,8 +301,9 @@ def test_sms_adapter_against_a_local_gateway_and_the_sender_retries(client, svc)
         assert not ok and "E403" in error
         fake.mode = "error"
         assert await gw.send("N-3", "13800000000", "T1", {}) == (False, "HTTP 500")
-        # the sender: a failed send stays pending and is retried with the same id; then marked sent once
-        apps.notifier = gw
+        # the sender (its gateway made from the hall's [applications.sms]): a failed send stays pending and is
+        # retried with the same id; then marked sent once
+        svc.config.sections["applications"] = replace(svc.config.section("applications"), sms=gw.s)
         svc.execute(lambda now: Decision(rows=[(
             "notifications", {"id": "N-9", "application_no": "X-0001", "channel": "sms", "phone": "13900000000",
                               "template": "T1", "params": "{}", "state": "pending", "attempts": 0, "error": None,
@@ -312,6 +313,7 @@ def test_sms_adapter_against_a_local_gateway_and_the_sender_retries(client, svc)
         assert await apps.send_pending() == 1
         assert await apps.send_pending() == 0
         await gw.close()
+        await apps.notifier.close()
 
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, run()).result()

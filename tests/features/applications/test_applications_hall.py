@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,8 +16,6 @@ from fastapi.testclient import TestClient
 from drivers.escpos_decode import decode_text, render_png
 from hall_controller.app import build_app, load_config
 from hall_controller.core.clock import ManualClock
-from hall_controller.features.applications.rules import SmsSettings
-from hall_controller.features.platform.rules import PlatformSettings
 from hall_controller.features.ratings.service import record_rating
 from hall_controller.http.app import ServeOptions
 from tests.conftest import DEMO_CONFIG, demo_staff
@@ -41,13 +38,18 @@ def until(check, what: str) -> None:
 def hall(tmp_path_factory):
     sms, platform = FakeSmsGateway(), FakePlatform(hang_s=DEADLINE_S)
     platform.set_mode("up")
-    cfg = load_config(DEMO_CONFIG)
-    cfg.sections["applications"] = replace(
-        cfg.sections["applications"], check_seconds=0.2,
-        sms=SmsSettings(url=sms.url, account="qhzw", key="sms-key", sign="【清河政务】", ready_template="SMS_READY_01"))
-    cfg.sections["platform"] = replace(cfg.sections["platform"], enabled=True, url=platform.url, hall_code="QH",
-                                       timeout_s=DEADLINE_S)
+    # The hall runs on the configuration document (versioned in the ledger): the demo's TOML, pointed at
+    # the fakes, with a fast watch.
+    text = DEMO_CONFIG.read_text(encoding="utf-8")
+    text = text.replace("[applications]\n", "[applications]\ncheck_seconds = 0.2\n", 1)
+    text = text.replace("enabled = false                 # the demo has no upstream platform", "enabled = true", 1)
+    text = text.replace('url = "https://zwfw.example.gov.cn/api/hall/events"', f'url = "{platform.url}"', 1)
+    text += (f'\n[applications.sms]\nurl = "{sms.url}"\naccount = "qhzw"\nkey = "sms-key"\n'
+             'sign = "【清河政务】"\nready_template = "SMS_READY_01"\n')
     var = tmp_path_factory.mktemp("applications")
+    (var / "hall.toml").write_text(text, encoding="utf-8")
+    cfg = load_config(var / "hall.toml")
+    assert cfg.section("platform").enabled and cfg.section("applications").sms.url == sms.url
     clock = ManualClock(datetime(2026, 11, 23, 10, tzinfo=ZoneInfo(cfg.timezone)))
     app = build_app(cfg, str(var / "hall.db"), clock, ServeOptions(devices="simulated", var_dir=var, rate_limit=0))
     with TestClient(app) as client:
@@ -98,6 +100,20 @@ def test_supplement_prints_the_notice(hall):
     assert "补正材料通知书" in decode_text(printer(client, "P2").wait_for_jobs(1)[-1])
     app = client.get("/api/applications/QH2026-110001", headers=auth).json()
     assert app["service_code"] == "3715020000000000001210011" and app["ticket_id"] == t["id"]
+
+
+def test_refusal_prints_its_notice_with_the_reason(hall):
+    client, _, _ = hall
+    auth = staff(client, "5")
+    before = len(printer(client).jobs())
+    serve(client, auth, "food_business_licence", "5")
+    r = client.post("/api/windows/5/finish", headers=auth, json={
+        "outcome": "returned", "application_no": "QH2026-110009", "reason": "经营场所位于禁止经营区域"})
+    assert r.status_code == 200, r.text
+    until(lambda: len(printer(client).jobs()) > before, "the notice printed")
+    text = decode_text(printer(client).jobs()[-1])
+    for expected in ("不予受理告知书", "办件编号：QH2026-110009", "理由：经营场所位于禁止经营区域", "行政复议"):
+        assert expected in text, (expected, text)
 
 
 def test_ready_sends_one_sms_and_the_kiosk_issues_the_pickup_by_id_card(hall):
