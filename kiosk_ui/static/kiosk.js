@@ -224,10 +224,10 @@ const SCREENS = {
     const matters = s.matters && s.matters.length
       ? el("p", { class: "desc", id: "bundle-matters" }, `“一件事”一次办：${s.matters.map((m) => m.name).join("、")}，一张号票、一个窗口办理，材料已合并去重。`)
       : null;
-    const info = el("div", { class: "panel info", id: "service-info" },
+    const info = el("div", { class: "panel info", id: "service-info", tabindex: "0" },
       s.description ? el("p", { class: "desc" }, s.description) : null, matters,
       el("p", { class: "desc" }, `办理时限：${s.time_limit} · 取号时间：${s.issuing_hours}`),
-      el("h3", {}, "一次性告知 · 所需材料"), materials,
+      el("h3", {}, `一次性告知 · 所需材料${s.materials.length ? `（共 ${s.materials.length} 项）` : ""}`), materials,
       s.materials.some((m) => !m.required) ? el("p", { class: "desc" }, "“容缺”材料可先受理、后补交。") : null,
       publicity(s));
     const wait = el("div", { class: "panel wait", id: "wait" });
@@ -238,7 +238,11 @@ const SCREENS = {
       take.disabled = true;
     }
     side.append(take);
+    // a list longer than its panel says so: the citizen sees every material, not the first few
+    const hint = el("p", { class: "scroll-hint", id: "scroll-hint", hidden: "" }, `材料共 ${s.materials.length} 项，请上下滑动材料框查看全部`);
+    side.prepend(hint);
     screenEl.append(el("div", { class: "service" }, info, side));
+    requestAnimationFrame(() => { hint.hidden = info.scrollHeight <= info.clientHeight + 1; });
     renderWait(s);
     const req = s.materials.filter((m) => m.required).map((m) => m.name);
     speak(`${s.name}。需要带齐：${req.join("，") || "无"}。` + (s.closed ? s.closed : `前面有 ${s.ahead} 人等候，${s.wait_short}。` +

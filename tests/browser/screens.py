@@ -30,7 +30,8 @@ def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> 
 # Every visible element whose box leaves the page sideways, or whose own text is cut (overflow hidden with
 # more content than room) — what a citizen would see as clipped.
 CLIPPED = """(fixed) => {
-  const W = document.documentElement.clientWidth, H = document.documentElement.clientHeight;
+  // boxes are in screen px, also on a page zoomed as a whole (the kiosk)
+  const W = window.innerWidth, H = window.innerHeight;
   const out = [];
   const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
                     (e.classList.length ? '.' + [...e.classList].join('.') : '');
@@ -39,7 +40,7 @@ CLIPPED = """(fixed) => {
     if (s.display === 'none' || s.visibility === 'hidden' || e.closest('[hidden],[aria-hidden=true]')) continue;
     if (e.closest('[data-marquee]')) continue;  // a scrolling notice runs past the edges by design
     const r = e.getBoundingClientRect();
-    if (r.width === 0 || r.height === 0) continue;
+    if (r.width <= 1 || r.height <= 1) continue;  // nothing to see (a screen-reader-only label)
     // inside a panel that clips or scrolls sideways, the panel is what must fit
     let boxed = false;
     for (let p = e.parentElement; p && p !== document.body; p = p.parentElement)
@@ -53,7 +54,8 @@ CLIPPED = """(fixed) => {
     if (hasText && s.overflowY === 'hidden' && e.scrollHeight > e.clientHeight + 2)
       out.push(['cut-v', name(e), e.textContent.trim().slice(0, 30), e.scrollHeight, e.clientHeight]);
   }
-  if (document.documentElement.scrollWidth > W + 1) out.push(['sideways scroll', document.documentElement.scrollWidth, W]);
+  const root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth + 1) out.push(['sideways scroll', root.scrollWidth, root.clientWidth]);
   return out;
 }"""
 
