@@ -212,3 +212,23 @@ def test_allocation_is_a_maximum_matching():
     assert staffing.allocate({"x": 10, "y": 10}, {f"c{i}": {"x", "y"} for i in range(10)}, {}) == {"x": 5, "y": 5}
     # Spare windows go to the busiest theme per window.
     assert staffing.allocate({"x": 0, "y": 0}, {"a": {"x", "y"}}, {"x": 1.0, "y": 5.0}) == {"x": 0, "y": 1}
+
+
+def test_a_theme_s_variability_is_that_of_its_mix_of_matters():
+    """Cs² of a mix from its second moment: matters of different lengths add variability of their own."""
+    mixed = staffing.mixture([(0.5, 5.0, 1.0), (0.5, 15.0, 1.0)])  # two exponential matters, 5 and 15 minutes
+    assert mixed.mean_min == 10.0
+    assert mixed.cs2 == pytest.approx((0.5 * 25 * 2 + 0.5 * 225 * 2) / 100 - 1)  # 1.5, not the average 1.0
+    cfg = load_config(Path(__file__).resolve().parents[3] / "config" / "demo-hall.toml")
+    settings = demand.settings_of(cfg)
+    other = staffing.theme_demand(cfg, settings, "other", demand.service_rates(cfg, settings))
+    assert other.cs2 == pytest.approx(3.39, abs=0.01)  # 其他事务 (the average of the matters' Cs² was 2.56)
+
+
+@pytest.mark.parametrize("day", ["2026-11-22", "2026-10-01"])  # a Sunday, 国庆
+def test_nothing_is_advised_for_a_closed_day(day):
+    cfg = load_config(Path(__file__).resolve().parents[3] / "config" / "demo-hall.toml")
+    at = datetime.fromisoformat(f"{day}T10:00+08:00")
+    report = staffing.advise(cfg, Hall(cfg), at)
+    assert all(t["windows_needed"] == 0 for t in report["slots"])
+    assert report["advice"][0].startswith("今日大厅不开放")
