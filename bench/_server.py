@@ -15,7 +15,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import DEMO_CONFIG, demo_staff, free_port  # noqa: E402  (shared with the tests)
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, demo_staff, free_port  # noqa: E402  (shared with the tests)
 
 
 class Server:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _http import Pool  # noqa: E402
-from _server import Server, open_uncapped_services, percentile, sign_in_general_windows  # noqa: E402
+from _server import DEMO_KIOSK, Server, open_uncapped_services, percentile, sign_in_general_windows  # noqa: E402
 
 
 class Hall:
@@ -47,7 +47,8 @@ class Hall:
     async def issue(self) -> None:
         n = next(self.n)
         await self.timed("issue", self.client.request("POST", "/api/tickets", {
-            "service_id": self.services[n % len(self.services)], "channel": "kiosk", "request_id": f"b{n}"}))
+            "service_id": self.services[n % len(self.services)], "channel": "kiosk", "request_id": f"b{n}"},
+            DEMO_KIOSK))
 
     async def window_step(self) -> None:
         """One window action: finish if the window holds a ticket, else call next."""

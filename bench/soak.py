@@ -23,7 +23,7 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _http import Pool  # noqa: E402
-from _server import Server, open_uncapped_services, sign_in_general_windows  # noqa: E402
+from _server import DEMO_KIOSK, Server, open_uncapped_services, sign_in_general_windows  # noqa: E402
 
 
 class Board:
@@ -64,7 +64,7 @@ async def drive(pool: Pool, auth: dict[str, dict[str, str]], services: list[str]
         while issued < tickets:
             issued += 1
             status, _ = await pool.request("POST", "/api/tickets", {"service_id": rng.choice(services),
-                                                                    "request_id": f"soak-{k}-{issued}"})
+                                                                    "request_id": f"soak-{k}-{issued}"}, DEMO_KIOSK)
             errors += status >= 400
 
     async def window(w: str) -> None:

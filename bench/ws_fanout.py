@@ -20,7 +20,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import Server, open_uncapped_services, percentile, sign_in_general_windows  # noqa: E402
+from _server import DEMO_KIOSK, Server, open_uncapped_services, percentile, sign_in_general_windows  # noqa: E402
 
 
 async def client(url: str, received: dict[str, list[float]], ready: asyncio.Event, counter: list[int],
@@ -59,7 +59,7 @@ async def main(args: argparse.Namespace) -> dict:
             await asyncio.wait_for(ready.wait(), 60)
             sent: dict[str, float] = {}
             for _ in range(args.calls):
-                await http.post("/api/tickets", json={"service_id": service, "channel": "kiosk"})
+                await http.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": service, "channel": "kiosk"})
                 t0 = time.perf_counter()
                 r = await http.post(f"/api/windows/{window}/call-next", headers=headers)
                 r.raise_for_status()

@@ -54,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="validate a hall config without starting")
     check.add_argument("path")
 
+    kiosk_key = sub.add_parser("kiosk-key", help="a new key for a kiosk: its key_hash for [[kiosks.kiosk]], and the "
+                                                 "address to open once on the kiosk")
+    kiosk_key.add_argument("kiosk_id")
+
     devices = sub.add_parser("devices", help="press simulated keypads and pads, watch the window displays")
     devices.add_argument("--url", default="http://127.0.0.1:8000", help="a server run with --devices simulated")
     simulation_cli.add_command(sub, str(DEFAULT_CONFIG))
@@ -66,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(getattr(args, "log_format", "text"))
     if args.command == "check-config":
         return _check_config(args.path)
+    if args.command == "kiosk-key":
+        return _kiosk_key(args.kiosk_id)
     if args.command in ("simulate", "staffing"):
         return args.run(args, load_config)
     if args.command in ("region", "backup", "restore", "verify"):
@@ -87,6 +93,17 @@ def _check_config(path: str) -> int:
         return 2
     print(f"OK: {cfg.name}: {len(cfg.categories)} categories, {len(cfg.services)} services, "
           f"{len(cfg.windows)} windows, {len(cfg.staff)} staff")
+    return 0
+
+
+def _kiosk_key(kiosk_id: str) -> int:
+    """Provisioning a kiosk: the hash goes into the config (the hall keeps no key), the key onto the kiosk once."""
+    from hall_controller.http.issuing import key_hash, new_key
+
+    key = new_key()
+    print(f"# [[kiosks.kiosk]] id = \"{kiosk_id}\": put this line in its table")
+    print(f'key_hash = "{key_hash(key)}"')
+    print(f"# then open this once on the kiosk (the page keeps the key):  /kiosk/{kiosk_id}#key={key}")
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -21,9 +21,11 @@ from hall_controller.features.appointments.rules import Late
 from hall_controller.features.appointments.settings import (
     settings_of as appointment_settings,
 )
+from hall_controller.http.auth import bearer
 from hall_controller.http.links import public_base, status_url
 from kiosk_ui import search
 from kiosk_ui.desk import KioskDesk
+from kiosk_ui.settings import Kiosk
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 
@@ -65,8 +67,18 @@ class PaperBody(Strict):
     paper: Literal["ok", "near_end", "out"]
 
 
+class MobileIssueBody(Strict):
+    service_id: Annotated[str, Field(min_length=1, max_length=64)]
+    id_number: Annotated[str, Field(min_length=15, max_length=18)]  # as the platform verified it (实名)
+    request_id: Annotated[str, Field(min_length=8, max_length=64)] | None = None
+
+
 def desk_of(request: Request) -> KioskDesk:
     return request.app.state.kiosk
+
+
+def this_kiosk(request: Request, kiosk_id: str) -> Kiosk:
+    return desk_of(request).authorised(request, kiosk_id)
 
 
 # ---------------------------------------------------------------- pages
@@ -149,7 +161,7 @@ async def search_services(request: Request, kiosk_id: KioskId,
 @router.get("/api/kiosk/{kiosk_id}/status")
 async def kiosk_status(request: Request, kiosk_id: KioskId) -> dict[str, Any]:
     desk = desk_of(request)
-    kiosk = desk.kiosk(kiosk_id)
+    kiosk = this_kiosk(request, kiosk_id)
     swipe = desk.readers.current(kiosk.id)
     appointment = None
     if swipe is not None:
@@ -166,7 +178,7 @@ async def kiosk_status(request: Request, kiosk_id: KioskId) -> dict[str, Any]:
 @router.post("/api/kiosk/{kiosk_id}/tickets", status_code=201)
 async def kiosk_issue(request: Request, kiosk_id: KioskId, body: IssueBody) -> dict[str, Any]:
     desk = desk_of(request)
-    return await desk.issue(desk.kiosk(kiosk_id), body.service_id, body.request_id, body.swipe_id,
+    return await desk.issue(this_kiosk(request, kiosk_id), body.service_id, body.request_id, body.swipe_id,
                             public_base(request))
 
 
@@ -175,13 +187,13 @@ async def kiosk_check_in(request: Request, kiosk_id: KioskId, body: CheckInBody)
     desk = desk_of(request)
     if not (body.code or body.swipe_id):
         raise HallError("invalid_request", "请输入预约码，或刷身份证。", 422)
-    return await desk.check_in(desk.kiosk(kiosk_id), body.code, body.swipe_id, public_base(request))
+    return await desk.check_in(this_kiosk(request, kiosk_id), body.code, body.swipe_id, public_base(request))
 
 
 @router.post("/api/kiosk/{kiosk_id}/swipe/clear")
 async def clear_swipe(request: Request, kiosk_id: KioskId, body: ClearBody | None = None) -> dict[str, Any]:
     desk = desk_of(request)
-    desk.readers.clear(desk.kiosk(kiosk_id).id, body.swipe_id if body else None)
+    desk.readers.clear(this_kiosk(request, kiosk_id).id, body.swipe_id if body else None)
     return {"ok": True}
 
 
@@ -190,6 +202,18 @@ async def clear_swipe(request: Request, kiosk_id: KioskId, body: ClearBody | Non
 async def speech(request: Request, text: Annotated[str, Query(min_length=1, max_length=300)]) -> Response:
     wav = await request.app.state.kiosk_speech.wav(text)
     return Response(wav, media_type="audio/wav", headers={"cache-control": "public, max-age=86400"})
+
+
+@router.post("/api/mobile/tickets", status_code=201)
+async def mobile_issue(request: Request, body: MobileIssueBody,
+                       authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    """手机取号 through the 政务服务平台: its API key, and the ID number of the person it verified."""
+    desk = desk_of(request)
+    token = bearer(authorization)
+    if not (token and desk.book.is_platform_key(token)):
+        raise HallError("unauthorised", "手机取号须由政务服务平台凭平台密钥提交。", 401)
+    holder = desk.book.hash(body.id_number)  # the same keyed hash as a swiped card: one person, one count
+    return await desk.issue_mobile(body.service_id, holder, body.request_id, public_base(request))
 
 
 @router.get("/api/t/{token}")

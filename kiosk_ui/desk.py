@@ -8,6 +8,8 @@ import asyncio
 import logging
 from typing import Any
 
+from starlette.requests import HTTPConnection
+
 from hall_controller.core.calendar import (
     describe_periods,
     is_open_day,
@@ -22,6 +24,7 @@ from hall_controller.core.waits import WaitEstimate
 from hall_controller.features.applications.settings import materials_of, matters_of
 from hall_controller.features.appointments.service import Appointments
 from hall_controller.features.devices.printers import window_ranges
+from hall_controller.http.issuing import devices_of
 from hall_controller.features.rota import service as rota
 from kiosk_ui.readers import Readers, Swipe
 from kiosk_ui.settings import Kiosk, KioskSettings, settings_of
@@ -30,6 +33,9 @@ log = logging.getLogger(__name__)
 
 ISSUED_ELSEWHERE = {"ok": False, "code": "issued_elsewhere", "message": "该号票已在签到时发放，请以首次取得的号票为准。"}
 NO_PRINTER = {"ok": False, "code": "unavailable", "message": "本机暂不提供打印，请用手机拍下二维码或记下您的号码。"}
+
+
+MOBILE_SOURCE = "platform"  # tickets the platform's mobile channel took
 
 
 def source_of(kiosk: Kiosk) -> str:
@@ -52,6 +58,13 @@ class KioskDesk:
         if k is None:
             raise HallError("unknown_kiosk", f"未找到取号机：{kiosk_id}", 404)
         return k
+
+    def authorised(self, connection: HTTPConnection, kiosk_id: str) -> Kiosk:
+        """The kiosk, if the request carries its key (`X-Kiosk-Key`, http/issuing.py): issuing, check-in and the
+        swiped card are the kiosk's own, not anyone's on the hall LAN."""
+        kiosk = self.kiosk(kiosk_id)
+        devices_of(connection).require(connection, source_of(kiosk))
+        return kiosk
 
     # ------------------------------------------------------------ catalogue
 
@@ -119,8 +132,10 @@ class KioskDesk:
                 if full and queue is not None and len(queue) >= full:
                     raise HallError("queue_full", f"“{svc.name}”当前排队已满，请稍后再取号或网上预约。")
                 swipe = self.readers.take(kiosk.id, swipe_id)
-                if swipe:
-                    self._check_daily_limit(swipe, svc)
+                if swipe is None:
+                    self.admit_unswiped(svc.id)
+                else:
+                    self.check_daily_limit(swipe.holder, svc)
                     if swipe.elderly and self.settings.elderly_priority:
                         priority = self.settings.elderly_priority
                 view = await self.service.call(self.service.issue_ticket, svc.id, "kiosk", priority=priority,
@@ -137,17 +152,49 @@ class KioskDesk:
             view["status_url"] = f"{base_url}/t/{view['token']}"
         return await self._finish(kiosk, view)
 
-    def _check_daily_limit(self, swipe: Swipe, svc: Service) -> None:
+    def admit_unswiped(self, service_id: str) -> None:
+        """Refuse a ticket without an ID card for a service the hall issues only to a swiped card: its
+        per-person limit must not be skipped by not swiping (nor by the plain API, which has no reader)."""
+        if self.settings.swipe_required(service_id) and self.settings.per_person_daily_limit:
+            svc = self.service.config.service(service_id)
+            raise HallError("swipe_required", f"办理“{svc.name if svc else service_id}”须先在读卡区刷身份证再取号"
+                            f"（每人每天限取 {self.settings.per_person_daily_limit} 次）。", 403)
+
+    def check_daily_limit(self, holder: str, svc: Service) -> None:
+        """The per-person limit, counted over every channel the person took this service's numbers by."""
         limit = self.settings.per_person_daily_limit
         if not limit:
             return
         day = self.service.clock.now().date().isoformat()
         with self.service.lock:
             taken = sum(1 for t in self.service.hall.tickets.values()
-                        if t.day == day and t.holder == swipe.holder and t.service_id == svc.id)
+                        if t.day == day and t.holder == holder and t.service_id == svc.id)
         if taken >= limit:
             raise HallError("person_daily_limit",
                             f"您今天已取“{svc.name}”号 {taken} 次，每人每天限取 {limit} 次。如有疑问请咨询服务台。")
+
+    async def issue_mobile(self, service_id: str, holder: str, request_id: str | None, base_url: str
+                           ) -> dict[str, Any]:
+        """A ticket through the platform's mobile channel for a person it verified (实名): the per-person limit,
+        and at most `mobile_per_service` a service a day, so the channel cannot take a day's numbers."""
+        svc = self.service.config.service(service_id)
+        if svc is None:
+            raise HallError("unknown_service", f"未找到事项：{service_id}", 404)
+        if request_id is None or not self.service.is_replay(request_id):
+            cap = self.settings.mobile_per_service
+            day = self.service.clock.now().date().isoformat()
+            with self.service.lock:
+                taken = sum(1 for t in self.service.hall.tickets.values()
+                            if t.day == day and t.channel == "mobile" and t.service_id == svc.id)
+            if taken >= cap:
+                raise HallError("mobile_cap_reached", f"“{svc.name}”今日手机取号名额已满（每日{cap}个），"
+                                "请到大厅自助取号机取号。")
+            self.check_daily_limit(holder, svc)
+        view = await self.service.call(self.service.issue_ticket, svc.id, "mobile", request_id=request_id,
+                                       holder=holder, source=MOBILE_SOURCE)
+        if "token" in view:
+            view["status_url"] = f"{base_url}/t/{view['token']}"
+        return view
 
     async def check_in(self, kiosk: Kiosk, code: str | None, swipe_id: str | None, base_url: str) -> dict[str, Any]:
         holder = None

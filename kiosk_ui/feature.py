@@ -20,7 +20,8 @@ from hall_controller.features.appointments.settings import (
 )
 from kiosk_ui import api
 from kiosk_ui import settings as kiosk_settings
-from kiosk_ui.desk import KioskDesk
+from hall_controller.http.issuing import Device
+from kiosk_ui.desk import KioskDesk, source_of
 from kiosk_ui.readers import Readers
 from kiosk_ui.speech import Speech
 
@@ -33,7 +34,13 @@ def install(app: FastAPI) -> None:
     # The key of the running configuration version, as every setting the kiosk reads.
     readers = Readers(service, app.state.options.devices,
                       lambda number: identity_hash(number, appointment_settings(service.config).identity_key))
-    app.state.kiosk = KioskDesk(service, book, readers, devices=app.state.devices)
+    app.state.kiosk = desk = KioskDesk(service, book, readers, devices=app.state.devices)
+
+    def kiosks() -> list[Device]:  # read at each request: the hall's current configuration
+        return [Device(source_of(k), k.key_hash, admit=desk.admit_unswiped)
+                for k in kiosk_settings.settings_of(service.config).kiosks]
+
+    app.state.issuing_devices.provide(kiosks)
     app.state.kiosk_speech = Speech()
     app.mount("/static/kiosk", StaticFiles(directory=STATIC), name="kiosk-static")
     app.include_router(api.router)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 from hall_controller import config_loader as cfg
 from hall_controller.core.settings import HallConfig
+from hall_controller.http.issuing import KEY_HASH, MIN_KEY_LENGTH, key_hash
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,7 @@ class Kiosk:
     name: str
     printer: str  # a [[devices.printers]] id; "" = no printer
     id_reader: str  # connection ("socket://...", "/dev/serial/by-id/..."), or "none"
+    key_hash: str = ""  # its key's hash (http/issuing.py); "" = not provisioned: it cannot issue
 
 
 @dataclass(frozen=True)
@@ -26,25 +28,34 @@ class KioskSettings:
     queue_full_at: int = 0  # waiting tickets in a category at which issuing stops; 0 = never
     elderly_age: int = 60
     elderly_priority: str | None = "assist"  # priority class given by age; None = no automatic priority
+    # Services a kiosk issues only to a swiped ID card, so the per-person limit cannot be skipped by not
+    # swiping: none, every service (`require_swipe = true`), or the listed ones.
+    require_swipe: bool | tuple[str, ...] = False
+    mobile_per_service: int = 20  # tickets per service per day through the platform's mobile channel; 0 = none
 
     def kiosk(self, kiosk_id: str) -> Kiosk | None:
         return next((k for k in self.kiosks if k.id == kiosk_id), None)
 
+    def swipe_required(self, service_id: str) -> bool:
+        if isinstance(self.require_swipe, bool):
+            return self.require_swipe
+        return service_id in self.require_swipe
+
 
 _KEYS = ("idle_seconds", "ticket_seconds", "swipe_seconds", "per_person_daily_limit", "queue_full_at",
-         "elderly_age", "elderly_priority", "kiosk")
+         "elderly_age", "elderly_priority", "require_swipe", "mobile_per_service", "kiosk")
 
 
 def parse(table: cfg.Table, core: HallConfig) -> KioskSettings:
     t = cfg.Table(table.source, table.path, table.data, _KEYS)
     d = KioskSettings()
     kiosks: list[Kiosk] = []
-    for entry in t.tables("kiosk", ("id", "name", "printer", "id_reader")):
+    for entry in t.tables("kiosk", ("id", "name", "printer", "id_reader", "key", "key_hash")):
         kid = entry.ident()
         if any(k.id == kid for k in kiosks):
             entry.fail("id", f'duplicate kiosk id "{kid}"')
         kiosks.append(Kiosk(kid, entry.text("name"), entry.text("printer", "", empty=True),
-                            entry.text("id_reader", "none")))
+                            entry.text("id_reader", "none"), _key_hash(entry)))
     priority: str | None = t.text("elderly_priority", d.elderly_priority)
     if core.priority(priority) is None:
         if "elderly_priority" in t.data:
@@ -60,7 +71,35 @@ def parse(table: cfg.Table, core: HallConfig) -> KioskSettings:
         queue_full_at=t.integer("queue_full_at", d.queue_full_at, low=0, high=100_000),
         elderly_age=t.integer("elderly_age", core.queue.elderly_age, low=1, high=150),
         elderly_priority=priority,
+        require_swipe=_require_swipe(t, core),
+        mobile_per_service=t.integer("mobile_per_service", d.mobile_per_service, low=0, high=100_000),
     )
+
+
+def _key_hash(entry: cfg.Table) -> str:
+    """`key_hash` (from `hall-controller kiosk-key`), or a `key` in clear (a demo hall), hashed here."""
+    if "key" in entry.data and "key_hash" in entry.data:
+        entry.fail("key", "give key_hash or key, not both")
+    if "key" in entry.data:
+        key = entry.text("key")
+        if len(key) < MIN_KEY_LENGTH:
+            entry.fail("key", f"a kiosk key needs at least {MIN_KEY_LENGTH} characters (hall-controller kiosk-key makes one)")
+        return key_hash(key)
+    hashed = entry.text("key_hash", "", empty=True)
+    if hashed and not KEY_HASH.match(hashed):
+        entry.fail("key_hash", 'expected "sha256$" and 64 hex digits (hall-controller kiosk-key makes one)')
+    return hashed
+
+
+def _require_swipe(t: cfg.Table, core: HallConfig) -> bool | tuple[str, ...]:
+    raw = t.raw("require_swipe", False)
+    if isinstance(raw, bool):
+        return raw
+    services = tuple(str(s) for s in t.items("require_swipe"))
+    unknown = [s for s in services if core.service(s) is None]
+    if unknown:
+        t.fail("require_swipe", f"unknown service {unknown[0]!r}: give true, false or a list of service ids")
+    return services
 
 
 

@@ -30,6 +30,7 @@ from hall_controller.http.app import ServeOptions  # noqa: E402
 from tests.conftest import (  # noqa: E402
     CHROMIUM_ARGS,
     DEMO_CONFIG,
+    DEMO_KIOSK,
     ServerProcess,
     demo_staff,
     open_manager_board,
@@ -69,7 +70,7 @@ def drive(db: Path) -> None:
             minute = (now - START).total_seconds() / 60
             rate = 2.2 if 40 < minute < 110 else 1.2  # the morning peak
             for _ in range(sum(1 for _ in range(6) if rng.random() < rate / 6)):
-                r = c.post("/api/tickets", json={"service_id": rng.choices(services, weights)[0]})
+                r = c.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": rng.choices(services, weights)[0]})
                 if r.status_code == 201:
                     tokens[r.json()["id"]] = r.json()["token"]
             for w in WINDOWS:

@@ -19,10 +19,12 @@ from hall_controller.app import open_ledger
 from hall_controller.core.clock import ManualClock
 from hall_controller.core.service import HallService
 from hall_controller.http.app import create_app
-from tests.factory import MONDAY_10, small_hall
+from tests.factory import MONDAY_10, small_hall, with_kiosk
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "config" / "demo-hall.toml"
+# The demo hall's kiosk K1 key header (config/demo-hall.toml): what its kiosk page sends with every issue.
+DEMO_KIOSK = {"x-kiosk-key": "qinghe-demo-kiosk-K1-4b7e"}
 
 
 def demo_staff() -> dict[str, tuple[str, str]]:
@@ -61,7 +63,7 @@ def service(tmp_path, clock) -> HallService:
 
 @pytest.fixture
 def client(service) -> TestClient:
-    with TestClient(create_app(service)) as c:
+    with TestClient(with_kiosk(create_app(service))) as c:
         yield c
 
 

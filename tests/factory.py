@@ -24,6 +24,18 @@ MONDAY_10 = datetime(2026, 11, 23, 10, 0, tzinfo=TZ)  # a Monday in opening hour
 
 _PIN = hash_secret("1234", iterations=1000)
 
+# A kiosk's key for apps built without the kiosk feature: `with_kiosk(app)` provisions it, and requests that
+# issue send `headers=KIOSK` (http/issuing.py), as the kiosk page does.
+KIOSK_KEY = "test-kiosk-key-0001"
+KIOSK = {"x-kiosk-key": KIOSK_KEY}
+
+
+def with_kiosk(app):
+    from hall_controller.http.issuing import Device, key_hash
+
+    app.state.issuing_devices.provide(lambda: [Device("kiosk:T1", key_hash(KIOSK_KEY))])
+    return app
+
 
 def small_hall(max_wait: float = 60, ratio: int = 2, recall_limit: int = 3, fairness: str = "ratio",
                head_start: float = 15, windows: tuple[Window, ...] | None = None,

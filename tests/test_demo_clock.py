@@ -15,7 +15,7 @@ import pytest
 
 from hall_controller.app import load_config
 from hall_controller.cli import demo_start
-from tests.conftest import DEMO_CONFIG, ROOT, free_port
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, ROOT, free_port
 
 CFG = load_config(DEMO_CONFIG)
 TZ = ZoneInfo(CFG.timezone)
@@ -66,7 +66,7 @@ def test_a_restarted_demo_resumes_from_its_last_event(tmp_path):
     try:
         url = f"http://127.0.0.1:{port}"
         services = [s for s in httpx.get(f"{url}/api/services").json()["services"] if s["issuing_open"]]
-        first = httpx.post(f"{url}/api/tickets", json={"service_id": services[0]["id"]}).json()
+        first = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]["id"]}).json()
     finally:
         proc.terminate()
         proc.wait(20)
@@ -74,7 +74,7 @@ def test_a_restarted_demo_resumes_from_its_last_event(tmp_path):
     try:
         hall_now = datetime.fromisoformat(httpx.get(f"{url}/api/hall").json()["at"])
         assert hall_now > datetime.fromisoformat(first["issued_at"])
-        second = httpx.post(f"{url}/api/tickets", json={"service_id": services[0]["id"]})
+        second = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]["id"]})
         if second.status_code == 201:
             assert second.json()["issued_at"] > first["issued_at"]
             assert second.json()["estimated_wait_s"] >= 0

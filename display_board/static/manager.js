@@ -267,6 +267,7 @@ function renderAlerts() {
       <div class="title">${esc(a.title)}</div>
       <div class="detail">${esc(a.detail)}</div>
       <div class="meta"><span>持续 <span data-since="${esc(a.since)}"></span></span>
+        ${a.kind === "lockout" ? `<button class="ghost" data-unlock="${esc(a.subject.account)}">解除等待</button>` : ""}
         ${a.acknowledged_by ? `<span>已由 ${esc(a.acknowledged_by)} 确认</span>` : `<button class="ghost" data-ack="${esc(a.id)}">确认知悉</button>`}</div>
     </li>`).join("") : '<li class="none">暂无预警，大厅运行正常</li>';
 }
@@ -379,6 +380,9 @@ document.addEventListener("click", async (e) => {
     openCategories(b.dataset.categories);
   } else if (b.dataset.ack) {
     await act("/api/manager/alerts/acknowledge", { method: "POST", body: { alert_id: b.dataset.ack } }).catch(() => {});
+  } else if (b.dataset.unlock) {  // "staff:QH1001" / "manager:boss": every wait on its wrong tries, recorded with who
+    const [kind, id] = [b.dataset.unlock.split(":")[0], b.dataset.unlock.slice(b.dataset.unlock.indexOf(":") + 1)];
+    await act("/api/manager/lockouts/clear", { method: "POST", body: { [`${kind}_id`]: id } }).catch(() => {});
   }
 });
 

@@ -32,6 +32,7 @@ PRIVATE_KEYS: dict[str, tuple[str, ...]] = {
     "rating.recorded": ("comment", "staff_id", "level", "label", "bad", "reasons", "satisfaction.staff"),
     # Which 工号 and manager ids exist is not for the hall LAN (a failed sign-in names one).
     "manager.": ("manager_id",),
+    "lockout.": ("account",),
     "case.": ("steps",),
     "complaint.": ("content", "answer"),
 }

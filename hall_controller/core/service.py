@@ -29,14 +29,16 @@ from hall_controller.core.errors import HallError
 from hall_controller.core.events import Event, EventBus
 from hall_controller.core.hall import Hall
 from hall_controller.core.ledger import Ledger, StorageError, token_hash
-from hall_controller.core.lockout import Attempts, Lockout
+from hall_controller.core.lockout import ALERT_AFTER, Lockout, account_key, known_key, pair_key
 from hall_controller.core.model import Ticket, WindowStatus
-from hall_controller.core.passwords import verify_secret
+from hall_controller.core.passwords import hash_secret, verify_secret
 from hall_controller.core.settings import HallConfig
 
 log = logging.getLogger(__name__)
 
 SESSION_HOURS = 12  # a window sign-in lasts a working day at most
+# What a PIN tried at an id no account has is verified against: the same work, so the same answer time.
+_NO_ACCOUNT = hash_secret(secrets.token_urlsafe(16))
 
 Rider = Callable[[Decision], None]
 # A feature's addition to a window command's decision, in its transaction: (decision, now, details) where
@@ -120,9 +122,7 @@ class HallService:
         self.ledger = ledger
         self.clock = clock
         self.bus = bus or EventBus()
-        self.lockout = Lockout(accounts={
-            key: Attempts(failures, datetime.fromisoformat(last))
-            for key, failures, last in ledger.query("SELECT key, failures, last FROM lockouts WHERE failures > 0")})
+        self.lockout = Lockout.load(ledger.query("SELECT key, failures, last FROM lockouts"), clock.now())
         # Memory (`hall`): the writer holds it while it decides and applies a command, never across a COMMIT;
         # another thread holds it to walk memory or change it. Never execute while holding it.
         self.lock = threading.RLock()
@@ -305,41 +305,60 @@ class HallService:
 
     # ------------------------------------------------------------------ windows
 
-    def check_secret(self, key: str, secret: str, hashed: str | None,
+    def check_secret(self, account: str, source: str, secret: str, hashed: str | None,
                      failed_event: tuple[str, dict[str, Any]] | None = None) -> list[tuple[str, dict[str, Any]]]:
-        """Verify a PIN or password, with the slow-down and lock of repeated wrong tries.
+        """Verify a PIN or password tried at `account` from `source` (an address, a keypad), with the waits of
+        repeated wrong tries (core/lockout.py).
 
-        A wrong one is committed at once (with `failed_event`, for a real account): a real account's count
-        survives a restart. A right one returns the rows that clear the count, for the caller to commit with
-        its own decision and then `cleared(key)`. Tries from several threads take turns: each counts the wrong
-        ones committed before it."""
+        A wrong one is committed at once, with `failed_event` for a real account and `lockout.alert` when the
+        account's failures reach the alert line; an id no account has is verified against a stand-in hash and
+        counted and stored the same way, so nothing tells the two apart. A right one returns the rows that
+        mark the source known to the account and clear its count, for the caller to commit with its own
+        decision and then `cleared(account, source)`. Tries from several threads take turns."""
         with self._secrets:
             now = self.clock.now()
-            self.lockout.check(key, now)
-            account = hashed is not None
-            if not account or not verify_secret(secret, hashed):
-                attempts = self.lockout.failure(key, now)
-                if account:
-                    with self.riding():  # the wrong try is its own command, not the one a device event waits for
-                        self.execute(lambda now: Decision(
-                            rows=[("lockouts", {"key": key, "failures": attempts.failures, "last": attempts.last.isoformat()})],
-                            events=[failed_event] if failed_event else []))
-                self.lockout.apply(key, attempts, account, now)
+            self.lockout.check(account, source, now)
+            right = verify_secret(secret, hashed or _NO_ACCOUNT)
+            if hashed is None or not right:
+                counts = self.lockout.failure(account, source, now)
+                events = [failed_event] if failed_event and hashed is not None else []
+                failures = counts[account_key(account)].failures
+                if failures == ALERT_AFTER:
+                    sources = self.lockout.sources(account, now) + (self.lockout.attempts(pair_key(account, source), now) is None)
+                    events.append(("lockout.alert", {"account": account, "failures": failures, "sources": sources}))
+                with self.riding():  # the wrong try is its own command, not the one a device event waits for
+                    self.execute(lambda now: Decision(rows=[
+                        ("lockouts", {"key": key, "failures": a.failures, "last": a.last.isoformat()})
+                        for key, a in counts.items()], events=events))
+                self.lockout.apply(counts, {}, now)
                 raise HallError("bad_credentials", "工号或密码错误。", 401)
-            if key not in self.lockout.accounts:
-                return []
-            return [("lockouts", {"key": key, "failures": 0, "last": None})]
+            rows = [("lockouts", {"key": known_key(account, source), "failures": 0, "last": now.isoformat()})]
+            if self.lockout.attempts(pair_key(account, source), now) is not None:
+                rows.append(("lockouts", {"key": pair_key(account, source), "failures": 0, "last": now.isoformat()}))
+            return rows
 
-    def cleared(self, key: str) -> None:
-        """A right PIN or password was committed: its account's wrong tries no longer count."""
+    def cleared(self, account: str, source: str) -> None:
+        """A right PIN or password was committed: the source is known to the account, its wrong tries forgotten."""
         with self._secrets:
-            self.lockout.apply(key, None, True, self.clock.now())
+            now = self.clock.now()
+            self.lockout.apply({pair_key(account, source): None}, {known_key(account, source): now}, now)
 
-    def sign_in(self, window_id: str, staff_id: str, pin: str) -> dict[str, Any]:
+    def clear_lockout(self, account: str, by: str) -> int:
+        """A manager clears every wait on `account` (the staff member is at a new PC, or it was an attack), as
+        the event `lockout.cleared` with `by`. Returns how many counts were cleared."""
+        with self._secrets:
+            keys = self.lockout.of_account(account)
+            self.execute(lambda now: Decision(
+                rows=[("lockouts", {"key": key, "failures": 0, "last": now.isoformat()}) for key in keys],
+                events=[("lockout.cleared", {"account": account, "by": by, "cleared": len(keys)})]))
+            self.lockout.apply({key: None for key in keys}, {}, self.clock.now())
+            return len(keys)
+
+    def sign_in(self, window_id: str, staff_id: str, pin: str, source: str = "?") -> dict[str, Any]:
         staff = self.config.staff_member(staff_id)
         key = f"staff:{staff_id}"
         # A disabled (停用) account answers as an unknown one: its PIN no longer opens a window.
-        clear = self.check_secret(key, pin, staff.pin_hash if staff and not staff.disabled else None)
+        clear = self.check_secret(key, source, pin, staff.pin_hash if staff and not staff.disabled else None)
         token = secrets.token_urlsafe(24)
 
         def decide(now: datetime) -> Decision:
@@ -356,7 +375,7 @@ class HallService:
             return d
 
         ws = self.execute(decide)
-        self.cleared(key)
+        self.cleared(key, source)
         return {"token": token, "window": self.window_view(ws.id), "expires_in_s": SESSION_HOURS * 3600}
 
     def authorise(self, token: str | None, window_id: str) -> str:

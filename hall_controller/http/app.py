@@ -17,7 +17,7 @@ from fastapi_offline import FastAPIOffline
 
 from hall_controller.core.feature import Feature
 from hall_controller.core.service import HallService
-from hall_controller.http import auth, errors, limits, observe, ws
+from hall_controller.http import auth, errors, issuing, limits, observe, ws
 from hall_controller.http import routes as core
 
 COMMON_STATIC = Path(__file__).resolve().parent / "static"
@@ -67,6 +67,7 @@ def create_app(service: HallService, features: Iterable[Feature] = (), options: 
     app.state.features = features  # what the configuration is validated with (each feature's section)
     app.state.options = options
     app.state.ws_per_client, app.state.ws_clients = options.ws_per_client, {}
+    app.state.issuing_devices = issuing.Devices()  # kiosks and other keyed devices, provided by their features
     errors.install(app)
     app.include_router(core.router)
     app.include_router(auth.router)

@@ -31,13 +31,13 @@ async def sign_in(request: Request, body: ManagerSignIn) -> dict:
     """Sign-ins and wrong passwords of real accounts are ledger events (`manager.signed_in`,
     `manager.sign_in_failed`); tries at ids no account has are not, or anyone could fill the ledger."""
     service = service_of(request)
-    return await service.call(_sign_in, service, body)
+    return await service.call(_sign_in, service, body, client_address(request))
 
 
-def _sign_in(service: HallService, body: ManagerSignIn) -> dict:
+def _sign_in(service: HallService, body: ManagerSignIn, source: str) -> dict:
     manager = next((m for m in service.config.managers if m.id == body.manager_id), None)
     key = f"manager:{body.manager_id}"
-    clear = service.check_secret(key, body.password, manager.password_hash if manager else None,
+    clear = service.check_secret(key, source, body.password, manager.password_hash if manager else None,
                                  failed_event=("manager.sign_in_failed", {"manager_id": body.manager_id}))
     token = secrets.token_urlsafe(24)
 
@@ -48,7 +48,7 @@ def _sign_in(service: HallService, body: ManagerSignIn) -> dict:
         })], events=[("manager.signed_in", {"manager_id": manager.id, "role": manager.role})])
 
     service.execute(decide)
-    service.cleared(key)
+    service.cleared(key, source)
     return {"token": token, "manager": {"id": manager.id, "name": manager.name, "role": manager.role}}
 
 
@@ -66,6 +66,31 @@ async def sign_out(request: Request, authorization: Annotated[str | None, Header
 
     await service.call(service.execute, decide)
     return {"signed_out": manager_id}
+
+
+class UnlockRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    staff_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    manager_id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+
+
+@router.post("/lockouts/clear")
+async def clear_lockout(request: Request, body: UnlockRequest,
+                        authorization: Annotated[str | None, Header()] = None) -> dict:
+    """解除: clears every wait on a staff member's or manager's wrong tries, recorded as `lockout.cleared` with
+    `by` (the staff member is at a new PC, or it was an attack the board alerted on)."""
+    by = require_manager(request, authorization)
+    if (body.staff_id is None) == (body.manager_id is None):
+        raise HallError("invalid_request", "请指定一个工号（staff_id）或管理账号（manager_id）。", 422)
+    account = f"staff:{body.staff_id}" if body.staff_id is not None else f"manager:{body.manager_id}"
+    service = service_of(request)
+    cleared = await service.call(service.clear_lockout, account, by)
+    return {"account": account, "cleared": cleared}
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """Where a try came from, for the waits of wrong tries (core/lockout.py)."""
+    return connection.client.host if connection.client else "?"
 
 
 def bearer(authorization: str | None) -> str | None:

@@ -15,7 +15,8 @@ from hall_controller.core.calendar import (
 from hall_controller.core.errors import HallError
 from hall_controller.core.events import public
 from hall_controller.core.model import OUTCOMES
-from hall_controller.http.auth import bearer, reads_private_events, service_of
+from hall_controller.http.auth import bearer, client_address, reads_private_events, service_of
+from hall_controller.http.issuing import devices_of
 from hall_controller.http.links import status_url
 
 # Handlers are async: validation, sign-in checks and reads stay on the event loop with the WebSockets and the
@@ -106,14 +107,23 @@ async def services(request: Request) -> dict[str, Any]:
 async def issue_ticket(request: Request, body: IssueRequest, authorization: Annotated[str | None, Header()] = None
                        ) -> dict[str, Any]:
     svc = service_of(request)
-    # Priority jumps the queue: only a signed-in staff member grants it (the kiosk's age priority comes from
-    # its own ID reader, server-side); an appointment's priority comes only with its check-in.
+    # Nobody issues anonymously, or one address could empty a day's numbers: a signed-in staff member (who alone
+    # grants a priority: the kiosk's age priority comes from its own ID reader, server-side), or a device with
+    # its provisioned key. An appointment's ticket comes only with its check-in; the mobile channel only from
+    # the platform, which verified the person (`POST /api/mobile/tickets`).
     if body.channel == "appointment":
         raise HallError("appointment_channel", "预约号票只能通过预约签到取得。", 403)
+    if body.channel == "mobile":
+        raise HallError("mobile_channel", "手机取号须经政务服务平台实名认证后提交。", 403)
     if body.priority is not None or body.channel == "staff":
-        svc.authorise_any_staff(bearer(authorization))
+        source = f"staff:{svc.authorise_any_staff(bearer(authorization))}"
+    else:
+        device = devices_of(request).require(request)
+        if device.admit is not None:
+            device.admit(body.service_id)
+        source = device.id
     view = await svc.call(svc.issue_ticket, body.service_id, body.channel, priority=body.priority,
-                          request_id=body.request_id, source=f"address:{request.client.host if request.client else '?'}")
+                          request_id=body.request_id, source=source)
     if "token" in view:
         view["status_url"] = status_url(request, view["token"])
     return view
@@ -149,7 +159,7 @@ async def rejoin_ticket(request: Request, ticket_id: Id, authorization: Annotate
 @router.post("/windows/{window_id}/sign-in")
 async def sign_in(request: Request, window_id: Id, body: SignInRequest) -> dict[str, Any]:
     svc = service_of(request)
-    return await svc.call(svc.sign_in, window_id, body.staff_id, body.pin)
+    return await svc.call(svc.sign_in, window_id, body.staff_id, body.pin, client_address(request))
 
 
 async def _window_action(request: Request, window_id: str, authorization: str | None, action: str,

@@ -4,6 +4,15 @@
 import { HallEvents, api } from "/static/common/hall-events.js";
 
 const KIOSK = document.body.dataset.kiosk;
+// The kiosk's key, provisioned once by opening /kiosk/K1#key=… on the device: kept in its localStorage, taken
+// out of the address bar, and sent with every request (X-Kiosk-Key). Without it the kiosk cannot issue.
+const KEY_ITEM = `kiosk.key.${KIOSK}`;
+const hashKey = new URLSearchParams(location.hash.slice(1)).get("key");
+if (hashKey) {
+  localStorage.setItem(KEY_ITEM, hashKey);
+  history.replaceState(null, "", location.pathname + location.search);
+}
+const KEY_HEADERS = { "x-kiosk-key": localStorage.getItem(KEY_ITEM) || "" };
 // ?idle_seconds= and ?ticket_seconds= override the hall's settings on this screen (commissioning, tests).
 const PARAMS = new URLSearchParams(location.search);
 const seconds = (name, fallback) => Math.max(2, Number(PARAMS.get(name)) || fallback);
@@ -84,7 +93,7 @@ $("#dialog-ok").addEventListener("click", () => { $("#dialog").hidden = true; })
 
 async function call(path, options) {
   try {
-    const data = await api(path, options);
+    const data = await api(path, { ...options, headers: KEY_HEADERS });
     setOnline(true);
     return data;
   } catch (err) {

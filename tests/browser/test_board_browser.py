@@ -16,8 +16,8 @@ from hall_controller.app import open_ledger
 from hall_controller.core.service import HallService
 from hall_controller.features.manager.feature import feature as manager
 from hall_controller.http.app import create_app
-from tests.conftest import CHROMIUM_ARGS, ServerProcess
-from tests.factory import small_hall
+from tests.conftest import CHROMIUM_ARGS, DEMO_KIOSK, ServerProcess
+from tests.factory import KIOSK, small_hall, with_kiosk
 
 LIVE = 5000  # ms: room for a loaded CI machine; how fast a call reaches the screens is measured by bench/ws_fanout.py
 RESUME = 10_000  # ms: a reconnect waits out HallEvents' back-off (at most 4 s) first
@@ -34,7 +34,7 @@ WINDOW_STAFF = {"1": ("QH1001", "1234"), "2": ("QH1002", "2580"), "3": ("QH1003"
 def app_client(tmp_path, clock):
     def make(config=None):
         svc = HallService(config or small_hall(), open_ledger(tmp_path / "hall.db"), clock)
-        app = create_app(svc, [manager, screens])
+        app = with_kiosk(create_app(svc, [manager, screens]))
         return TestClient(app), svc
 
     return make
@@ -78,7 +78,7 @@ def test_board_state_has_recent_calls_notice_and_public_staff_only(app_client):
     token = client.post("/api/windows/1/sign-in", json={"staff_id": "S001", "pin": "1234"}).json()["token"]
     auth = {"authorization": f"Bearer {token}"}
     for _ in range(3):
-        client.post("/api/tickets", json={"service_id": "S1"})
+        client.post("/api/tickets", headers=KIOSK, json={"service_id": "S1"})
     client.post("/api/windows/1/call-next", headers=auth)
     client.post("/api/windows/1/recall", headers=auth)
     client.post("/api/windows/1/finish", headers=auth)
@@ -110,7 +110,7 @@ class Hall:
         return self.tokens[window]
 
     def issue(self, service_id: str = "hukou_move") -> dict:
-        r = self.http.post("/api/tickets", json={"service_id": service_id})
+        r = self.http.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": service_id})
         r.raise_for_status()
         return r.json()
 

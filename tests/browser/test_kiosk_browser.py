@@ -15,12 +15,13 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import ServerProcess
+from tests.conftest import DEMO_KIOSK, ServerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PHONE = {"width": 390, "height": 844}
 STAFF_13, PIN_13 = "QH1013", "8520"  # demo staff of window 13 (其他事务)
+DEMO_KIOSK_KEYS = {"K1": "qinghe-demo-kiosk-K1-4b7e", "K2": "qinghe-demo-kiosk-K2-9c1d"}  # config/demo-hall.toml
 PLATFORM = {"authorization": "Bearer qinghe-demo-platform-key-5d1a"}  # the demo hall's 网上预约 key
 ELDER_CARD = {"name": "王秀英", "sex": "女", "birth": "1950-03-01", "id_number": "110101195003010029",
               "address": "清河县城关镇人民路 8 号"}
@@ -41,9 +42,18 @@ def kiosk_server(tmp_path_factory):
     srv.stop()
 
 
+def key(kiosk: str) -> dict[str, str]:
+    return {"x-kiosk-key": DEMO_KIOSK_KEYS[kiosk]}
+
+
+def kiosk_url(url: str, kiosk: str = "K1", query: str = "") -> str:
+    """The kiosk page with its key in the fragment, as a hall provisions a kiosk (the page keeps the key)."""
+    return f"{url}/kiosk/{kiosk}{query}#key={DEMO_KIOSK_KEYS[kiosk]}"
+
+
 def open_service(page, url: str, category: str = "social", service: str = "hukou_move", kiosk: str = "K1",
                  query: str = "") -> None:
-    page.goto(f"{url}/kiosk/{kiosk}{query}")
+    page.goto(kiosk_url(url, kiosk, query))
     page.wait_for_selector("#screen > *")
     if page.is_visible("#home-btn"):  # the kiosk came back on the screen it showed before the reload
         page.click("#home-btn")
@@ -77,7 +87,7 @@ def book(url: str, service_id: str, slot: str, phone: str, name: str = "张三")
 
 
 def server_swipe(url: str, kiosk: str) -> dict | None:
-    return httpx.get(f"{url}/api/kiosk/{kiosk}/status").json()["swipe"]
+    return httpx.get(f"{url}/api/kiosk/{kiosk}/status", headers=key(kiosk)).json()["swipe"]
 
 
 def swipe(url: str, kiosk: str, body: dict[str, str]) -> dict:
@@ -169,7 +179,7 @@ def test_double_tap_and_reload_issue_one_ticket(kiosk_server, page):
 def test_appointment_check_in_by_code(kiosk_server, page):
     url = kiosk_server.url
     code = book(url, "hukou_move", "10:00", "13800001111")
-    page.goto(f"{url}/kiosk/K1")
+    page.goto(kiosk_url(url, "K1"))
     page.click("#go-checkin")
     press_keys(page, code)
     assert page.inner_text("#entry") == code
@@ -217,7 +227,7 @@ def test_printer_out_of_paper_tells_the_citizen_to_photograph_the_qr(kiosk_serve
 
 def test_elderly_mode_enlarges_reads_aloud_and_shows_fewer_items(kiosk_server, page):
     url = kiosk_server.url
-    page.goto(f"{url}/kiosk/K1")
+    page.goto(kiosk_url(url, "K1"))
     page.wait_for_selector(".tile")
     normal = page.eval_on_selector(".tile .name", "e => parseFloat(getComputedStyle(e).fontSize)")
     with page.expect_response(lambda r: "/api/kiosk/speech" in r.url) as spoken:
@@ -253,7 +263,7 @@ def test_a_swipe_ends_with_its_citizen(kiosk_server, page):
     """An ID swipe lasts swipe_seconds, but never past its citizen: 首页, the idle return, a ticket and a
     refused 取号 all let it go, so the next person neither gets its priority nor its daily limit."""
     url = kiosk_server.url
-    page.goto(f"{url}/kiosk/K2?idle_seconds=3")
+    page.goto(kiosk_url(url, "K2", "?idle_seconds=3"))
     page.wait_for_selector(".tile")
     # 首页: an elderly citizen swipes, looks at a theme and walks off; the next one presses 首页
     swipe(url, "K2", card(1, "1940-05-01", "周老伯"))
@@ -315,17 +325,17 @@ def test_a_card_read_just_before_take_is_the_one_used(kiosk_server, page):
     shown = swipe(url, "K2", card(5))
     assert not shown["elderly"]
     swipe(url, "K2", card(6, "1939-02-02", "陈老伯"))
-    r = httpx.post(f"{url}/api/kiosk/K2/tickets", json={"service_id": "company_change", "request_id": "race-stale-1",
+    r = httpx.post(f"{url}/api/kiosk/K2/tickets", headers=key("K2"), json={"service_id": "company_change", "request_id": "race-stale-1",
                                                          "swipe_id": shown["id"]})
     assert r.status_code == 201, r.text
     assert r.json()["ticket"]["priority"] == "assist"
     assert server_swipe(url, "K2") is None
     # ... and a card the page has not shown yet at all
     swipe(url, "K2", card(7, "1938-03-03", "褚老伯"))
-    r = httpx.post(f"{url}/api/kiosk/K2/tickets", json={"service_id": "company_change", "request_id": "race-unseen-1"})
+    r = httpx.post(f"{url}/api/kiosk/K2/tickets", headers=key("K2"), json={"service_id": "company_change", "request_id": "race-unseen-1"})
     assert r.json()["ticket"]["priority"] == "assist"
     # an expired card the page still shows, with nothing read since: asked again, not served without it
-    r = httpx.post(f"{url}/api/kiosk/K2/tickets", json={"service_id": "company_change", "request_id": "race-gone-1",
+    r = httpx.post(f"{url}/api/kiosk/K2/tickets", headers=key("K2"), json={"service_id": "company_change", "request_id": "race-gone-1",
                                                          "swipe_id": shown["id"]})
     assert r.status_code == 409 and "失效" in r.json()["message"]
     # In the browser: swipe and tap at once, before the page's next status poll
@@ -366,7 +376,7 @@ def test_screens_fit_without_sideways_overflow(kiosk_server, browser, viewport, 
         ctx.add_init_script("sessionStorage.setItem('kiosk.elder', '1')")
     page = ctx.new_page()
     try:
-        page.goto(f"{url}/kiosk/K1")
+        page.goto(kiosk_url(url, "K1"))
         page.wait_for_selector(".tile")
         assert_fits(page, "search", "checkin")
         for category, service in (("social", "hukou_move"), ("construction", "construction_permit")):
@@ -389,7 +399,7 @@ def test_screens_fit_without_sideways_overflow(kiosk_server, browser, viewport, 
 
 def test_search_by_name_or_initials_of_any_word(kiosk_server, page):
     url = kiosk_server.url
-    page.goto(f"{url}/kiosk/K1")
+    page.goto(kiosk_url(url, "K1"))
     page.click("#go-search")
     for key in "kstb":
         page.click(f"[data-key={key}]")
@@ -422,7 +432,7 @@ def test_idle_and_ticket_screens_return_home(kiosk_server, page):
 def test_check_in_shows_the_configured_window_and_asks_for_no_phone_number(kiosk_server, page):
     url = kiosk_server.url
     code = book(url, "real_estate_transfer", "09:50", "13912345678", "赵六")
-    page.goto(f"{url}/kiosk/K1")
+    page.goto(kiosk_url(url, "K1"))
     page.click("#go-checkin")
     # the rule comes from [appointments]: 30 minutes before, 15 after, then an ordinary ticket
     assert page.inner_text("#checkin-rule") == ("请在预约时段开始前 30 分钟内至开始后 15 分钟内签到，签到后优先叫号；"
@@ -461,7 +471,7 @@ def test_limits_and_a_controller_restart_on_the_kiosk(tmp_path, page):
     try:
         url = srv.url
         for n in range(10):  # 特殊建设工程消防设计审查: 10 a day
-            httpx.post(f"{url}/api/tickets", json={"service_id": "fire_design_review", "request_id": f"cap-{n:04d}"})
+            httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "fire_design_review", "request_id": f"cap-{n:04d}"})
         open_service(page, url, "construction", "fire_design_review")
         expect(page.locator("#closed")).to_contain_text("今日号源已取完（每日10个）")
         assert page.is_disabled("#take")
@@ -471,7 +481,7 @@ def test_limits_and_a_controller_restart_on_the_kiosk(tmp_path, page):
                   if c["id"] == "social" for s in c["services"]]
         waiting, n = 0, 0
         while waiting < 150:
-            r = httpx.post(f"{url}/api/tickets", json={"service_id": social[n % len(social)], "request_id": f"full-{n:04d}"})
+            r = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": social[n % len(social)], "request_id": f"full-{n:04d}"})
             waiting += r.status_code == 201
             n += 1
         page.click("#take")
@@ -496,7 +506,7 @@ def test_limits_and_a_controller_restart_on_the_kiosk(tmp_path, page):
 def test_status_url_follows_the_address_the_kiosk_used(kiosk_server):
     """No public_url configured: the QR and status_url use the address the request came by, not the bind address."""
     url = kiosk_server.url
-    lan = {"host": "192.168.10.5:8000"}
+    lan = {"host": "192.168.10.5:8000", **key("K1")}
     r = httpx.post(f"{url}/api/kiosk/K1/tickets", headers=lan,
                    json={"service_id": "guide_consult", "request_id": "lan-url-0001"})
     assert r.status_code == 201
@@ -515,10 +525,10 @@ def test_screenshots(kiosk_server, browser):
     server = kiosk_server
     out = Path(os.environ["KIOSK_SCREENSHOTS"])
     for n in range(3):  # a few people waiting makes the numbers meaningful
-        httpx.post(f"{server.url}/api/tickets", json={"service_id": "id_card_renew", "request_id": f"shot-{n}"})
+        httpx.post(f"{server.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "id_card_renew", "request_id": f"shot-{n}"})
     ctx = browser.new_context(locale="zh-CN", viewport={"width": 1080, "height": 1920})
     page = ctx.new_page()
-    page.goto(f"{server.url}/kiosk/K1")
+    page.goto(kiosk_url(server.url, "K1"))
     page.wait_for_selector(".tile")
     page.screenshot(path=out / "kiosk-home-portrait.png")
     open_service(page, server.url)
@@ -533,7 +543,7 @@ def test_screenshots(kiosk_server, browser):
     phone.screenshot(path=out / "mobile-ticket.png", full_page=True)
     wide_ctx = browser.new_context(locale="zh-CN", viewport=LANDSCAPE)
     wide = wide_ctx.new_page()
-    wide.goto(f"{server.url}/kiosk/K2")
+    wide.goto(kiosk_url(server.url, "K2"))
     wide.wait_for_selector(".tile")
     wide.screenshot(path=out / "kiosk-home-landscape.png")
     open_service(wide, server.url, "construction", "construction_permit", kiosk="K2")

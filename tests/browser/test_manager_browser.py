@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import DEMO_CONFIG, ServerProcess, open_manager_board
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, ServerProcess, open_manager_board
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -54,7 +54,7 @@ def sign_in_window(url: str, window: str) -> dict[str, str]:
 
 
 def issue(url: str, service_id: str) -> dict:
-    r = httpx.post(f"{url}/api/tickets", json={"service_id": service_id})
+    r = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": service_id})
     assert r.status_code == 201, r.text
     return r.json()
 

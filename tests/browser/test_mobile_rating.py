@@ -11,13 +11,14 @@ from playwright.sync_api import expect
 
 from tests.browser.screens import axe_violations, small_targets
 from tests.e2e.test_e2e_core import comprehensive_windows, open_services, sign_in_all
+from tests.conftest import DEMO_KIOSK
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def test_rating_from_the_ticket_page(server, page):
     url = server.url
-    ticket = httpx.post(f"{url}/api/tickets", json={"service_id": open_services(url)[0]}).json()
+    ticket = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": open_services(url)[0]}).json()
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{url}/t/{ticket['token']}")
     expect(page.locator("#number")).to_have_text(ticket["number"])

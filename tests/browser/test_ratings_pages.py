@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests.conftest import DEMO_KIOSK
 
 from tests.browser.screens import clipped
 
@@ -21,7 +22,7 @@ def seed(url: str) -> str:
         token = http.post(f"/api/windows/{window}/sign-in", json={"staff_id": staff, "pin": pin}).json()["token"]
         auth = {"authorization": f"Bearer {token}"}
         for i, level in enumerate(levels[window]):
-            t = http.post("/api/tickets", json={"service_id": service_ids[i % 3]}).json()
+            t = http.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": service_ids[i % 3]}).json()
             http.post(f"/api/windows/{window}/call-next", headers=auth)
             http.post(f"/api/windows/{window}/finish", headers=auth, json={})
             body = {"token": t["token"], "level": level, "channel": "kiosk"}

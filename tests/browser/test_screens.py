@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.browser.screens import SIZES, axe_violations, clipped, small_targets
-from tests.conftest import ServerProcess
+from tests.conftest import DEMO_KIOSK, ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -76,7 +76,7 @@ class Desk:
         self.auth = {"authorization": f"Bearer {token}"}
 
     def serve(self, service_id: str = "hukou_move", finish: bool = True) -> str:
-        self.http.post("/api/tickets", json={"service_id": service_id}).raise_for_status()
+        self.http.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": service_id}).raise_for_status()
         r = self.http.post(f"/api/windows/{self.window}/call-next", headers=self.auth)
         r.raise_for_status()
         if finish:

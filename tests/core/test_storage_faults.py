@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 
 from hall_controller.core.errors import HallError
+from tests.factory import KIOSK
 
 
 def test_read_only_database(service, client):
-    first = client.post("/api/tickets", json={"service_id": "S1"}).json()
+    first = client.post("/api/tickets", headers=KIOSK, json={"service_id": "S1"}).json()
     service.ledger.conn.execute("PRAGMA query_only = ON")
-    r = client.post("/api/tickets", json={"service_id": "S1"})
+    r = client.post("/api/tickets", headers=KIOSK, json={"service_id": "S1"})
     assert r.status_code == 503 and r.json()["error"] == "storage_unavailable" and "未生效" in r.json()["message"]
     assert len(service.hall.tickets) == 1  # memory did not move ahead of the ledger
     service.ledger.conn.execute("PRAGMA query_only = OFF")
-    again = client.post("/api/tickets", json={"service_id": "S1"}).json()
+    again = client.post("/api/tickets", headers=KIOSK, json={"service_id": "S1"}).json()
     assert (first["number"], again["number"]) == ("A001", "A002")  # no gap, no reuse
     seqs = [row[0] for row in service.ledger.query("SELECT seq FROM events ORDER BY seq")]
     assert seqs == [1, 2]

@@ -38,7 +38,7 @@ from hall_controller.features.devices.settings import (
     VoiceSettings,
     VoiceZone,
 )
-from tests.conftest import DEMO_CONFIG, ROOT, ServerProcess
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, ROOT, ServerProcess
 from tests.factory import small_hall
 
 FAST = BusTiming(reply_timeout=0.05, keypad_idle_poll=0.02, keypad_active_poll=0.01, pad_poll=0.02, heartbeat=0.3,
@@ -629,7 +629,7 @@ def test_demo_server_runs_simulated_devices_and_the_terminal_tool_drives_them(tm
 
         pressed = http.post("/api/sim/keypads/1/press", json={"key": "sign_in", "staff_id": staff.id, "pin": pin}).json()
         assert pressed["handled"] and pressed["lcd"].startswith("签到成功")
-        ticket = http.post("/api/tickets", json={"service_id": "hukou_move"}).json()
+        ticket = http.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": "hukou_move"}).json()
         called = http.post("/api/sim/keypads/1/press", json={"key": "call_next"}).json()
         assert called["lcd"] == f"已呼叫 {ticket['number']}"
         _wait(lambda: _window(http, "1")["display"]["lines"][:1] == [ticket["number"]])

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.conftest import demo_staff
+from tests.conftest import DEMO_KIOSK, demo_staff
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def test_many_kiosks_and_windows_at_once(server):
     def kiosk(k: int) -> None:
         with httpx.Client(base_url=url, timeout=30) as c:
             for i in range(25):
-                r = c.post("/api/tickets", json={"service_id": services[(k + i) % len(services)], "channel": "kiosk",
+                r = c.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[(k + i) % len(services)], "channel": "kiosk",
                                                  "request_id": f"k{k}-{i}"})
                 if r.status_code != 201:
                     errors.append(r.text)
@@ -126,15 +126,15 @@ def test_websocket_resume_on_real_server(server):
         ws_url = url.replace("http", "ws") + "/ws/events?since=0"
         got: list[int] = []
         async with httpx.AsyncClient(base_url=url) as c:
-            await c.post("/api/tickets", json={"service_id": services[0]})
+            await c.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]})
             async with websockets.connect(ws_url) as ws:
                 got.append(json.loads(await ws.recv())["seq"])
             for _ in range(5):  # missed while away
-                await c.post("/api/tickets", json={"service_id": services[0]})
+                await c.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]})
             async with websockets.connect(url.replace("http", "ws") + f"/ws/events?since={got[-1]}") as ws:
                 async def issue_live() -> None:
                     for _ in range(5):
-                        await c.post("/api/tickets", json={"service_id": services[0]})
+                        await c.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]})
 
                 task = asyncio.create_task(issue_live())
                 while len(got) < 11:

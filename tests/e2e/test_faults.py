@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import ServerProcess
+from tests.conftest import DEMO_KIOSK, ServerProcess
 from tests.e2e.test_e2e_core import (
     comprehensive_windows,
     ledger_events,
@@ -37,7 +37,7 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
             i = 0
             while not stop.is_set():
                 try:
-                    r = c.post("/api/tickets", json={"service_id": services[i % len(services)], "request_id": f"f{k}-{i}"})
+                    r = c.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[i % len(services)], "request_id": f"f{k}-{i}"})
                 except httpx.HTTPError:
                     return
                 if r.status_code == 201:
@@ -97,7 +97,7 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
         highest: dict[str, int] = {}
         for number in tickets.values():
             highest[number[0]] = max(highest.get(number[0], 0), int(number[1:]))
-        again = httpx.post(f"{url}/api/tickets", json={"service_id": services[0]}).json()
+        again = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]}).json()
         assert int(again["number"][1:]) > highest.get(again["number"][0], 0)
         seqs = [e["seq"] for e in ledger_events(url)]
         assert seqs == list(range(1, len(seqs) + 1))

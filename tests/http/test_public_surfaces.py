@@ -54,3 +54,39 @@ def test_streams_that_read_nothing_hold_bounded_memory():
     cut = [s for s in stuck if s.overflowed]
     assert cut and all(s.queue.get_nowait() is None for s in cut)
     assert bus.subscribers == len(stuck) - len(cut)
+
+
+# ------------------------------------------------------------------ kiosk keys in the config
+
+
+def test_kiosk_keys_are_stored_hashed_and_checked_at_load(tmp_path):
+    from hall_controller.app import parse_config
+    from hall_controller.config_loader import ConfigError
+    from hall_controller.http.issuing import key_hash
+    from kiosk_ui.settings import settings_of
+
+    demo = DEMO_CONFIG.read_text(encoding="utf-8")
+    kiosks = settings_of(parse_config(demo, "demo.toml")).kiosks
+    assert kiosks[0].key_hash == key_hash("qinghe-demo-kiosk-K1-4b7e") and "qinghe" not in repr(kiosks)
+    hashed = key_hash("a-key-from-hall-controller-kiosk-key")
+    text = demo.replace('key = "qinghe-demo-kiosk-K1-4b7e"', f'key_hash = "{hashed}"')
+    assert settings_of(parse_config(text, "hall.toml")).kiosks[0].key_hash == hashed
+    for bad, reason in (('key = "short"', "at least 16"), ('key_hash = "md5$abc"', "sha256$"),
+                        (f'key = "qinghe-demo-kiosk-K1-4b7e"\nkey_hash = "{hashed}"', "not both")):
+        with pytest.raises(ConfigError) as failed:
+            parse_config(demo.replace('key = "qinghe-demo-kiosk-K1-4b7e"', bad), "hall.toml")
+        assert "kiosks.kiosk" in str(failed.value) and reason in str(failed.value)
+    with pytest.raises(ConfigError) as failed:
+        parse_config(demo.replace('require_swipe = ["drug_retail_licence"', 'require_swipe = ["nope"'), "hall.toml")
+    assert "require_swipe" in str(failed.value) and "nope" in str(failed.value)
+
+
+def test_the_kiosk_key_command_prints_a_hash_the_config_takes(capsys):
+    from hall_controller.cli import main
+    from hall_controller.http.issuing import key_hash
+
+    assert main(["kiosk-key", "K3"]) == 0
+    out = capsys.readouterr().out
+    hashed = out.split('key_hash = "')[1].split('"')[0]
+    key = out.split("#key=")[1].split()[0]
+    assert key_hash(key) == hashed and len(key) >= 32

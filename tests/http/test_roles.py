@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from hall_controller.app import build_app, load_config
 from hall_controller.core.clock import ManualClock
 from hall_controller.http.app import ServeOptions
-from tests.conftest import DEMO_CONFIG
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +46,7 @@ def test_anonymous_kiosk_cannot_act_for_staff_or_managers(demo):
     assert demo.get("/api/manager/overview").status_code == 401
     assert demo.post("/api/manager/windows/1/close").status_code == 401
     assert demo.post("/api/retention/purge").status_code == 401
-    assert demo.post("/api/tickets", json={"service_id": demo.get("/api/services").json()["services"][0]["id"]}
+    assert demo.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": demo.get("/api/services").json()["services"][0]["id"]}
                      ).status_code in (201, 409)  # issuing is the kiosk's own right
 
 
@@ -87,7 +87,7 @@ def test_admin_purges_and_is_recorded(demo):
 def test_public_surfaces_carry_no_personal_data(demo):
     staff_login(demo, "7")
     service = demo.get("/api/services").json()["services"][0]["id"]
-    ticket = demo.post("/api/tickets", json={"service_id": service}).json()
+    ticket = demo.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": service}).json()
     public = {
         "/api/hall": demo.get("/api/hall").text,
         "/api/board": demo.get("/api/board").text,
@@ -111,7 +111,7 @@ def test_the_public_event_stream_carries_no_personal_text(demo):
                                                             "name": "欧阳明月", "phone": "13912345678", "channel": "phone"})
     assert r.status_code == 201, r.text
     booked = r.json()["appointment"]
-    demo.post("/api/tickets", json={"service_id": service})
+    demo.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": service})
     called = demo.post("/api/windows/2/call-next", headers=staff).json()["ticket"]
     demo.post("/api/windows/2/finish", headers=staff)
     token = svc.hall.tickets[called["id"]].token

@@ -9,7 +9,7 @@ import sys
 import httpx
 import pytest
 
-from tests.conftest import DEMO_CONFIG, ROOT, ServerProcess
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, ROOT, ServerProcess
 from tests.region.servers import RegionProcess, wait_for
 
 pytestmark = pytest.mark.slow
@@ -34,12 +34,12 @@ def test_a_hall_streams_to_the_region_and_catches_up_after_the_region_died(tmp_p
             return httpx.get(f"{hall.url}/healthz").json()["seq"]
 
         for i in range(5):
-            assert httpx.post(f"{hall.url}/api/tickets", json={"service_id": "hukou_move"}).status_code == 201
+            assert httpx.post(f"{hall.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "hukou_move"}).status_code == 201
         wait_for(lambda: held() == ledger(), "the region to hold the hall's events")
 
         region.kill()
         for i in range(3):  # the hall does not notice
-            assert httpx.post(f"{hall.url}/api/tickets", json={"service_id": "hukou_move"}).status_code == 201
+            assert httpx.post(f"{hall.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "hukou_move"}).status_code == 201
         region.start()
         wait_for(lambda: held() == ledger(), "the region to catch up")
         day = "2026-11-23"

@@ -244,7 +244,7 @@ async def kiosk_pickup(request: Request, kiosk_id: Annotated[str, PathParam(min_
                        body: PickupBody) -> dict[str, Any]:
     """A 出件 ticket for a ready 办件, found by its 办件编号 or the citizen's ID card on the kiosk's reader."""
     desk = request.app.state.kiosk
-    kiosk = desk.kiosk(kiosk_id)
+    kiosk = desk.authorised(request, kiosk_id)  # the kiosk's key: issuing is the kiosk's own
     apps = apps_of(request)
     service = service_of(request)
     pickup = apps.settings.pickup_service

@@ -15,6 +15,7 @@ from hall_controller.features.appointments.rules import (
 )
 from hall_controller.features.appointments.service import Appointments
 from hall_controller.http.auth import bearer, require_manager, service_of
+from hall_controller.http.issuing import devices_of
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,10 @@ async def list_appointments(request: Request, date_: Annotated[str, Query(alias=
 
 @router.post("/check-in")
 async def post_check_in(request: Request, body: CheckInBody) -> dict[str, Any]:
+    # A check-in issues a ticket: only a kiosk (its key), or anyone could try codes until one checks in.
+    device = devices_of(request).require(request)
     book = book_of(request)
-    return await service_of(request).call(book.check_in, book.find_for_check_in(code=body.code))
+    return await service_of(request).call(book.check_in, book.find_for_check_in(code=body.code), source=device.id)
 
 
 @router.post("/import")

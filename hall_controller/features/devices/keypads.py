@@ -92,7 +92,7 @@ class Keypads:
                 d.rows.append(("keypad_sessions", session))
 
             riders.append(keypad_session)
-            signed = svc.sign_in(window_id, event.staff_id or "", event.pin or "")
+            signed = svc.sign_in(window_id, event.staff_id or "", event.pin or "", source=f"keypad:{keypad.id}")
             self.sessions[keypad.id] = KeypadSession(session["staff_id"], session["signed_in_at"], session["expires_at"])
             return f"签到成功\n{signed['window']['staff']['name']}"
         self._authorise(self.sessions.get(keypad.id), window_id)  # trusted only after a PIN sign-in on this keypad

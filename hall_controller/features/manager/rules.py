@@ -19,7 +19,8 @@ from hall_controller.core.model import WindowState
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.reports.kpis import RATING_LEVELS, is_bad
 
-ALLOWED_KEYS = ("queue_alert", "idle_alert_minutes", "pause_alert_minutes", "refresh_seconds")
+ALLOWED_KEYS = ("queue_alert", "idle_alert_minutes", "pause_alert_minutes", "refresh_seconds", "issuing_burst",
+                "person_daily_tickets")
 
 # Events the rules read besides the hall state.
 DEVICE_EVENTS = ("device.offline", "device.online")
@@ -30,8 +31,9 @@ CASE_EVENTS = ("case.verified", "case.appealed", "case.appeal_decided", "case.re
                # a 办件's steps carry the deadline it is watched by now (due_at): met or moved, the alert ends
                "application.status_changed", "application.supplied", "application.mailed", "application.recorded")
 DONE_STATES = ("closed", "answered")
+LOCKOUT_EVENTS = ("lockout.alert", "lockout.cleared")
 SIGNAL_EVENTS = (*DEVICE_EVENTS, "printer.status", "rating.recorded", "manager.alert_acknowledged",
-                 "platform.rejected", *OVERDUE_EVENTS, *CASE_EVENTS)
+                 "platform.rejected", *OVERDUE_EVENTS, *CASE_EVENTS, *LOCKOUT_EVENTS)
 
 DEVICE_NAMES = {"keypad": "呼叫器", "pad": "评价器", "display": "窗口屏", "board": "综合屏", "printer": "打印机",
                 "kiosk": "取号机", "voice": "语音播报", "speaker": "语音播报"}
@@ -44,6 +46,10 @@ class ManagerSettings:
     idle_alert_minutes: float = 5  # an open window not calling while its categories have people waiting
     pause_alert_minutes: float = 15  # a paused window while its categories have people waiting
     refresh_seconds: int = 5  # the board re-evaluates time-based alerts at least this often
+    # 疑似黄牛: this many tickets from one device or staff member within a minute (a citizen at a kiosk takes a
+    # few a minute at most), or from one person (ID card) in a day, across services; 0 = no such alert.
+    issuing_burst: int = 10
+    person_daily_tickets: int = 5
 
 
 
@@ -51,7 +57,7 @@ class ManagerSettings:
 @dataclass(frozen=True)
 class Alert:
     kind: str  # max_wait | queue | window_idle | window_paused | device_offline | paper | printer_unknown
-    #           | bad_review | overdue | platform_rejected
+    #           | bad_review | overdue | platform_rejected | scalping | lockout
     key: str
     since: datetime
     level: str  # danger | warning
@@ -82,6 +88,7 @@ class Signals:
     bad_reviews: list[tuple[int, datetime, dict[str, Any]]] = field(default_factory=list)  # (seq, at, data)
     rejected: list[tuple[int, datetime, dict[str, Any]]] = field(default_factory=list)  # platform dead letters
     acknowledged: dict[str, str] = field(default_factory=dict)  # alert id -> manager id
+    lockouts: dict[str, tuple[datetime, dict[str, Any]]] = field(default_factory=dict)  # account -> (since, data)
 
 
 def fold_signals(events: Iterable[dict[str, Any]], into: Signals | None = None) -> Signals:
@@ -131,6 +138,10 @@ def fold_signals(events: Iterable[dict[str, Any]], into: Signals | None = None) 
                 s.bad_reviews.append((e["seq"], at, data))
         elif e["type"] == "platform.rejected":
             s.rejected.append((e["seq"], at, data))
+        elif e["type"] == "lockout.alert":
+            s.lockouts[str(data.get("account"))] = (at, data)
+        elif e["type"] == "lockout.cleared":
+            s.lockouts.pop(str(data.get("account")), None)
         elif e["type"] == "manager.alert_acknowledged":
             s.acknowledged[str(data.get("alert_id"))] = str(data.get("by", ""))
     return s
@@ -206,6 +217,11 @@ def evaluate(hall: Hall, now: datetime, settings: ManagerSettings, signals: Sign
                       {"seq": data.get("seq")})
         if alert.id not in signals.acknowledged:
             alerts.append(alert)
+    for account, (since, data) in signals.lockouts.items():  # until a manager clears it (or acknowledges it)
+        alerts.append(Alert("lockout", f"lockout:{account}", since, "danger", "密码错误过多",
+                            f"{_account_name(account, config)} 1 小时内密码错误 {data.get('failures')} 次，来自 "
+                            f"{data.get('sources')} 个地址：陌生地址须等待后重试，本人常用设备不受影响；核实后可解除",
+                            {"account": account}))
     for seq, at, data in signals.bad_reviews:
         alert = Alert("bad_review", f"bad_review:{seq}", at, "danger", "新差评", _review_text(data, config),
                       {"window_id": data.get("window_id"), "service_id": data.get("service_id"),
@@ -213,9 +229,71 @@ def evaluate(hall: Hall, now: datetime, settings: ManagerSettings, signals: Sign
         if alert.id not in signals.acknowledged:  # a new bad review alerts until someone takes it up
             alerts.append(alert)
 
+    alerts += scalping(hall, now, settings)
     alerts = [a if a.id not in signals.acknowledged else _acknowledged(a, signals.acknowledged[a.id]) for a in alerts]
     alerts.sort(key=lambda a: (a.acknowledged_by is not None, LEVELS.index(a.level), a.since))
     return alerts
+
+
+BURST_SECONDS = 60
+MOBILE_SOURCE = "platform"  # many people through one channel: counted per person, not as one source
+
+
+def scalping(hall: Hall, now: datetime, settings: ManagerSettings) -> list[Alert]:
+    """疑似黄牛: today's tickets bunched on one source (a kiosk's key, a staff member) or one person. An alert
+    starts at the first ticket of the first such burst and stays for the day, until acknowledged, so a burst
+    seen late is still seen."""
+    day = now.date().isoformat()
+    by_source: dict[str, list[Any]] = {}
+    by_person: dict[str, list[Any]] = {}
+    for t in hall.tickets.values():
+        if t.day != day:
+            continue
+        if t.source and t.source != MOBILE_SOURCE:
+            by_source.setdefault(t.source, []).append(t)
+        if t.holder:
+            by_person.setdefault(t.holder, []).append(t)
+    alerts = []
+    burst = settings.issuing_burst
+    for source, tickets in sorted(by_source.items()) if burst else ():
+        tickets.sort(key=lambda t: t.issued_at)
+        start = next((i for i in range(len(tickets) - burst + 1)
+                      if (tickets[i + burst - 1].issued_at - tickets[i].issued_at).total_seconds() <= BURST_SECONDS),
+                     None)
+        if start is None:
+            continue
+        first = tickets[start]
+        alerts.append(Alert("scalping", f"scalping:{source}", first.issued_at, "danger", "疑似黄牛取号",
+                            f"{_source_name(source, hall.config)} 1 分钟内取号 {burst} 张以上（自 {first.number} 起，"
+                            f"今日共 {len(tickets)} 张），请核查", {"source": source, "count": len(tickets)}))
+    limit = settings.person_daily_tickets
+    for holder, tickets in by_person.items() if limit else ():
+        if len(tickets) < limit:
+            continue
+        tickets.sort(key=lambda t: t.issued_at)
+        alerts.append(Alert("scalping", f"scalping:person:{holder[:12]}", tickets[limit - 1].issued_at, "danger",
+                            "疑似黄牛取号", f"同一证件今日取号 {len(tickets)} 张（{'、'.join(t.number for t in tickets[:8])}"
+                            f"{'…' if len(tickets) > 8 else ''}），请核查", {"count": len(tickets)}))
+    return alerts
+
+
+def _account_name(account: str, config: HallConfig) -> str:
+    kind, _, ident = account.partition(":")
+    if kind == "staff":
+        staff = config.staff_member(ident)
+        return f"工号 {ident}（{staff.name}）" if staff else f"工号 {ident}（不存在）"
+    manager = next((m for m in config.managers if m.id == ident), None)
+    return f"管理账号 {ident}" + ("" if manager else "（不存在）")
+
+
+def _source_name(source: str, config: HallConfig) -> str:
+    kind, _, ident = source.partition(":")
+    if kind == "kiosk":
+        return f"取号机 {ident}"
+    if kind == "staff":
+        staff = config.staff_member(ident)
+        return f"工作人员 {staff.name}（{ident}）" if staff else f"工作人员 {ident}"
+    return source
 
 
 def _acknowledged(a: Alert, by: str) -> Alert:

@@ -16,6 +16,8 @@ def parse(table: Table, core: HallConfig) -> ManagerSettings:
         idle_alert_minutes=t.number("idle_alert_minutes", d.idle_alert_minutes, positive=False, high=480),
         pause_alert_minutes=t.number("pause_alert_minutes", d.pause_alert_minutes, positive=False, high=480),
         refresh_seconds=t.integer("refresh_seconds", d.refresh_seconds, low=1, high=300),
+        issuing_burst=t.integer("issuing_burst", d.issuing_burst, low=0, high=1000),
+        person_daily_tickets=t.integer("person_daily_tickets", d.person_daily_tickets, low=0, high=1000),
     )
 
 

@@ -42,8 +42,8 @@ export class HallEvents {
 function reloadSoon() { setTimeout(() => location.reload(), CONFIG_RELOAD_MS); }
 
 // JSON fetch that turns the controller's {"error", "message"} bodies into thrown Errors with the 中文 message.
-export async function api(path, { method = "GET", body, token } = {}) {
-  const headers = { "content-type": "application/json" };
+export async function api(path, { method = "GET", body, token, headers: extra } = {}) {
+  const headers = { "content-type": "application/json", ...extra };
   if (token) headers.authorization = `Bearer ${token}`;
   const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   if (r.status === 204) return null;

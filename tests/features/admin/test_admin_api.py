@@ -18,7 +18,7 @@ from hall_controller.app import build_app, load_config
 from hall_controller.core.clock import ManualClock
 from hall_controller.features.admin.rules import REDACTED
 from hall_controller.http.app import ServeOptions
-from tests.conftest import DEMO_CONFIG
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK
 
 DEMO_SERVICES = len(tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))["services"])
 # Local matters: the demo's services with no 事项编码 (a catalogue import never touches them).
@@ -128,7 +128,7 @@ def test_rollback_makes_a_new_version_equal_to_the_old_one(hall):
 
 
 def _waiting(hall, service_id: str, n: int) -> list[dict]:
-    return [hall.post("/api/tickets", json={"service_id": service_id, "channel": "kiosk"}).json() for _ in range(n)]
+    return [hall.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": service_id, "channel": "kiosk"}).json() for _ in range(n)]
 
 
 def test_waiting_tickets_keep_their_place(hall):

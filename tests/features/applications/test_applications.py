@@ -18,7 +18,7 @@ from hall_controller.features.applications.feature import feature as application
 from hall_controller.features.applications.rules import ApplicationSettings, Bundle, System
 from hall_controller.features.applications.settings import key_digest
 from hall_controller.http.app import create_app
-from tests.factory import MONDAY_10, small_hall
+from tests.factory import KIOSK, MONDAY_10, small_hall, with_kiosk
 
 KEY = "yc-key-0123456789abcdef"
 
@@ -48,7 +48,7 @@ def svc(tmp_path):
 
 @pytest.fixture
 def client(svc):
-    with TestClient(create_app(svc, [applications_f])) as c:
+    with TestClient(with_kiosk(create_app(svc, [applications_f]))) as c:
         yield c
 
 
@@ -59,7 +59,7 @@ def signed_in(client: TestClient, window: str = "1", staff: str = "S001") -> dic
 
 
 def called(client: TestClient, auth: dict, service_id: str = "B1", window: str = "1") -> dict:
-    client.post("/api/tickets", json={"service_id": service_id})
+    client.post("/api/tickets", headers=KIOSK, json={"service_id": service_id})
     r = client.post(f"/api/windows/{window}/call-next", headers=auth)
     assert r.status_code == 200, r.text
     return r.json()["ticket"]
@@ -246,7 +246,7 @@ def test_a_bundle_window_must_serve_every_matter():
 
 def test_details_without_the_feature_are_refused(tmp_path):
     svc = HallService(small_hall(), open_ledger(tmp_path / "h.db"), ManualClock(MONDAY_10))
-    with TestClient(create_app(svc, [])) as c:
+    with TestClient(with_kiosk(create_app(svc, []))) as c:
         auth = signed_in(c)
         called(c, auth)
         r = c.post("/api/windows/1/finish", headers=auth, json={"outcome": "returned", "reason": "x"})

@@ -25,7 +25,7 @@ from hall_controller.features.backup import rules
 from hall_controller.features.backup.rules import BackupSettings
 from hall_controller.features.backup.service import BackupError, restore, verify
 from hall_controller.http.app import create_app
-from tests.conftest import DEMO_CONFIG, ROOT, ServerProcess, demo_staff
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, ROOT, ServerProcess, demo_staff
 from tests.factory import MONDAY_10, small_hall
 
 FIXTURE = ROOT / "tests" / "fixtures" / "ledger-b110e87.db"
@@ -184,7 +184,7 @@ def test_restore_drill(tmp_path):
         with httpx.Client(base_url=url, timeout=10) as c:
             i = 0
             while not stop.is_set():
-                r = c.post("/api/tickets", json={"service_id": services[i % len(services)]})
+                r = c.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[i % len(services)]})
                 if r.status_code == 201:
                     acked.append(r.json())
                 if i % 3 == 0 and c.post(f"/api/windows/{window}/call-next", headers=auth).status_code == 200:
@@ -221,7 +221,7 @@ def test_restore_drill(tmp_path):
     try:
         assert httpx.get(f"{srv.url}/healthz").json()["seq"] >= report.last_seq
         numbers = {t["number"] for t in acked if t["id"] in in_copy}
-        issued = [httpx.post(f"{srv.url}/api/tickets", json={"service_id": s}) for s in services]
+        issued = [httpx.post(f"{srv.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": s}) for s in services]
         issued = [r.json()["number"] for r in issued if r.status_code == 201]  # some reached their daily cap
         assert issued and not numbers & set(issued)
     finally:

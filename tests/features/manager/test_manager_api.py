@@ -17,7 +17,7 @@ from hall_controller.core.settings import Manager
 from hall_controller.features.manager.feature import feature as manager
 from hall_controller.features.manager.rules import ManagerSettings
 from hall_controller.http.app import create_app
-from tests.factory import small_hall
+from tests.factory import KIOSK, small_hall, with_kiosk
 
 PASSWORD = hash_secret("secret1", iterations=1000)
 MANAGER_ROUTES = [
@@ -43,7 +43,7 @@ def hall_service(tmp_path, clock):
 
 @pytest.fixture
 def app_client(hall_service):
-    app = create_app(hall_service, [manager, screens])
+    app = with_kiosk(create_app(hall_service, [manager, screens]))
     with TestClient(app) as c:
         yield c
 
@@ -98,7 +98,7 @@ def test_close_and_open_a_window_are_recorded_with_who(app_client, boss):
 
 def test_a_window_serving_cannot_be_closed(app_client, boss):
     auth = staff(app_client, "1")
-    app_client.post("/api/tickets", json={"service_id": "S1"})
+    app_client.post("/api/tickets", headers=KIOSK, json={"service_id": "S1"})
     app_client.post("/api/windows/1/call-next", headers=auth)
     r = app_client.post("/api/manager/windows/1/close", headers=boss)
     assert r.status_code == 409 and r.json()["error"] == "window_busy"
@@ -106,9 +106,9 @@ def test_a_window_serving_cannot_be_closed(app_client, boss):
 
 def test_reassigned_categories_decide_the_next_call_and_reset_restores_the_config(app_client, boss, clock):
     auth = staff(app_client, "3")  # window 3: social 3, other 1
-    social = app_client.post("/api/tickets", json={"service_id": "S1"}).json()
+    social = app_client.post("/api/tickets", headers=KIOSK, json={"service_id": "S1"}).json()
     clock.advance(minutes=1)
-    business = app_client.post("/api/tickets", json={"service_id": "B1"}).json()
+    business = app_client.post("/api/tickets", headers=KIOSK, json={"service_id": "B1"}).json()
     r = app_client.post("/api/manager/windows/3/categories", headers=boss, json={"weights": {"business": 2}})
     assert r.status_code == 200 and r.json()["categories"] == {"business": 2.0}
     assert app_client.post("/api/windows/3/call-next", headers=auth).json()["ticket"]["id"] == business["id"]
@@ -147,7 +147,7 @@ def test_notice_broadcast_is_recorded_with_who_and_can_be_withdrawn(app_client, 
 
 def test_alerts_appear_clear_and_are_acknowledged_with_who(app_client, boss, clock):
     auth = staff(app_client, "3")
-    app_client.post("/api/tickets", json={"service_id": "S1"})
+    app_client.post("/api/tickets", headers=KIOSK, json={"service_id": "S1"})
     app_client.post("/api/windows/3/pause", headers=auth, json={"reason": "会议"})
     assert app_client.get("/api/manager/overview", headers=boss).json()["alerts"] == []
     clock.advance(minutes=10)
@@ -167,7 +167,7 @@ def test_alerts_appear_clear_and_are_acknowledged_with_who(app_client, boss, clo
 
 def test_overview_figures(app_client, boss, clock, hall_service):
     auth = {w: staff(app_client, w) for w in ("1", "2")}
-    tickets = [app_client.post("/api/tickets", json={"service_id": "S1"}).json() for _ in range(4)]
+    tickets = [app_client.post("/api/tickets", headers=KIOSK, json={"service_id": "S1"}).json() for _ in range(4)]
     clock.advance(minutes=10)
     app_client.post("/api/windows/1/call-next", headers=auth["1"])
     clock.advance(minutes=20)

@@ -310,6 +310,27 @@ def test_an_acknowledgement_covers_one_episode_of_a_lasting_condition():
     assert fresh.acknowledged_by is None and fresh.id != alert.id
 
 
+def test_tickets_bunched_on_one_source_or_person_alert_as_scalping_until_acknowledged():
+    hall = Hall(small_hall())
+    settings = ManagerSettings(issuing_burst=10, person_daily_tickets=5)
+    for i in range(9):  # a busy kiosk: nine in a minute is not yet a burst
+        run(hall, hall.issue("S1", "kiosk", MONDAY_10 + timedelta(seconds=6 * i), f"k1-{i}", source="kiosk:K1"))
+    for i in range(30):  # another kiosk, steadily all morning
+        run(hall, hall.issue("B1", "kiosk", MONDAY_10 + timedelta(minutes=2 * i), f"k2-{i}", source="kiosk:K2"))
+    later = MONDAY_10 + timedelta(hours=1)
+    assert not [a for a in evaluate(hall, later, settings, Signals()) if a.kind == "scalping"]
+    run(hall, hall.issue("S1", "kiosk", MONDAY_10 + timedelta(seconds=58), "k1-9", source="kiosk:K1"))
+    [alert] = [a for a in evaluate(hall, later, settings, Signals()) if a.kind == "scalping"]
+    assert alert.since == MONDAY_10 and "取号机 K1" in alert.detail and alert.subject["source"] == "kiosk:K1"
+    for i, service in enumerate(("S1", "S2", "B1", "O1", "S1")):  # one ID card, five numbers across services
+        run(hall, hall.issue(service, "mobile", MONDAY_10 + timedelta(minutes=5 * i), f"p-{i}", holder="h" * 64,
+                             source="platform"))
+    found = [a for a in evaluate(hall, later, settings, Signals()) if a.kind == "scalping"]
+    assert len(found) == 2 and any("同一证件今日取号 5 张" in a.detail for a in found)
+    acknowledged = Signals(acknowledged={a.id: "m1" for a in found})
+    assert all(a.acknowledged_by == "m1" for a in evaluate(hall, later, settings, acknowledged) if a.kind == "scalping")
+
+
 def test_manager_section_defaults_and_errors_name_file_and_key():
     core = small_hall()
     assert parse(Table("hall.toml", "manager", {}, (), check=False), core) == ManagerSettings()

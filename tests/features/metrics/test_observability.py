@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hall_controller.app import build_app, load_config
 from hall_controller.core.clock import ManualClock
 from hall_controller.http.app import ServeOptions
-from tests.conftest import DEMO_CONFIG, ServerProcess, demo_staff
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, ServerProcess, demo_staff
 
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:
@@ -39,7 +39,7 @@ def test_metrics_follow_the_hall(tmp_path):
         general = {c["id"] for c in catalogue["categories"] if c["general"]}
         service = next(s for s in catalogue["services"] if s["issuing_open"] and s["category_id"] in general)
         for _ in range(3):
-            assert client.post("/api/tickets", json={"service_id": service["id"]}).status_code == 201
+            assert client.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": service["id"]}).status_code == 201
         window, (staff, pin) = next(iter(demo_staff().items()))
         token = client.post(f"/api/windows/{window}/sign-in", json={"staff_id": staff, "pin": pin}).json()["token"]
         auth = {"Authorization": f"Bearer {token}"}
@@ -97,7 +97,7 @@ def test_devices_printers_voice_and_readiness_on_the_real_server(json_server):
 
 def test_json_log_lines_carry_the_request_id(json_server):
     r = httpx.post(f"{json_server.url}/api/tickets", json={"service_id": "no-such-service"},
-                   headers={"X-Request-ID": "kiosk-K1-000042"})
+                   headers={**DEMO_KIOSK, "X-Request-ID": "kiosk-K1-000042"})
     assert r.status_code == 404 and r.headers["x-request-id"] == "kiosk-K1-000042"
     mine = httpx.get(f"{json_server.url}/api/hall")
     made = mine.headers["x-request-id"]

@@ -25,7 +25,7 @@ from hall_controller.features.platform.service import Pusher
 from hall_controller.features.ratings import service as ratings
 from hall_controller.features.ratings.feature import feature as ratings_f
 from hall_controller.http.app import create_app
-from tests.conftest import DEMO_CONFIG, ServerProcess
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, ServerProcess
 from tests.factory import MONDAY_10, small_hall
 from tests.fake_platform import FakePlatform
 
@@ -253,7 +253,7 @@ def test_exactly_once_across_outages_and_a_controller_restart(tmp_path, fake):
         auth = {"authorization": f"Bearer {token}"}
 
         def serve(level: int) -> None:
-            t = http.post("/api/tickets", json={"service_id": service_id}).json()
+            t = http.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": service_id}).json()
             assert http.post(f"/api/windows/{window['id']}/call-next", headers=auth).status_code == 200
             assert http.post(f"/api/windows/{window['id']}/finish", headers=auth, json={"outcome": "immediate"}).status_code == 200
             r = http.post("/api/ratings", json={"token": t["token"], "level": level, "channel": "kiosk",
