@@ -18,9 +18,9 @@ from hall_controller.features.appointments.service import Appointments
 from hall_controller.features.appointments.settings import (
     settings_of as appointment_settings,
 )
+from hall_controller.http.issuing import Device
 from kiosk_ui import api
 from kiosk_ui import settings as kiosk_settings
-from hall_controller.http.issuing import Device
 from kiosk_ui.desk import KioskDesk, source_of
 from kiosk_ui.readers import Readers
 from kiosk_ui.speech import Speech

@@ -22,7 +22,7 @@ import pytest
 import websockets.sync.client
 
 from drivers.printer_sim import PrinterSimulator
-from tests.conftest import DEMO_CONFIG, ROOT, demo_staff, free_port
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, ROOT, demo_staff, free_port
 
 pytestmark = pytest.mark.slow
 DEPLOY = ROOT / "deploy"
@@ -160,7 +160,7 @@ def test_the_controller_runs_from_its_units_command_line(controller):
 def test_a_kiosks_usb_printer_through_p910nd(controller, printer):
     sim, _ = printer
     # The controller watches the printer's status through p910nd's return channel (-b): paper and online.
-    status = wait_for(lambda: (s := httpx.get(f"{controller.url}/api/kiosk/K1/status").json()["printer"])
+    status = wait_for(lambda: (s := httpx.get(f"{controller.url}/api/kiosk/K1/status", headers=DEMO_KIOSK).json()["printer"])
                       and s.get("online") and s)
     assert status["paper"] == "ok"
     token = httpx.post(f"{controller.url}/api/manager/sign-in",
