@@ -475,8 +475,9 @@ def test_limits_and_a_controller_restart_on_the_kiosk(tmp_path, page):
         open_service(page, url, "construction", "fire_design_review")
         expect(page.locator("#closed")).to_contain_text("今日号源已取完（每日10个）")
         assert page.is_disabled("#take")
-        # the queue of 社会事务 fills to queue_full_at (150) while a citizen is on a service page
-        open_service(page, url, "social", "hukou_move")
+        # the queue of 社会事务 fills to queue_full_at (150) while a citizen is on a service page (who stays
+        # there however long a loaded machine takes to issue 150 numbers: no idle return home meanwhile)
+        open_service(page, url, "social", "hukou_move", query="?idle_seconds=3600")
         social = [s["id"] for c in httpx.get(f"{url}/api/kiosk/K1/catalogue").json()["categories"]
                   if c["id"] == "social" for s in c["services"]]
         waiting, n = 0, 0
