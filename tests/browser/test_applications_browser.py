@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import ServerProcess, demo_staff
+from tests.conftest import DEMO_KIOSK, ServerProcess, demo_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def counter(browser, url: str, window: str):
 
 def test_counter_attaches_a_scanned_number_and_finishes_a_supplement(browser, srv):
     context, page = counter(browser, srv.url, "3")
-    httpx.post(f"{srv.url}/api/tickets", json={"service_id": "llc_registration"}).raise_for_status()
+    httpx.post(f"{srv.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "llc_registration"}).raise_for_status()
     page.click(".key[data-action=call-next]")
     expect(page.locator("#attach-form")).to_be_visible()
     brought = page.locator("#materials li label > span").nth(0).evaluate("e => e.firstChild.textContent")
@@ -83,7 +83,7 @@ def test_counter_attaches_a_scanned_number_and_finishes_a_supplement(browser, sr
 
 def test_counter_finishes_a_bundle_matter_by_matter(browser, srv):
     context, page = counter(browser, srv.url, "4")
-    t = httpx.post(f"{srv.url}/api/tickets", json={"service_id": "newborn_bundle"}).json()
+    t = httpx.post(f"{srv.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "newborn_bundle"}).json()
     page.click(".key[data-action=call-next]")
     expect(page.locator("#t-facts")).to_contain_text("一件事")
     expect(page.locator("#attach-form")).to_be_hidden()
@@ -109,7 +109,7 @@ def test_kiosk_shows_the_bundle_and_issues_a_pickup_by_number(browser, srv, page
     staff_id, pin = demo_staff()["5"]
     token = httpx.post(f"{srv.url}/api/windows/5/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
     auth = {"authorization": f"Bearer {token}"}
-    t = httpx.post(f"{srv.url}/api/tickets", json={"service_id": "id_card_reissue"}).json()
+    t = httpx.post(f"{srv.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "id_card_reissue"}).json()
     httpx.post(f"{srv.url}/api/windows/5/call-next", headers=auth).raise_for_status()
     httpx.post(f"{srv.url}/api/integration/windows/5/application", headers=SYSTEM,
                json={"application_no": "QH2026-550001", "phone": "13812345678"}).raise_for_status()
@@ -173,7 +173,7 @@ def test_manager_records_a_mailing_instead_of_a_pickup(browser, srv):
     staff_id, pin = demo_staff()["6"]
     token = httpx.post(f"{srv.url}/api/windows/6/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
     auth = {"authorization": f"Bearer {token}"}
-    httpx.post(f"{srv.url}/api/tickets", json={"service_id": "food_business_licence"}).raise_for_status()
+    httpx.post(f"{srv.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "food_business_licence"}).raise_for_status()
     httpx.post(f"{srv.url}/api/windows/6/call-next", headers=auth).raise_for_status()
     httpx.post(f"{srv.url}/api/windows/6/finish", headers=auth,
                json={"outcome": "immediate", "application_no": "QH2026-660001"}).raise_for_status()

@@ -154,7 +154,7 @@ def busy_hall(url: str) -> dict[str, str]:
     http = httpx.Client(base_url=url, timeout=10)
     services = [s["id"] for s in http.get("/api/services").json()["services"] if s["issuing_open"]]
     for s in services * 2:
-        http.post("/api/tickets", json={"service_id": s})
+        http.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": s})
     tokens = {}
     for window, (staff_id, pin) in demo_staff().items():
         tokens[window] = http.post(f"/api/windows/{window}/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
@@ -163,7 +163,7 @@ def busy_hall(url: str) -> dict[str, str]:
         if window == "9":
             http.post(f"/api/windows/{window}/finish", headers=auth, json={})
             http.post(f"/api/windows/{window}/pause", headers=auth, json={"reason": "临时离开"})
-    mine = http.post("/api/tickets", json={"service_id": "hukou_move"}).json()
+    mine = http.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": "hukou_move"}).json()
     manager = http.post("/api/manager/sign-in", json={"manager_id": "manager", "password": "manager123"}).json()["token"]
     return {"token": mine["token"], "counter": tokens["2"], "manager": manager,
             "case": _a_case(http, tokens["3"], manager)}

@@ -18,7 +18,7 @@ from hall_controller.app import build_app, load_config
 from hall_controller.core.clock import ManualClock
 from hall_controller.features.ratings.service import record_rating
 from hall_controller.http.app import ServeOptions
-from tests.conftest import DEMO_CONFIG, demo_staff
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, demo_staff
 from tests.fake_platform import FakePlatform
 from tests.fake_sms import FakeSmsGateway
 
@@ -52,7 +52,7 @@ def hall(tmp_path_factory):
     assert cfg.section("platform").enabled and cfg.section("applications").sms.url == sms.url
     clock = ManualClock(datetime(2026, 11, 23, 10, tzinfo=ZoneInfo(cfg.timezone)))
     app = build_app(cfg, str(var / "hall.db"), clock, ServeOptions(devices="simulated", var_dir=var, rate_limit=0))
-    with TestClient(app) as client:
+    with TestClient(app, headers=DEMO_KIOSK) as client:  # this hall's requests come from kiosk K1
         yield client, sms, platform
     sms.close()
     platform.close()
