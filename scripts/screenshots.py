@@ -1,6 +1,6 @@
 """Screenshots of the hall's staff and wall pages under load: the hall board, two window displays, the counter
-keypad and the manager live board (docs/hall-board.png, window-display*.png, counter-keypad.png,
-manager-board.png, manager-categories.png).
+keypad, the tablet pad and the manager live board (docs/hall-board.png, hall-board-portrait.png,
+window-display*.png, counter-keypad.png, pad.png, manager-board.png, manager-categories.png).
 
 Drives a morning of the demo hall through the HTTP API on a manual clock (arrivals, calls, finishes, no-shows,
 ratings, pauses, a re-assigned window, a notice), so waits and service times are a real morning's, then serves
@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from hall_controller.app import build_app, load_config  # noqa: E402
@@ -117,6 +118,7 @@ def photograph(db: Path) -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             for name, path, (width, height) in [("hall-board", "/board", (1920, 1080)),
+                                                ("hall-board-portrait", "/board", (1080, 1920)),
                                                 ("window-display", "/window/3", (1280, 720)),
                                                 ("window-display-paused", "/window/14", (1280, 720))]:
                 page = browser.new_page(locale="zh-CN", viewport={"width": width, "height": height})
@@ -140,6 +142,23 @@ def photograph(db: Path) -> None:
             page.screenshot(path=docs / "counter-keypad.png")
             page.close()
 
+            # the tablet pad at window 4, invited by the service it just finished, a 差评 being given
+            page = browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 800})
+            page.goto(f"{srv.url}/pad/4")
+            expect(page.locator("#link")).to_have_attribute("data-online", "true")
+            staff_id, pin = demo_staff()["4"]
+            token = httpx.post(f"{srv.url}/api/windows/4/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            if httpx.get(f"{srv.url}/api/windows/4").json()["ticket"] is None:
+                httpx.post(f"{srv.url}/api/windows/4/call-next", headers=auth)
+            httpx.post(f"{srv.url}/api/windows/4/finish", headers=auth, json={})
+            page.wait_for_selector("#rate:not([hidden])")
+            page.click(".level-4")
+            page.locator(".reason", has_text="等候时间长").click()
+            page.fill("#comment", "叫号后等了二十分钟")
+            page.screenshot(path=docs / "pad.png")
+            page.close()
+
             page = browser.new_page(locale="zh-CN", viewport={"width": 1600, "height": 1000})
             open_manager_board(page, srv.url)
             page.wait_for_timeout(500)
@@ -157,8 +176,8 @@ def main() -> None:
         db = Path(tmp) / "hall.db"
         drive(db)
         photograph(db)
-    print("wrote docs/hall-board.png, window-display.png, window-display-paused.png, counter-keypad.png, "
-          "manager-board.png, manager-categories.png")
+    print("wrote docs/hall-board.png, hall-board-portrait.png, window-display.png, window-display-paused.png, "
+          "counter-keypad.png, pad.png, manager-board.png, manager-categories.png")
 
 
 if __name__ == "__main__":

@@ -82,8 +82,8 @@ function openForm(invitation) {
   $("error").textContent = "";
   $("submit").disabled = true;
   countComment();
-  tick();
   show("rate");
+  tick();  // the countdown from the first moment, not a second later
 }
 
 function choose(n) {
