@@ -249,7 +249,7 @@ const SCREENS = {
     side.append(take);
     // a list longer than its panel says so: the citizen sees every material, not the first few
     const hint = el("p", { class: "scroll-hint", id: "scroll-hint", hidden: "" }, `材料共 ${s.materials.length} 项，请上下滑动材料框查看全部`);
-    side.prepend(hint);
+    info.append(hint);  // kept in view at the panel's foot (sticky), 取号 does not move
     screenEl.append(el("div", { class: "service" }, info, side));
     requestAnimationFrame(() => { hint.hidden = info.scrollHeight <= info.clientHeight + 1; });
     renderWait(s);
