@@ -66,19 +66,22 @@ def test_a_restarted_demo_resumes_from_its_last_event(tmp_path):
     proc = _serve_demo(db, port)
     try:
         url = f"http://127.0.0.1:{port}"
-        services = [s for s in httpx.get(f"{url}/api/services").json()["services"] if s["issuing_open"]]
-        first = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]["id"]}).json()
+        services = [s for s in httpx.get(f"{url}/api/services", timeout=60).json()["services"] if s["issuing_open"]]
+        first = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]["id"]},
+                           timeout=60).json()
     finally:
         proc.terminate()
         proc.wait(20)
     proc = _serve_demo(db, port)
     try:
-        hall_now = datetime.fromisoformat(httpx.get(f"{url}/api/hall").json()["at"])
+        hall_now = datetime.fromisoformat(httpx.get(f"{url}/api/hall", timeout=60).json()["at"])
         assert hall_now > datetime.fromisoformat(first["issued_at"])
-        second = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]["id"]})
+        second = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": services[0]["id"]},
+                           timeout=60)
         if second.status_code == 201:
             assert second.json()["issued_at"] > first["issued_at"]
-            assert second.json()["estimated_wait_s"] >= 0
+            estimate = second.json()["estimated_wait_s"]
+            assert estimate is None or estimate >= 0  # None: no honest estimate yet
     finally:
         proc.terminate()
         proc.wait(20)
