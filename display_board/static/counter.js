@@ -20,8 +20,10 @@ let clockOffset = 0;
 let checkedFor = null; // the ticket whose material checklist is on screen
 let dialogKeys = null; // digit key -> choice while a dialog is open
 let bundles = {}; // 一件事: bundle service id -> {matters, materials (merged)} (GET /api/applications/catalogue)
-// Outcomes that owe the citizen a written notice or a deadline: the finish asks for the 办件's details.
-const DETAILED = new Set(["supplement", "returned", "promised", "joint", "escalated"]);
+// Outcomes that owe the citizen a written notice: the finish asks for the 办件's details. Others finish at
+// once, unless a 办件 is attached (then its 容缺 materials and date may be given).
+const DETAILED = new Set(["supplement", "returned"]);
+const ACCEPTED = new Set(["promised", "joint", "escalated"]);
 
 function toast(message, kind = "ok") {
   const t = $("toast");
@@ -244,7 +246,7 @@ function finishAs(code) {
       ...materialChecks(names, unticked()), field("其他材料", other)));
   } else if (code === "returned") {
     form.append(field("不予受理理由（否决报备）", el("textarea", { name: "reason", rows: "3", maxlength: "500", required: "" })));
-  } else if (DETAILED.has(code)) {
+  } else if (ACCEPTED.has(code)) {
     const optional = service ? service.materials.filter((m) => !m.required).map((m) => m.name) : [];
     form.append(el("fieldset", {}, el("legend", { text: "容缺受理：后补的材料（可不选）" }),
       ...materialChecks(optional.length ? optional : names, []), field("其他材料", other),
