@@ -483,7 +483,7 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
     services = {sid: s if s.pinyin else replace(s, pinyin=initials[s.name]) for sid, s in services.items()}
     for i, special in enumerate(hours.service_days):
         for j, sid in enumerate(special.services):
-            if sid not in services:
+            if not isinstance(sid, str) or sid not in services:  # a fuzzed list or table is no id
                 raise ConfigError(source, f"hall.hours.service_days[{i}].services[{j}]", f'unknown service "{sid}"')
 
     windows: dict[str, Window] = {}
