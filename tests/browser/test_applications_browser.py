@@ -118,7 +118,7 @@ def test_kiosk_shows_the_bundle_and_issues_a_pickup_by_number(browser, srv, page
         httpx.post(f"{srv.url}/api/integration/applications/QH2026-550001/status", headers=SYSTEM,
                    json={"status": status}).raise_for_status()
 
-    page.goto(f"{srv.url}/kiosk/K1")
+    page.goto(f"{srv.url}/kiosk/K1#key={DEMO_KIOSK['x-kiosk-key']}")
     page.click("[data-category=social]")
     while not page.locator("[data-service=newborn_bundle]").count():
         page.click("#next")

@@ -85,7 +85,7 @@ async def get_week(request: Request, _: Manager, week: Annotated[str | None, Que
     return rota.week_view(service, rules.week_of(_date(week, service)))
 
 
-@router.put("/rota/{week}")
+@router.put("/rota/weeks/{week}")
 async def put_week(request: Request, week: str, body: WeekRequest, by: Manager) -> dict[str, Any]:
     service = service_of(request)
     monday = _date(week, service)

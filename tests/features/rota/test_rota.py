@@ -151,7 +151,7 @@ def test_publish_a_week_and_read_it_back(hall):
     entries = [{"day": "2026-11-24", "staff_id": "S001", "window_id": "1", "lunch_duty": False},
                {"day": "2026-11-24", "staff_id": "S003", "window_id": "2", "shift": "am"},
                {"day": "2026-11-28", "staff_id": "S002", "window_id": "2"}]
-    r = client.put("/api/rota/2026-11-23", json={"entries": entries, "note": "周六调休上班"})
+    r = client.put("/api/rota/weeks/2026-11-23", json={"entries": entries, "note": "周六调休上班"})
     assert r.status_code == 200, r.text
     assert r.json()["warnings"] == []
     week = client.get("/api/rota?week=2026-11-25").json()
@@ -160,9 +160,9 @@ def test_publish_a_week_and_read_it_back(hall):
     assert {d["staff_id"] for d in tuesday["duties"]} == {"S001", "S003"}
     assert not next(d for d in week["days"] if d["day"] == "2026-11-29")["open"]
     assert set(rota.rostered_on(service, date(2026, 11, 24))) == {"S001", "S003"}
-    assert client.put("/api/rota/2026-11-24", json={"entries": []}).json()["error"] == "invalid_rota"  # not a Monday
-    assert client.put("/api/rota/2026-11-16", json={"entries": []}).json()["error"] == "rota_past"
-    bad = client.put("/api/rota/2026-11-23", json={"entries": [{"day": "2026-11-24", "staff_id": "S001", "window_id": "9"}]})
+    assert client.put("/api/rota/weeks/2026-11-24", json={"entries": []}).json()["error"] == "invalid_rota"  # not a Monday
+    assert client.put("/api/rota/weeks/2026-11-16", json={"entries": []}).json()["error"] == "rota_past"
+    bad = client.put("/api/rota/weeks/2026-11-23", json={"entries": [{"day": "2026-11-24", "staff_id": "S001", "window_id": "9"}]})
     assert bad.status_code == 422 and bad.json()["error"] == "not_assigned"
     assert [e["type"] for e in service.ledger.events_since(0) if e["type"].startswith("rota.")] == ["rota.published"]
     assert TestClient(client.app).get("/api/rota").status_code == 401
@@ -209,7 +209,7 @@ def test_leave_flow_and_attendance_counts_leave_not_absence(hall):
 def test_a_published_rota_limits_who_is_expected(hall):
     client, service, clock = hall
     entries = [{"day": "2026-11-24", "staff_id": sid, "window_id": w} for sid, w in (("S001", "1"), ("S002", "2"))]
-    assert client.put("/api/rota/2026-11-23", json={"entries": entries}).status_code == 200
+    assert client.put("/api/rota/weeks/2026-11-23", json={"entries": entries}).status_code == 200
     clock.set(datetime(2026, 11, 24, 8, 25, tzinfo=TZ))
     service.sign_in("1", "S001", "1234")
     service.sign_in("2", "S002", "1234")
@@ -250,16 +250,16 @@ def test_planned_standins_past_the_limit_are_refused(hall):
     service.write_rows([("standin_days", {"staff_id": "S003", "day": d.isoformat(), "window_id": "1", "at": "x"})
                         for d in days])
     entries = [{"day": d, "staff_id": "S003", "window_id": "1"} for d in ("2026-11-23", "2026-11-24")]
-    r = client.put("/api/rota/2026-11-23", json={"entries": entries})
+    r = client.put("/api/rota/weeks/2026-11-23", json={"entries": entries})
     assert r.status_code == 409 and r.json()["error"] == "standin_limit"
-    r = client.put("/api/rota/2026-11-23", json={"entries": entries[:1]})
+    r = client.put("/api/rota/weeks/2026-11-23", json={"entries": entries[:1]})
     assert r.status_code == 200 and r.json()["warnings"] and "20/20" in r.json()["warnings"][0]
 
 
 def test_window_hints_follow_who_is_there_or_rostered(hall):
     client, service, clock = hall
     assert rota.hint_windows(service, ["1", "2", "3"]) == ["1", "2", "3"]  # standing arrangement: everyone
-    client.put("/api/rota/2026-11-23", json={"entries": [{"day": "2026-11-23", "staff_id": "S002", "window_id": "2"}]})
+    client.put("/api/rota/weeks/2026-11-23", json={"entries": [{"day": "2026-11-23", "staff_id": "S002", "window_id": "2"}]})
     assert rota.hint_windows(service, ["1", "2", "3"]) == ["2"]
     service.sign_in("3", "S003", "1234")
     assert rota.hint_windows(service, ["1", "2", "3"]) == ["2", "3"]
