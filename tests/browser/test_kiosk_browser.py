@@ -53,6 +53,7 @@ def kiosk_url(url: str, kiosk: str = "K1", query: str = "") -> str:
 
 def open_service(page, url: str, category: str = "social", service: str = "hukou_move", kiosk: str = "K1",
                  query: str = "") -> None:
+    page.goto("about:blank")  # a real load: going to the kiosk's own URL again is only a #key fragment change
     page.goto(kiosk_url(url, kiosk, query))
     page.wait_for_selector("#screen > *")
     if page.is_visible("#home-btn"):  # the kiosk came back on the screen it showed before the reload
