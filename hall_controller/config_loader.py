@@ -41,8 +41,10 @@ from hall_controller.core.settings import (
 class ConfigError(Exception):
     """A config problem, naming the file, the key and what is wrong."""
 
-    def __init__(self, file: str, key: str, reason: str):
-        self.file, self.key, self.reason = file, key, reason
+    def __init__(self, file: str, key: str, reason: str, zh: str = ""):
+        # zh: the reason in Chinese for the admin pages, given by the common checks below (types, ranges,
+        # references); a reason without one is shown as it is.
+        self.file, self.key, self.reason, self.zh = file, key, reason, zh
         super().__init__(f"{file}: {key}: {reason}")
 
 
@@ -123,7 +125,7 @@ class _Table:
     def __init__(self, source: str, path: str, data: object, keys: Iterable[str], *, check: bool = True):
         self.source, self.path, self.allowed = source, path, tuple(keys)
         if not isinstance(data, dict):
-            raise ConfigError(source, path or "(top level)", f"must be a table, got {_kind(data)}")
+            raise ConfigError(source, path or "(top level)", f"must be a table, got {_kind(data)}", "应为一组设置（表）")
         self.data: dict[str, Any] = data
         if check:
             self.reject_unknown()
@@ -133,65 +135,70 @@ class _Table:
             if key not in self.allowed:
                 close = difflib.get_close_matches(str(key), self.allowed, n=1)
                 hint = f'did you mean "{close[0]}"?' if close else f"allowed keys: {', '.join(self.allowed)}"
-                self.fail(key, f'unknown key "{key}"; {hint}')
+                self.fail(key, f'unknown key "{key}"; {hint}',
+                          f"无此设置项「{key}」" + (f"，是否应为「{close[0]}」？" if close else ""))
 
     def at(self, key: str) -> str:
         return f"{self.path}.{key}" if self.path else key
 
-    def fail(self, key: str, reason: str) -> NoReturn:
-        raise ConfigError(self.source, self.at(key), reason)
+    def fail(self, key: str, reason: str, zh: str = "") -> NoReturn:
+        raise ConfigError(self.source, self.at(key), reason, zh)
 
     def raw(self, key: str, default: Any = _REQUIRED) -> Any:
         if key in self.data:
             return self.data[key]
         if default is _REQUIRED:
-            self.fail(key, "is required but missing")
+            self.fail(key, "is required but missing", "必填")
         return default
 
     def text(self, key: str, default: Any = _REQUIRED, *, empty: bool = False) -> str:
         value = self.raw(key, default)
         if not isinstance(value, str):
-            self.fail(key, f"must be a string in quotes, got {_kind(value)}")
+            self.fail(key, f"must be a string in quotes, got {_kind(value)}", "应为文字")
         if not empty and not value.strip():
-            self.fail(key, "must not be empty")
+            self.fail(key, "must not be empty", "不能为空")
         return value
 
     def ident(self, default: Any = _REQUIRED) -> str:
         value = self.text("id", default)
         if not _ID.fullmatch(value):
-            self.fail("id", f'"{value}" is not a valid id: use 1-40 ASCII letters, digits, "_" or "-"')
+            self.fail("id", f'"{value}" is not a valid id: use 1-40 ASCII letters, digits, "_" or "-"',
+                      "编号只能用 1–40 个英文字母、数字、“_”或“-”")
         return value
 
     def integer(self, key: str, default: Any = _REQUIRED, *, low: int, high: int | None = None) -> int:
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"must be a whole number, got {_kind(value)}")
+            self.fail(key, f"must be a whole number, got {_kind(value)}", "应为整数")
         if value < low or (high is not None and value > high):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
-            self.fail(key, f"must be {bound}, got {value}")
+            zh = f"应在 {low} 到 {high} 之间" if high is not None else f"应不小于 {low}"
+            self.fail(key, f"must be {bound}, got {value}", f"{zh}（现为 {value}）")
         return value
 
     def number(self, key: str, default: Any = _REQUIRED, *, positive: bool, high: float = math.inf) -> float:
         value = self.raw(key, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            self.fail(key, f"must be a number, got {_kind(value)}")
+            self.fail(key, f"must be a number, got {_kind(value)}", "应为数字")
         if (value <= 0 if positive else value < 0) or value > high:
             bound = "greater than 0" if positive else "0 or more"
+            zh = "应大于 0" if positive else "应不小于 0"
             if high < math.inf:
                 bound += f" and at most {high:g}"
-            self.fail(key, f"must be {bound}, got {value}")
+                zh += f"且不大于 {high:g}"
+            self.fail(key, f"must be {bound}, got {value}", f"{zh}（现为 {value}）")
         return float(value)
 
     def flag(self, key: str, default: bool) -> bool:
         value = self.raw(key, default)
         if not isinstance(value, bool):
-            self.fail(key, f"must be true or false, got {_kind(value)}")
+            self.fail(key, f"must be true or false, got {_kind(value)}", "应为是或否")
         return value
 
     def items(self, key: str, default: Any = _REQUIRED) -> list[Any]:
         value = self.raw(key, default)
         if not isinstance(value, list):
-            self.fail(key, f"must be a list [...], got {_kind(value)}")
+            self.fail(key, f"must be a list [...], got {_kind(value)}", "应为列表")
         return value
 
     def tables(self, key: str, keys: Iterable[str], *, required: bool = False, by_id: bool = False) -> list[_Table]:
@@ -206,27 +213,30 @@ class _Table:
 def _time(table: _Table, key: str, value: object) -> time:
     match = _TIME.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        table.fail(key, f'must be a time "HH:MM" in quotes, 24-hour clock (e.g. "08:30"), got {_kind(value)}')
+        table.fail(key, f'must be a time "HH:MM" in quotes, 24-hour clock (e.g. "08:30"), got {_kind(value)}',
+                   "应为 24 小时制时间，如 08:30")
     return time(int(match[1]), int(match[2]))
 
 
 def _period(table: _Table, key: str, value: object) -> Period:
     if not isinstance(value, list) or len(value) != 2:
-        table.fail(key, f'must be a pair of times like ["08:30", "12:00"], got {_kind(value)}')
+        table.fail(key, f'must be a pair of times like ["08:30", "12:00"], got {_kind(value)}',
+                   "应为起止两个时间，如 08:30–12:00")
     start, end = _time(table, f"{key}[0]", value[0]), _time(table, f"{key}[1]", value[1])
     if end <= start:
-        table.fail(key, f"end {end:%H:%M} must be later than start {start:%H:%M}")
+        table.fail(key, f"end {end:%H:%M} must be later than start {start:%H:%M}",
+                   f"结束时间 {end:%H:%M} 应晚于开始时间 {start:%H:%M}")
     return Period(start, end)
 
 
 def _periods(table: _Table, key: str, *, required: bool) -> tuple[Period, ...]:
     values = table.items(key, _REQUIRED if required else [])
     if required and not values:
-        table.fail(key, "must list at least one period")
+        table.fail(key, "must list at least one period", "至少填写一个时段")
     periods = tuple(_period(table, f"{key}[{i}]", v) for i, v in enumerate(values))
     for i in range(1, len(periods)):
         if periods[i].start < periods[i - 1].end:
-            table.fail(f"{key}[{i}]", "periods must be in time order and must not overlap")
+            table.fail(f"{key}[{i}]", "periods must be in time order and must not overlap", "时段应按时间先后排列且不重叠")
     return periods
 
 
@@ -240,11 +250,17 @@ def _dates(table: _Table, key: str) -> tuple[str, ...]:
                 raise ValueError
             date.fromisoformat(value)
         except ValueError:
-            table.fail(f"{key}[{i}]", f'must be a date "YYYY-MM-DD" (e.g. "2026-10-01"), got {_kind(value)}')
+            table.fail(f"{key}[{i}]", f'must be a date "YYYY-MM-DD" (e.g. "2026-10-01"), got {_kind(value)}',
+                       "应为日期，如 2026-10-01")
         if value in result:
-            table.fail(f"{key}[{i}]", f"{value} is listed twice")
+            table.fail(f"{key}[{i}]", f"{value} is listed twice", f"{value} 重复填写")
         result.append(value)
     return tuple(result)
+
+
+# What `_refs` and `_unique_id` call an entry, in the Chinese reasons.
+_WHAT_ZH = {"service": "事项", "window": "窗口", "staff": "工作人员", "manager": "管理员", "category": "主题",
+            "priority class": "优先类别"}
 
 
 def _refs(table: _Table, key: str, known: Mapping[str, object], what: str, default: Any = _REQUIRED) -> tuple[str, ...]:
@@ -254,11 +270,12 @@ def _refs(table: _Table, key: str, known: Mapping[str, object], what: str, defau
         if what == "window" and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
-            table.fail(f"{key}[{i}]", f"must be a {what} id in quotes, got {_kind(value)}")
+            table.fail(f"{key}[{i}]", f"must be a {what} id in quotes, got {_kind(value)}",
+                       f"应为{_WHAT_ZH[what]}编号")
         if value not in known:
-            table.fail(f"{key}[{i}]", f'unknown {what} "{value}"')
+            table.fail(f"{key}[{i}]", f'unknown {what} "{value}"', f"没有{_WHAT_ZH[what]}「{value}」")
         if value in result:
-            table.fail(f"{key}[{i}]", f'{what} "{value}" is listed twice')
+            table.fail(f"{key}[{i}]", f'{what} "{value}" is listed twice', f"{_WHAT_ZH[what]}「{value}」重复填写")
         result.append(value)
     return tuple(result)
 
@@ -269,7 +286,8 @@ def _unique_id(table: _Table, seen: dict[str, str], what: str, default: Any = _R
         table.reject_unknown()  # a misspelt "id" is better reported as such than as missing
     value = table.ident(default)
     if value in seen:
-        table.fail("id", f'duplicate {what} id "{value}" (first used at {seen[value]})')
+        table.fail("id", f'duplicate {what} id "{value}" (first used at {seen[value]})',
+                   f"{_WHAT_ZH[what]}编号「{value}」已被使用")
     seen[value] = table.path
     table.path = f"{table.path.rsplit('[', 1)[0]}[id={value}]"
     table.reject_unknown()
@@ -279,17 +297,19 @@ def _unique_id(table: _Table, seen: dict[str, str], what: str, default: Any = _R
 def _secret(table: _Table, clear_key: str, hash_key: str, *, keypad: bool) -> str:
     """Exactly one of a clear secret (hashed here) or a ready hash."""
     if (clear_key in table.data) == (hash_key in table.data):
-        table.fail(clear_key, f'give exactly one of "{clear_key}" (clear, for demos) or "{hash_key}"')
+        table.fail(clear_key, f'give exactly one of "{clear_key}" (clear, for demos) or "{hash_key}"',
+                   "请设置密码")
     if hash_key in table.data:
         hashed = table.text(hash_key)
         try:
             parse_hash(hashed)
         except ValueError as e:
-            table.fail(hash_key, f"is not a valid hash: {e}")
+            table.fail(hash_key, f"is not a valid hash: {e}", "密码摘要格式不正确")
         return hashed
     plain = table.text(clear_key)
     if keypad and not _PIN.fullmatch(plain):
-        table.fail(clear_key, "must be 4 to 8 digits in quotes (the counter keypad only has digits)")
+        table.fail(clear_key, "must be 4 to 8 digits in quotes (the counter keypad only has digits)",
+                   "应为 4–8 位数字（叫号键盘只有数字键）")
     return hash_secret(plain, iterations=CLEAR_SECRET_ITERATIONS)
 
 
@@ -299,29 +319,33 @@ def _hours(table: _Table) -> Hours:
     if "lunch_duty" in table.data:
         lunch = _period(table, "lunch_duty", table.data["lunch_duty"])
         if any(lunch.start < s.end and s.start < lunch.end for s in sessions):
-            table.fail("lunch_duty", "overlaps an opening session; lunch duty covers the break between sessions")
+            table.fail("lunch_duty", "overlaps an opening session; lunch duty covers the break between sessions",
+                       "午间值班应在两个办公时段之间，不能与办公时段重叠")
     weekdays = table.items("weekdays", [1, 2, 3, 4, 5])
     if not weekdays:
-        table.fail("weekdays", "must list at least one opening weekday")
+        table.fail("weekdays", "must list at least one opening weekday", "至少选择一个办公日")
     for i, day in enumerate(weekdays):
         if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 7:
-            table.fail(f"weekdays[{i}]", f"must be an ISO weekday 1 (Monday) to 7 (Sunday), got {_kind(day)}")
+            table.fail(f"weekdays[{i}]", f"must be an ISO weekday 1 (Monday) to 7 (Sunday), got {_kind(day)}",
+                       "应为星期一（1）到星期日（7）")
         if day in weekdays[:i]:
-            table.fail(f"weekdays[{i}]", f"weekday {day} is listed twice")
+            table.fail(f"weekdays[{i}]", f"weekday {day} is listed twice", f"星期 {day} 重复填写")
     holidays, workdays = _dates(table, "holidays"), _dates(table, "workdays")
     for i, day in enumerate(workdays):
         if day in holidays:
-            table.fail(f"workdays[{i}]", f"{day} is also listed in holidays")
+            table.fail(f"workdays[{i}]", f"{day} is also listed in holidays", f"{day} 同时列在节假日中")
         if date.fromisoformat(day).isoweekday() in weekdays:
-            table.fail(f"workdays[{i}]", f"{day} is already a regular opening day; workdays lists extra (调休) days")
+            table.fail(f"workdays[{i}]", f"{day} is already a regular opening day; workdays lists extra (调休) days",
+                       f"{day} 本来就是办公日；调休上班日只填周末或节假日")
     hours = Hours(sessions, lunch, tuple(weekdays), holidays, workdays)
     days: list[ServiceDay] = []
     for entry in table.tables("service_days", ("date", "sessions", "services", "name")):
         day = _dates(_Table(entry.source, entry.path, {"date": [entry.raw("date")]}, ("date",)), "date")[0]
         if day not in holidays and (day in workdays or date.fromisoformat(day).isoweekday() in weekdays):
-            entry.fail("date", f"{day} is already an opening day; service_days lists weekend or holiday sessions")
+            entry.fail("date", f"{day} is already an opening day; service_days lists weekend or holiday sessions",
+                       f"{day} 本来就是办公日；节假日服务只填周末或节假日")
         if any(d.date == day for d in days):
-            entry.fail("date", f"{day} is listed twice")
+            entry.fail("date", f"{day} is listed twice", f"{day} 重复填写")
         days.append(ServiceDay(day, _periods(entry, "sessions", required=True), tuple(entry.items("services", [])),
                                entry.text("name", "节假日服务")))
     return replace(hours, service_days=tuple(days))
@@ -332,7 +356,8 @@ def _queue(table: _Table) -> QueueRules:
     max_wait = table.number("max_wait_minutes", d.max_wait_minutes, positive=True)
     target = table.number("target_wait_minutes", d.target_wait_minutes, positive=True)
     if target > max_wait:
-        table.fail("target_wait_minutes", f"({target:g}) must not exceed max_wait_minutes ({max_wait:g})")
+        table.fail("target_wait_minutes", f"({target:g}) must not exceed max_wait_minutes ({max_wait:g})",
+                   f"目标等候（{target:g} 分钟）不能超过最长等候（{max_wait:g} 分钟）")
     priorities: list[PriorityClass] = []
     seen: dict[str, str] = {}
     for entry in table.tables("priorities", ("id", "name", "rank"), by_id=True):
@@ -356,27 +381,31 @@ def _queue(table: _Table) -> QueueRules:
 def _fairness(table: _Table, default: str) -> str:
     value = table.text("fairness", default)
     if value not in FAIRNESS:
-        table.fail("fairness", f'must be one of {", ".join(FAIRNESS)}, got "{value}"')
+        table.fail("fairness", f'must be one of {", ".join(FAIRNESS)}, got "{value}"',
+                   f"应为以下之一：{'、'.join(FAIRNESS)}")
     return value
 
 
 def _service(entry: _Table, sid: str, categories: Mapping[str, Category]) -> Service:
     category = entry.text("category")
     if category not in categories:
-        entry.fail("category", f'unknown category "{category}"; known: {", ".join(categories)}')
+        entry.fail("category", f'unknown category "{category}"; known: {", ".join(categories)}',
+                   f"没有主题「{category}」")
     prefix = entry.text("prefix")
     if not _PREFIX.fullmatch(prefix):
-        entry.fail("prefix", f'must be 1 or 2 uppercase ASCII letters (e.g. "A", "KS"), got "{prefix}"')
+        entry.fail("prefix", f'must be 1 or 2 uppercase ASCII letters (e.g. "A", "KS"), got "{prefix}"',
+                   "号码前缀应为 1–2 个大写英文字母，如 A、KS")
     cap = entry.raw("daily_cap", None)
     materials: list[Material] = []
     for m in entry.tables("materials", ("name", "required", "note")):
         name = m.text("name")
         if any(x.name == name for x in materials):
-            m.fail("name", f'material "{name}" is listed twice')
+            m.fail("name", f'material "{name}" is listed twice', f"材料「{name}」重复填写")
         materials.append(Material(name, m.flag("required", True), m.text("note", "", empty=True)))
     pinyin = entry.text("pinyin", "", empty=True)
     if not _PINYIN.fullmatch(pinyin):
-        entry.fail("pinyin", f'must be lowercase pinyin initials a-z (e.g. "hjqy" for 户籍迁移), got "{pinyin}"')
+        entry.fail("pinyin", f'must be lowercase pinyin initials a-z (e.g. "hjqy" for 户籍迁移), got "{pinyin}"',
+                   "应为小写拼音首字母，如 户籍迁移 填 hjqy")
     return Service(
         id=sid,
         name=entry.text("name"),
@@ -396,25 +425,30 @@ def _service(entry: _Table, sid: str, categories: Mapping[str, Category]) -> Ser
 def _window(entry: _Table, number: int, wid: str, cats: Mapping[str, Category], svcs: Mapping[str, Service]) -> Window:
     mode = entry.text("mode")
     if mode not in _MODES:
-        entry.fail("mode", f'must be one of {", ".join(_MODES)}, got "{mode}"')
+        entry.fail("mode", f'must be one of {", ".join(_MODES)}, got "{mode}"',
+                   "应为综合窗口（comprehensive）、分类窗口（categorised）或专窗（special）")
     weights: dict[str, float] = {}
     if mode == "categorised":
         table = _Table(entry.source, entry.at("weights"), entry.raw("weights", {}), cats)
         if not table.data:
-            entry.fail("weights", "a categorised window needs at least one category weight, e.g. {social = 3, other = 1}")
+            entry.fail("weights", "a categorised window needs at least one category weight, e.g. {social = 3, other = 1}",
+                       "分类窗口至少要有一个主题权重")
         for cid in table.data:
             if not cats[cid].general:
-                table.fail(cid, f'category "{cid}" is special-only (general = false); list its services on a special window')
+                table.fail(cid, f'category "{cid}" is special-only (general = false); list its services on a special window',
+                           f"主题「{cid}」只在专窗办理，请在专窗上列出其事项")
             weights[cid] = table.number(cid, positive=True)
     elif "weights" in entry.data:
-        entry.fail("weights", f'only categorised windows have weights; this window is "{mode}"')
+        entry.fail("weights", f'only categorised windows have weights; this window is "{mode}"',
+                   "只有分类窗口设主题权重")
     services: tuple[str, ...] = ()
     if mode == "special":
         services = _refs(entry, "services", svcs, "service")
         if not services:
-            entry.fail("services", "a special window must list the services it serves")
+            entry.fail("services", "a special window must list the services it serves", "专窗须列出所办事项")
     elif "services" in entry.data:
-        entry.fail("services", f'only special windows list services; this window is "{mode}"')
+        entry.fail("services", f'only special windows list services; this window is "{mode}"',
+                   "只有专窗列出所办事项")
     return Window(
         id=wid,
         number=number,
@@ -449,10 +483,12 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        hall.fail("timezone", f'unknown time zone "{timezone}"; use an IANA name such as "Asia/Shanghai"')
+        hall.fail("timezone", f'unknown time zone "{timezone}"; use an IANA name such as "Asia/Shanghai"',
+                   "时区不正确，应如 Asia/Shanghai")
     public_url = hall.text("public_url", "", empty=True)
     if public_url and not public_url.startswith(("http://", "https://")):
-        hall.fail("public_url", f'must start with http:// or https:// (or be ""), got "{public_url}"')
+        hall.fail("public_url", f'must start with http:// or https:// (or be ""), got "{public_url}"',
+                   "应以 http:// 或 https:// 开头，或留空")
     hours = _hours(_Table(source, "hall.hours", hall.raw("hours"),
                           ("sessions", "lunch_duty", "weekdays", "holidays", "workdays", "service_days")))
     queue = _queue(_Table(source, "queue", top.raw("queue", {}), (
@@ -467,7 +503,7 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
         cid = _unique_id(entry, seen, "category")
         categories[cid] = Category(cid, entry.text("name"), entry.flag("general", True))
     if not categories:
-        top.fail("categories", "must list at least one category")
+        top.fail("categories", "must list at least one category", "至少设置一个主题")
 
     services: dict[str, Service] = {}
     seen = {}
@@ -478,13 +514,14 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
         sid = _unique_id(entry, seen, "service")
         services[sid] = _service(entry, sid, categories)
     if not services:
-        top.fail("services", "must list at least one service")
+        top.fail("services", "must list at least one service", "至少设置一个事项")
     initials = names_initials(tuple(sorted({s.name for s in services.values() if not s.pinyin})))
     services = {sid: s if s.pinyin else replace(s, pinyin=initials[s.name]) for sid, s in services.items()}
     for i, special in enumerate(hours.service_days):
         for j, sid in enumerate(special.services):
             if not isinstance(sid, str) or sid not in services:  # a fuzzed list or table is no id
-                raise ConfigError(source, f"hall.hours.service_days[{i}].services[{j}]", f'unknown service "{sid}"')
+                raise ConfigError(source, f"hall.hours.service_days[{i}].services[{j}]", f'unknown service "{sid}"',
+                                  f"没有事项「{sid}」")
 
     windows: dict[str, Window] = {}
     seen, numbers = {}, {}
@@ -492,14 +529,15 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
     for entry in top.tables("windows", window_keys, required=True, by_id=True):
         number = entry.integer("number", low=1, high=9999)
         if number in numbers:
-            entry.fail("number", f"duplicate window number {number} (first used at {numbers[number]})")
+            entry.fail("number", f"duplicate window number {number} (first used at {numbers[number]})",
+                       f"窗口号 {number} 已被使用")
         numbers[number] = entry.path
         wid = _unique_id(entry, seen, "window", str(number))
         windows[wid] = _window(entry, number, wid, categories, services)
         if windows[wid].lunch_duty and hours.lunch_duty is None:
-            entry.fail("lunch_duty", "is true but hall.hours has no lunch_duty period")
+            entry.fail("lunch_duty", "is true but hall.hours has no lunch_duty period", "大厅未设午间值班时段")
     if not windows:
-        top.fail("windows", "must list at least one window")
+        top.fail("windows", "must list at least one window", "至少设置一个窗口")
 
     for entry, service in zip(entries, services.values()):
         category = categories[service.category_id]
@@ -507,7 +545,7 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
             how = ("no special window lists it" if not category.general else
                    "there is no comprehensive window, no categorised window weighting its category, "
                    "and no special window listing it")
-            entry.fail("category", f"no window can serve this service: {how}")
+            entry.fail("category", f"no window can serve this service: {how}", "没有窗口能办理此事项")
 
     staff: list[Staff] = []
     seen = {}
@@ -518,7 +556,8 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
         standin = _refs(entry, "standin_windows", windows, "window", [])
         for i, wid in enumerate(standin):
             if wid in regular:
-                entry.fail(f"standin_windows[{i}]", f'window "{wid}" is already in windows')
+                entry.fail(f"standin_windows[{i}]", f'window "{wid}" is already in windows',
+                           f"窗口「{wid}」已在常驻窗口中")
         staff.append(Staff(
             id=stid,
             name=entry.text("name"),
@@ -536,7 +575,8 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
         mid = _unique_id(entry, seen, "manager")
         role = entry.text("role")
         if role not in _ROLES:
-            entry.fail("role", f'must be one of {", ".join(_ROLES)}, got "{role}"')
+            entry.fail("role", f'must be one of {", ".join(_ROLES)}, got "{role}"',
+                   "应为 manager（管理）或 admin（系统管理）")
         managers.append(Manager(mid, entry.text("name"), role, _secret(entry, "password", "password_hash", keypad=False)))
 
     config = HallConfig(

@@ -39,7 +39,7 @@ def validate(doc: Any, sections: Iterable[Section], source: str = ADMIN_SOURCE) 
     try:
         return config_loader.config_from_dict(doc, source, sections)
     except config_loader.ConfigError as e:
-        raise HallError("invalid_config", f"配置有误：{e.key}：{e.reason}", 422, field=e.key) from None
+        raise HallError("invalid_config", f"配置有误：{e.key}：{e.zh or e.reason}", 422, field=e.key) from None
 
 
 def _row(version: int, at: datetime, by: str, doc: Mapping[str, Any], before: Mapping[str, Any] | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import time
 import tomllib
 from datetime import datetime
@@ -303,6 +304,8 @@ def test_thirty_broken_documents_each_name_their_field(hall):
         r = put(hall, h, version, doc)
         assert r.status_code == 422, (field, r.text)
         assert r.json()["error"] == "invalid_config" and r.json()["field"] == field, (field, r.json())
+        reason = r.json()["message"].removeprefix(f"配置有误：{field}：")
+        assert re.search(r"[\u4e00-\u9fff]", reason) and not re.search(r"\b(must|unknown|got)\b", reason), reason
     assert current(hall, h)[0] == version
 
 
