@@ -57,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     kiosk_key = sub.add_parser("kiosk-key", help="a new key for a kiosk: its key_hash for [[kiosks.kiosk]], and the "
                                                  "address to open once on the kiosk")
     kiosk_key.add_argument("kiosk_id")
+    pad_key = sub.add_parser("pad-key", help="a new key for a window's tablet evaluation pad: its key_hash for "
+                                             "[[devices.tablets]], and the address to open once on the tablet")
+    pad_key.add_argument("window_id")
 
     devices = sub.add_parser("devices", help="press simulated keypads and pads, watch the window displays")
     devices.add_argument("--url", default="http://127.0.0.1:8000", help="a server run with --devices simulated")
@@ -72,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return _check_config(args.path)
     if args.command == "kiosk-key":
         return _kiosk_key(args.kiosk_id)
+    if args.command == "pad-key":
+        return _pad_key(args.window_id)
     if args.command in ("simulate", "staffing"):
         return args.run(args, load_config)
     if args.command in ("region", "backup", "restore", "verify"):
@@ -104,6 +109,18 @@ def _kiosk_key(kiosk_id: str) -> int:
     print(f"# [[kiosks.kiosk]] id = \"{kiosk_id}\": put this line in its table")
     print(f'key_hash = "{key_hash(key)}"')
     print(f"# then open this once on the kiosk (the page keeps the key):  /kiosk/{kiosk_id}#key={key}")
+    return 0
+
+
+def _pad_key(window_id: str) -> int:
+    """Provisioning a tablet pad, as a kiosk: the hash into the config, the key onto the tablet once."""
+    from hall_controller.http.issuing import key_hash, new_key
+
+    key = new_key()
+    print("# [[devices.tablets]]: this window's tablet (or one entry of [devices] tablets = [...])")
+    print(f'window = "{window_id}"')
+    print(f'key_hash = "{key_hash(key)}"')
+    print(f"# then open this once on the tablet (the page keeps the key):  /pad/{window_id}#key={key}")
     return 0
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from hall_controller import config_loader as cfg
 from hall_controller.core.settings import HallConfig
-from hall_controller.http.issuing import KEY_HASH, MIN_KEY_LENGTH, key_hash
+from hall_controller.http.issuing import configured_key_hash
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def parse(table: cfg.Table, core: HallConfig) -> KioskSettings:
         if any(k.id == kid for k in kiosks):
             entry.fail("id", f'duplicate kiosk id "{kid}"')
         kiosks.append(Kiosk(kid, entry.text("name"), entry.text("printer", "", empty=True),
-                            entry.text("id_reader", "none"), _key_hash(entry)))
+                            entry.text("id_reader", "none"), configured_key_hash(entry, "kiosk-key")))
     priority: str | None = t.text("elderly_priority", d.elderly_priority)
     if core.priority(priority) is None:
         if "elderly_priority" in t.data:
@@ -74,21 +74,6 @@ def parse(table: cfg.Table, core: HallConfig) -> KioskSettings:
         require_swipe=_require_swipe(t, core),
         mobile_per_service=t.integer("mobile_per_service", d.mobile_per_service, low=0, high=100_000),
     )
-
-
-def _key_hash(entry: cfg.Table) -> str:
-    """`key_hash` (from `hall-controller kiosk-key`), or a `key` in clear (a demo hall), hashed here."""
-    if "key" in entry.data and "key_hash" in entry.data:
-        entry.fail("key", "give key_hash or key, not both")
-    if "key" in entry.data:
-        key = entry.text("key")
-        if len(key) < MIN_KEY_LENGTH:
-            entry.fail("key", f"a kiosk key needs at least {MIN_KEY_LENGTH} characters (hall-controller kiosk-key makes one)")
-        return key_hash(key)
-    hashed = entry.text("key_hash", "", empty=True)
-    if hashed and not KEY_HASH.match(hashed):
-        entry.fail("key_hash", 'expected "sha256$" and 64 hex digits (hall-controller kiosk-key makes one)')
-    return hashed
 
 
 def _require_swipe(t: cfg.Table, core: HallConfig) -> bool | tuple[str, ...]:

@@ -32,6 +32,7 @@ from tests.conftest import (  # noqa: E402
     CHROMIUM_ARGS,
     DEMO_CONFIG,
     DEMO_KIOSK,
+    DEMO_PAD_KEYS,
     ServerProcess,
     demo_staff,
     open_manager_board,
@@ -144,7 +145,7 @@ def photograph(db: Path) -> None:
 
             # the tablet pad at window 4, invited by the service it just finished, a 差评 being given
             page = browser.new_page(locale="zh-CN", viewport={"width": 1280, "height": 800})
-            page.goto(f"{srv.url}/pad/4")
+            page.goto(f"{srv.url}/pad/4#key={DEMO_PAD_KEYS['4']}")  # the tablet provisioned with its key
             expect(page.locator("#link")).to_have_attribute("data-online", "true")
             staff_id, pin = demo_staff()["4"]
             token = httpx.post(f"{srv.url}/api/windows/4/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]

@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = ROOT / "config" / "demo-hall.toml"
 # The demo hall's kiosk K1 key header (config/demo-hall.toml): what its kiosk page sends with every issue.
 DEMO_KIOSK = {"x-kiosk-key": "qinghe-demo-kiosk-K1-4b7e"}
+# The demo hall's tablet pad keys, window id -> key ([devices] tablets): a page opens /pad/4#key=<key>.
+DEMO_PAD_KEYS = {str(t["window"]): t["key"]
+                 for t in tomllib.loads(DEMO_CONFIG.read_text(encoding="utf-8"))["devices"].get("tablets", [])}
 
 
 def demo_staff() -> dict[str, tuple[str, str]]:

@@ -1,4 +1,6 @@
 """Who may issue tickets over HTTP without a staff sign-in: devices holding a key provisioned for them.
+(Tablet evaluation pads hold keys of the same kind, `configured_key_hash` below, but are kept out of this
+registry: a pad's key rates at its own window and never issues.)
 
 A kiosk (自助取号机) sends its key in the `X-Kiosk-Key` header on every request that issues or checks in; the
 hall stores only the key's hash (`key_hash`, `sha256$<hex>`). The features that own devices register them
@@ -15,10 +17,14 @@ import re
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from starlette.requests import HTTPConnection
 
 from hall_controller.core.errors import HallError
+
+if TYPE_CHECKING:
+    from hall_controller.config_loader import Table
 
 KEY_HEADER = "x-kiosk-key"
 KEY_HASH = re.compile(r"^sha256\$[0-9a-f]{64}$")
@@ -32,6 +38,22 @@ def key_hash(key: str) -> str:
 def new_key() -> str:
     """A fresh device key (192 random bits) for provisioning."""
     return secrets.token_urlsafe(24)
+
+
+def configured_key_hash(entry: Table, command: str) -> str:
+    """A device's `key_hash` (made by `hall-controller <command>`), or its `key` in clear (a demo hall) hashed
+    here; "" = not provisioned. The hall keeps only the hash."""
+    if "key" in entry.data and "key_hash" in entry.data:
+        entry.fail("key", "give key_hash or key, not both")
+    if "key" in entry.data:
+        key = entry.text("key")
+        if len(key) < MIN_KEY_LENGTH:
+            entry.fail("key", f"a device key needs at least {MIN_KEY_LENGTH} characters (hall-controller {command} makes one)")
+        return key_hash(key)
+    hashed = entry.text("key_hash", "", empty=True)
+    if hashed and not KEY_HASH.match(hashed):
+        entry.fail("key_hash", f'expected "sha256$" and 64 hex digits (hall-controller {command} makes one)')
+    return hashed
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,12 @@
 // The kiosk (自助取号机): one page, screens drawn from the controller's catalogue, live through HallEvents.
 // The screen and its request id live in sessionStorage, so a reload shows the same screen and a second
 // "取号" after a reload (or a double tap) returns the ticket already issued instead of a new one.
-import { HallEvents, api } from "/static/common/hall-events.js";
+import { HallEvents, api, provisionedKey } from "/static/common/hall-events.js";
 
 const KIOSK = document.body.dataset.kiosk;
 // The kiosk's key, provisioned once by opening /kiosk/K1#key=… on the device: kept in its localStorage, taken
 // out of the address bar, and sent with every request (X-Kiosk-Key). Without it the kiosk cannot issue.
-const KEY_ITEM = `kiosk.key.${KIOSK}`;
-const hashKey = new URLSearchParams(location.hash.slice(1)).get("key");
-if (hashKey) {
-  localStorage.setItem(KEY_ITEM, hashKey);
-  history.replaceState(null, "", location.pathname + location.search);
-}
-const KEY_HEADERS = { "x-kiosk-key": localStorage.getItem(KEY_ITEM) || "" };
+const KEY_HEADERS = { "x-kiosk-key": provisionedKey(`kiosk.key.${KIOSK}`) };
 // ?idle_seconds= and ?ticket_seconds= override the hall's settings on this screen (commissioning, tests).
 const PARAMS = new URLSearchParams(location.search);
 const seconds = (name, fallback) => Math.max(2, Number(PARAMS.get(name)) || fallback);

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import pytest
 
 from tests.browser.screens import SIZES, axe_violations, clipped, small_targets
-from tests.conftest import DEMO_KIOSK, ServerProcess
+from tests.conftest import DEMO_KIOSK, DEMO_PAD_KEYS, ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -91,8 +91,19 @@ def test_tablet_pad_rates_a_finished_service_and_thanks(hall, browser):
     ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800}, has_touch=True)
     page = ctx.new_page()
     try:
-        page.goto(f"{hall.url}/pad/6")
+        # a tablet (or a phone on the hall LAN) without this window's key: refused, in Chinese, nothing shown
+        for address in (f"{hall.url}/pad/6", f"{hall.url}/pad/6#key={DEMO_PAD_KEYS['5']}"):
+            page.goto("about:blank")  # a new document each time, not a fragment change
+            page.goto(address)
+            expect(page.locator("#refused")).to_be_visible(timeout=10_000)
+            expect(page.locator("#refused-text")).to_contain_text("未获授权")
+            expect(page.locator("#staff-name")).to_have_text("暂无工作人员")
+        # provisioned once with its key: the page keeps it and takes it out of the address bar
+        page.goto("about:blank")
+        page.goto(f"{hall.url}/pad/6#key={DEMO_PAD_KEYS['6']}")
         expect(page.locator("#link")).to_have_attribute("data-online", "true", timeout=10_000)
+        assert page.evaluate("location.hash") == ""
+        page.reload()
         expect(page.locator("#staff-name")).to_have_text("杨帆")
         expect(page.locator("#staff-id")).to_have_text(desk.staff_id)
         serving = desk.serve(finish=False)
@@ -175,8 +186,8 @@ def _a_case(http, staff_token: str, manager: str) -> str:
     ticket = http.get(f"/api/tickets/{number.json()['ticket']['id']}").json() if number.status_code == 200 else None
     assert ticket is not None
     # rated at the window's tablet pad: the invitation of the service just finished
-    r = http.post("/api/pad/3/rating", json={"ticket": ticket["number"], "level": 5, "reasons": ["attitude"],
-                                             "comment": "态度生硬"})
+    r = http.post("/api/pad/3/rating", headers={"x-pad-key": DEMO_PAD_KEYS["3"]},
+                  json={"ticket": ticket["number"], "level": 5, "reasons": ["attitude"], "comment": "态度生硬"})
     assert r.status_code == 201, r.text
     cases = http.get("/api/cases", headers={"authorization": f"Bearer {manager}"}).json()["cases"]
     return cases[0]["case_id"]
@@ -193,6 +204,7 @@ def test_every_page_fits_every_screen_and_passes_axe(hall, browser):
         ctx = browser.new_context(locale="zh-CN", viewport={"width": 1920, "height": 1080})
         ctx.add_init_script(f"sessionStorage.setItem('hall.manager.token', '{state['manager']}');"
                             f"sessionStorage.setItem('hall.counter.2', '{state['counter']}');"
+                            f"localStorage.setItem('pad.key.6', '{DEMO_PAD_KEYS['6']}');"
                             + ("sessionStorage.setItem('kiosk.elder', '1');" if steps == "elder" else ""))
         page = ctx.new_page()
         try:

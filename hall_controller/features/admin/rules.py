@@ -23,8 +23,8 @@ REDACTED = "******"
 # REDACTED; a document sent back with REDACTED keeps the stored value.
 SECRET_KEY = re.compile(r"(^|_)(pin|password|token|secret|key)(_hash)?$")
 # What names an entry of a list of tables, in this order (windows may be known by number only, materials
-# by name).
-ENTRY_KEYS = ("id", "number", "name")
+# by name, a window's tablet pad by its window).
+ENTRY_KEYS = ("id", "number", "name", "window")
 # Clear secrets of the core's accounts, stored as their hash: (list, clear key, hash key).
 ACCOUNTS = (("staff", "pin", "pin_hash"), ("managers", "password", "password_hash"))
 SUMMARY_MAX = 200

@@ -21,6 +21,7 @@ from hall_controller.core.model import parse_outcome
 from hall_controller.features.devices import pages
 from hall_controller.features.devices.hub import DeviceHub
 from hall_controller.features.devices.settings import DeviceSettings
+from hall_controller.features.devices.tablets import PAD_KEY_HEADER
 from hall_controller.http.auth import require_manager
 
 router = APIRouter(prefix="/api")
@@ -55,8 +56,11 @@ class TabletRating(BaseModel):
 
 @router.get("/pad/{window_id}")
 async def tablet(request: Request, window_id: Annotated[str, Field(max_length=64)]) -> dict[str, Any]:
-    """The tablet pad's screen: window, staff card, ticket served, open invitation, rating choices."""
-    return hub_of(request).tablets.view(window_id)
+    """The tablet pad's screen: window, staff card, ticket served, open invitation, rating choices. Only for
+    the window's own tablet (its key in `X-Pad-Key`)."""
+    tablets = hub_of(request).tablets
+    tablets.authorise(window_id, request.headers.get(PAD_KEY_HEADER))
+    return tablets.view(window_id)
 
 
 @router.post("/pad/{window_id}/rating", status_code=201)
@@ -64,6 +68,7 @@ async def tablet_rating(request: Request, window_id: Annotated[str, Field(max_le
                         body: TabletRating) -> dict[str, Any]:
     """The tablet's rating of the service it was invited for: stored (channel `pad`) before it is answered."""
     hub = hub_of(request)
+    hub.tablets.authorise(window_id, request.headers.get(PAD_KEY_HEADER))
     return await hub.service.call(hub.tablets.rate, window_id, body.ticket, body.level, body.reasons,
                                   (body.comment or "").strip() or None)
 

@@ -14,6 +14,7 @@ from drivers.printer import STATUS_QUERIES, StatusQuery, parse_spec
 from drivers.voice import DEFAULT_TEMPLATE, phrase_pieces
 from hall_controller.config_loader import Table
 from hall_controller.core.settings import HallConfig
+from hall_controller.http.issuing import configured_key_hash
 
 SIM = "sim"  # a port or printer connection served by an in-process simulator
 KINDS = ("keypad", "display", "pad")
@@ -49,6 +50,15 @@ class PrinterSpec:
 
 
 @dataclass(frozen=True)
+class TabletSpec:
+    """A tablet evaluation pad (平板评价器) at a window, `/pad/{window_id}`, and its key's hash ("" = none yet:
+    it is refused until provisioned with `hall-controller pad-key`)."""
+
+    window_id: str
+    key_hash: str
+
+
+@dataclass(frozen=True)
 class VoiceZone:
     """A speaker zone (广播分区): the windows whose calls it says, on its own announcer and speaker."""
 
@@ -81,13 +91,17 @@ class DeviceSettings:
     printers: tuple[PrinterSpec, ...] = ()
     voice: VoiceSettings = field(default_factory=VoiceSettings)
     printer_status_interval_s: float = 30.0
+    tablets: tuple[TabletSpec, ...] = ()
 
     def printer(self, printer_id: str) -> PrinterSpec | None:
         return next((p for p in self.printers if p.id == printer_id), None)
 
+    def tablet(self, window_id: str) -> TabletSpec | None:
+        return next((t for t in self.tablets if t.window_id == window_id), None)
+
 
 def parse(table: Table, core: HallConfig) -> DeviceSettings:
-    t = Table(table.source, table.path, table.data, ("buses", "printers", "voice", "printer_status_interval_s"))
+    t = Table(table.source, table.path, table.data, ("buses", "printers", "voice", "printer_status_interval_s", "tablets"))
     buses: list[BusSpec] = []
     taken: dict[tuple[str, str], str] = {}  # (window, kind) -> where it was configured
     for entry in t.tables("buses", ("id", "port", "baud", "devices")):
@@ -108,7 +122,28 @@ def parse(table: Table, core: HallConfig) -> DeviceSettings:
                            ("enabled", "repeats", "template", "output", "wav_dir", "keep_wav_files",
                             "segmented", "max_backlog", "max_delay_s", "zones")), core),
         printer_status_interval_s=t.number("printer_status_interval_s", 30.0, positive=True, high=3600),
+        tablets=_tablets(t, core),
     )
+
+
+def _tablets(t: Table, core: HallConfig) -> tuple[TabletSpec, ...]:
+    tablets: list[TabletSpec] = []
+    for entry in t.tables("tablets", ("window", "key", "key_hash")):
+        window = _window_id(entry, core)
+        if any(x.window_id == window for x in tablets):
+            entry.fail("window", f"window {window} already has a tablet pad")
+        tablets.append(TabletSpec(window, configured_key_hash(entry, "pad-key")))
+    return tuple(tablets)
+
+
+def _window_id(entry: Table, core: HallConfig) -> str:
+    """`window = "3"` or `window = 3`: a window of the hall."""
+    window = entry.raw("window")
+    if isinstance(window, int) and not isinstance(window, bool):
+        window = str(window)
+    if not isinstance(window, str) or core.window(window) is None:
+        entry.fail("window", f"unknown window {window!r}; windows are: {', '.join(w.id for w in core.windows)}")
+    return window
 
 
 def _bus(entry: Table, core: HallConfig, taken: dict[tuple[str, str], str]) -> BusSpec:
@@ -128,11 +163,7 @@ def _bus(entry: Table, core: HallConfig, taken: dict[tuple[str, str], str]) -> B
         kind = d.text("kind")
         if kind not in KINDS:
             d.fail("kind", f'must be one of {", ".join(KINDS)}, got "{kind}"')
-        window = d.raw("window")
-        if isinstance(window, int) and not isinstance(window, bool):
-            window = str(window)
-        if not isinstance(window, str) or core.window(window) is None:
-            d.fail("window", f"unknown window {window!r}; windows are: {', '.join(w.id for w in core.windows)}")
+        window = _window_id(d, core)
         if (window, kind) in taken:
             d.fail("window", f"window {window} already has a {kind} (at {taken[(window, kind)]})")
         taken[(window, kind)] = d.path

@@ -6,10 +6,16 @@ with channel `pad`, so one rating per ticket holds across the serial pad, the ta
 phone: whichever comes first is stored, and a rating from any of them closes the tablet's invitation.
 Invitations live in memory, like the serial pad's: a restart ends them (the citizen can still rate on the
 ticket's phone page).
+
+Each tablet holds its own key (`[[devices.tablets]]`, provisioned like a kiosk's: `hall-controller pad-key 4`
+prints the hash for the config and the address to open once on the tablet, `/pad/4#key=…`). The page sends
+it as `X-Pad-Key`; without the key of that window's tablet nothing is shown or rated, so a phone on the hall
+LAN cannot pose as a window's pad. A pad's key is not an issuing key (http/issuing.py): it never issues.
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,9 +24,13 @@ from hall_controller.core.errors import HallError
 from hall_controller.core.events import Event
 from hall_controller.core.service import HallService
 from hall_controller.features.devices.pads import INVITES, RATING_TIMEOUT_S
+from hall_controller.features.devices.settings import DeviceSettings
 from hall_controller.features.ratings.rules import LEVELS
 from hall_controller.features.ratings.service import record_rating
 from hall_controller.features.ratings.settings import rules as rating_rules
+from hall_controller.http.issuing import key_hash
+
+PAD_KEY_HEADER = "x-pad-key"
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,17 @@ class Tablets:
             invitation = self._invitations.get(data.get("window_id") or "")
             if invitation is not None and invitation.ticket_id == data.get("ticket_id"):
                 del self._invitations[data["window_id"]]
+
+    def authorise(self, window_id: str, key: str | None) -> None:
+        """The request comes from this window's tablet: it carries the key provisioned for it (read from the
+        running configuration version, so a key changed at /admin applies at once). 404 for an unknown window,
+        401 otherwise."""
+        self.service.hall.window_config(window_id)
+        settings = self.service.config.sections.get("devices") or DeviceSettings()
+        tablet = settings.tablet(window_id)
+        if not key or tablet is None or not tablet.key_hash or not hmac.compare_digest(tablet.key_hash, key_hash(key)):
+            raise HallError("pad_unauthorised", "本评价器未获授权：请联系大厅管理员为本窗口的平板评价器配置密钥，"
+                            "并在平板上打开管理员提供的地址。", 401)
 
     def invitation(self, window_id: str, now: datetime) -> Invitation | None:
         invitation = self._invitations.get(window_id)

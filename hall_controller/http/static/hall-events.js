@@ -63,3 +63,14 @@ export function maskName(name) {
   if (chars.length <= 2) return chars[0] + "*";
   return chars[0] + "*".repeat(chars.length - 2) + chars[chars.length - 1];
 }
+
+// A device's key (a kiosk's, a tablet pad's), provisioned once by opening its page with `#key=…` on it: kept
+// in the device's localStorage under `item` and taken out of the address bar. "" = not provisioned.
+export function provisionedKey(item) {
+  const given = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (given) {
+    localStorage.setItem(item, given);
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return localStorage.getItem(item) || "";
+}

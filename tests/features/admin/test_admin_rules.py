@@ -23,6 +23,17 @@ def test_secrets_of_any_section_are_hidden_and_kept_when_sent_back():
     assert rules.unredact({"staff": [{"id": "C", "pin_hash": REDACTED}]}, stored)["staff"][0]["pin_hash"] == REDACTED
 
 
+
+def test_a_tablet_pad_keeps_its_own_key_when_the_list_is_reordered_or_shortened():
+    stored = {"devices": {"tablets": [{"window": "1", "key": "key-of-pad-1-xxxx"}, {"window": "2", "key_hash": "h-2"}]}}
+    shown = rules.redact(stored)["devices"]["tablets"]
+    back = {"devices": {"tablets": [shown[1]]}}  # window 1's pad removed: window 2's must not inherit its key
+    assert rules.unredact(back, stored)["devices"]["tablets"] == [{"window": "2", "key_hash": "h-2"}]
+    new_key = {"devices": {"tablets": [{**shown[1], "key": "a-new-key-for-pad-2"}, shown[0]]}}
+    assert rules.unredact(new_key, stored)["devices"]["tablets"] == [
+        {"window": "2", "key": "a-new-key-for-pad-2"}, {"window": "1", "key": "key-of-pad-1-xxxx"}]
+
+
 def test_a_diff_names_entries_by_id_and_never_shows_a_secret():
     old = {"services": [{"id": "s1", "name": "甲", "materials": [{"name": "身份证"}]}, {"id": "s2", "name": "乙"}],
            "windows": [{"number": 1, "mode": "comprehensive"}], "staff": [{"id": "A", "pin_hash": "h1"}]}

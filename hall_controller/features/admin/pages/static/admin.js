@@ -326,6 +326,10 @@ const TABS = {
       el("h2", { text: "自助取号机" }),
       rows((k.kiosk ??= []), [["编号", "id"], ["名称", "name"], ["打印机", "printer", { options: printerOptions }], ["身份证阅读器", "id_reader", { optional: true }]],
         "kiosks.kiosk", () => ({ id: "", name: "", printer: "", id_reader: "none" })),
+      el("h2", { text: "平板评价器" }),
+      el("p", { class: "muted", text: "每个窗口一台，各有密钥（≥16 位；已配置的显示为 ******，留着不变）。新密钥用 hall-controller pad-key 生成，在平板上打开一次 /pad/窗口#key=密钥。" }),
+      rows((d.tablets ??= []), [["窗口", "window", { options: windowChoices() }], ["密钥", "key", { optional: true }]],
+        "devices.tablets", () => ({ window: windowChoices()[0]?.[0] ?? "" })),
       el("h2", { text: "打印机" }),
       rows(printers, [["编号", "id"], ["连接", "connection"], ["纸宽 (mm)", "paper_width", { kind: "int", optional: true }],
         ["打印材料清单", "material_checklist", { kind: "bool" }]], "devices.printers", () => ({ id: "", connection: "sim", material_checklist: true })),
@@ -474,7 +478,7 @@ function tabOf(path) {
   if (["hall", "queue"].includes(head)) return "hall";
   if (["categories", "services", "windows"].includes(head)) return head;
   if (["staff", "managers"].includes(head)) return "staff";
-  if (path.startsWith("devices.voice") || path.startsWith("devices.printers") || path.startsWith("devices.buses") || path.startsWith("kiosks.kiosk")) return "devices";
+  if (path.startsWith("devices.voice") || path.startsWith("devices.printers") || path.startsWith("devices.buses") || path.startsWith("devices.tablets") || path.startsWith("kiosks.kiosk")) return "devices";
   return "raw";
 }
 

@@ -1,11 +1,14 @@
 // Tablet evaluation pad: follows its window over the event stream; a finished service opens the rating form
 // for `timeout_s`, as on the serial pad; the rating is acknowledged only once the controller stored it.
-import { HallEvents, api } from "/static/common/hall-events.js";
+import { HallEvents, api, provisionedKey } from "/static/common/hall-events.js";
 
 const $ = (id) => document.getElementById(id);
 const pad = $("pad");
 const windowId = pad.dataset.window;
 const THANKS_MS = 6000;
+// The tablet's key, provisioned once by opening /pad/4#key=… on it (hall-controller pad-key), sent with every
+// request (X-Pad-Key). Without it the controller refuses and the pad says so.
+const KEY_HEADERS = { "x-pad-key": provisionedKey(`pad.key.${windowId}`) };
 
 let state = null;
 let invited = null;     // the ticket number the form is open for
@@ -20,6 +23,14 @@ function show(screen) {
   $("idle").hidden = screen !== "idle";
   $("rate").hidden = screen !== "rate";
   $("thanks").hidden = screen !== "thanks";
+  $("refused").hidden = screen !== "refused";
+}
+
+function refuse(message) {
+  state = null;
+  invited = null;
+  $("refused-text").textContent = message;
+  show("refused");
 }
 
 function renderStaff(staff) {
@@ -132,10 +143,11 @@ function render() {
 
 async function refresh() {
   try {
-    state = await api(`/api/pad/${encodeURIComponent(windowId)}`);
+    state = await api(`/api/pad/${encodeURIComponent(windowId)}`, { headers: KEY_HEADERS });
     window.padState = state;
     render();
-  } catch {
+  } catch (err) {
+    if (err.status === 401) return refuse(err.message);  // not this window's tablet: nothing to show
     refetchSoon(2000);
   }
 }
@@ -153,13 +165,15 @@ $("rate").addEventListener("submit", async (e) => {
   $("submit").disabled = true;
   try {
     await api(`/api/pad/${encodeURIComponent(windowId)}/rating`, {
-      method: "POST", body: { ticket: invited, level, reasons, comment: $("comment").value.trim() || null } });
+      method: "POST", headers: KEY_HEADERS,
+      body: { ticket: invited, level, reasons, comment: $("comment").value.trim() || null } });
     finish();
     thanksUntil = performance.now() + THANKS_MS;
     $("thanks-text").textContent = level >= 4 ? "我们将核实并改进，感谢您的监督" : "您的意见将帮助我们改进服务";
     show("thanks");
     setTimeout(() => { thanksUntil = 0; refresh(); }, THANKS_MS);
   } catch (err) {
+    if (err.status === 401) return refuse(err.message);
     $("error").textContent = err.message;
     $("submit").disabled = false;
     if (["not_invited", "invitation_expired", "already_rated", "not_served"].includes(err.code)) {
