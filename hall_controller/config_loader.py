@@ -294,6 +294,22 @@ def _unique_id(table: _Table, seen: dict[str, str], what: str, default: Any = _R
     return value
 
 
+def code_labels(table: _Table, key: str, default: Mapping[str, str], what: str, what_zh: str) -> dict[str, str]:
+    """A list of `{code, label}` tables (差评 reasons, leave types), or `default` when the key is absent."""
+    if key not in table.data:
+        return dict(default)
+    found = table.tables(key, ("code", "label"))
+    if not found:
+        table.fail(key, f"must list at least one {what}", f"至少设置一个{what_zh}")
+    labels: dict[str, str] = {}
+    for entry in found:
+        code = entry.text("code")
+        if code in labels:
+            entry.fail("code", f'duplicate {what} code "{code}"', f"{what_zh}代码「{code}」重复")
+        labels[code] = entry.text("label")
+    return labels
+
+
 def _secret(table: _Table, clear_key: str, hash_key: str, *, keypad: bool) -> str:
     """Exactly one of a clear secret (hashed here) or a ready hash."""
     if (clear_key in table.data) == (hash_key in table.data):

@@ -13,17 +13,7 @@ _KEYS = ("online_days", "reasons", "comment_max", "verify_days", "appeal_days", 
 
 def parse(table: config.Table, core: HallConfig) -> RatingRules:
     t = config.Table(table.source, table.path, table.data, _KEYS)
-    reasons = dict(DEFAULT_REASONS)
-    if "reasons" in t.data:
-        found = t.tables("reasons", ("code", "label"))
-        if not found:
-            t.fail("reasons", "must list at least one 差评 reason")
-        reasons = {}
-        for entry in found:
-            code = entry.text("code")
-            if code in reasons:
-                entry.fail("code", f'duplicate reason code "{code}"')
-            reasons[code] = entry.text("label")
+    reasons = config.code_labels(t, "reasons", DEFAULT_REASONS, "差评 reason", "差评原因")
     days = {k: t.integer(k, getattr(RatingRules, k), low=0, high=60) for k in (
         "verify_days", "appeal_days", "rectify_days", "reply_days", "close_days", "complaint_days",
         "complaint_complex_days")}

@@ -11,17 +11,7 @@ _KEYS = ("leave_types", "standin_run_days", "standin_year_days", "standin_warn_d
 
 def parse(table: config.Table, core: HallConfig) -> RotaSettings:
     t = config.Table(table.source, table.path, table.data, _KEYS)
-    types = dict(DEFAULT_LEAVE_TYPES)
-    if "leave_types" in t.data:
-        found = t.tables("leave_types", ("code", "label"))
-        if not found:
-            t.fail("leave_types", "must list at least one leave type")
-        types = {}
-        for entry in found:
-            code = entry.text("code")
-            if code in types:
-                entry.fail("code", f'duplicate leave type "{code}"')
-            types[code] = entry.text("label")
+    types = config.code_labels(t, "leave_types", DEFAULT_LEAVE_TYPES, "leave type", "假别")
     d = RotaSettings()
     run = t.integer("standin_run_days", d.standin_run_days, low=1, high=366)
     year = t.integer("standin_year_days", d.standin_year_days, low=1, high=366)
