@@ -374,6 +374,14 @@ def _queue(table: _Table) -> QueueRules:
     if target > max_wait:
         table.fail("target_wait_minutes", f"({target:g}) must not exceed max_wait_minutes ({max_wait:g})",
                    f"目标等候（{target:g} 分钟）不能超过最长等候（{max_wait:g} 分钟）")
+    level, within = table.raw("service_level_percent", None), table.raw("service_level_minutes", None)
+    if (level is None) != (within is None):
+        table.fail("service_level_percent" if level is None else "service_level_minutes",
+                   "service_level_percent and service_level_minutes go together (e.g. 80 % within 10 minutes)",
+                   "服务水平目标的比例与分钟数须同时填写（如 80% 在 10 分钟内）")
+    if level is not None:
+        level = table.number("service_level_percent", None, positive=True, high=99.9)
+        within = table.number("service_level_minutes", None, positive=True, high=max_wait)
     priorities: list[PriorityClass] = []
     seen: dict[str, str] = {}
     for entry in table.tables("priorities", ("id", "name", "rank"), by_id=True):
@@ -382,6 +390,8 @@ def _queue(table: _Table) -> QueueRules:
     return QueueRules(
         max_wait_minutes=max_wait,
         target_wait_minutes=target,
+        service_level_percent=level,
+        service_level_minutes=within,
         fairness=_fairness(table, d.fairness),
         priority_head_start_minutes=table.number("priority_head_start_minutes", d.priority_head_start_minutes,
                                                  positive=False, high=240),
@@ -508,7 +518,7 @@ def config_from_dict(data: object, source: str = "<config>", sections: Iterable[
     hours = _hours(_Table(source, "hall.hours", hall.raw("hours"),
                           ("sessions", "lunch_duty", "weekdays", "holidays", "workdays", "service_days")))
     queue = _queue(_Table(source, "queue", top.raw("queue", {}), (
-        "max_wait_minutes", "target_wait_minutes", "fairness", "priority_head_start_minutes", "priority_ratio",
+        "max_wait_minutes", "target_wait_minutes", "service_level_percent", "service_level_minutes", "fairness", "priority_head_start_minutes", "priority_ratio",
         "recall_limit",
         "rejoin_places", "rejoin_within_minutes", "priorities", "elderly_age",
     )))

@@ -137,7 +137,9 @@ async function loadStaffing() {
   panel.hidden = false;
 }
 
-// Themes × the current and next two half-hours (the advice's horizon): windows needed / allocated, short cells marked.
+// Themes × the current and next two half-hours (the advice's horizon): each theme's load (windows' worth of work)
+// and the windows the pool gives it, themes missing the target marked; the total row: needed over the shared
+// pool / at work, with the windows to add or that can be released.
 const STAFFING_SLOTS = 3;
 
 function renderStaffingTable(body) {
@@ -146,15 +148,20 @@ function renderStaffingTable(body) {
   const shown = first < 0 ? [] : slots.slice(first, first + STAFFING_SLOTS).map((s, k) => [first + k, s]);
   const head = `<tr><th>主题</th>${shown.map(([, s]) => `<th class="num">${esc(s.slot)}</th>`).join("")}</tr>`;
   const cell = (row) => {
-    const title = `每小时约 ${row.arrivals_per_hour} 人；需 ${row.windows_needed} 个窗口，可分配 ${row.windows_open} 个` +
-      (row.short ? `，缺 ${row.short} 个` : "");
-    return `<td class="num${row.short ? " short" : ""}" title="${esc(title)}">${esc(row.windows_needed)}/${esc(row.windows_open)}${row.short ? ` <b>缺${esc(row.short)}</b>` : ""}</td>`;
+    const title = `每小时约 ${row.arrivals_per_hour} 人，负荷约 ${row.load} 个窗口；分配 ${row.windows_open} 个窗口` +
+      (row.short ? "，未达目标" : "");
+    return `<td class="num${row.short ? " short" : ""}" title="${esc(title)}">${esc(row.load)}/${esc(row.windows_open)}${row.short ? " <b>不足</b>" : ""}</td>`;
   };
   const rows = (body.themes || []).map((t) =>
     `<tr data-theme="${esc(t.category_id)}"><td>${esc(t.name)}</td>${shown.map(([i]) => cell(t.rows[i])).join("")}</tr>`).join("");
-  const total = `<tr class="total"><td>合计（在岗）</td>${shown.map(([, s]) =>
-    `<td class="num${s.short ? " short" : ""}">${esc(s.windows_needed)}/${esc(s.windows_open)}${s.short ? ` <b>缺${esc(s.short)}</b>` : ""}</td>`).join("")}</tr>`;
+  const totalCell = (s) => {
+    const note = s.short ? ` <b>缺${esc(s.short)}</b>` : s.spare ? ` <i>可释放${esc(s.spare)}</i>` : "";
+    return `<td class="num${s.short ? " short" : ""}">${esc(s.windows_needed)}/${esc(s.windows_open)}${note}</td>`;
+  };
+  const total = `<tr class="total"><td>合计 需要/在岗</td>${shown.map(([, s]) => totalCell(s)).join("")}</tr>`;
   $("#staffing-table").innerHTML = shown.length ? `<thead>${head}</thead><tbody>${rows}${total}</tbody>` : "";
+  const target = body.target?.text;
+  $("#staffing-target").textContent = target ? `目标：${target}。` : "";
 }
 
 function start() {

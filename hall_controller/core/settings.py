@@ -100,6 +100,10 @@ FAIRNESS = ("head_start", "ratio", "strict")
 class QueueRules:
     max_wait_minutes: float = 60
     target_wait_minutes: float = 15
+    # A service-level target for the staffing advice besides the mean: service_level_percent of citizens
+    # called within service_level_minutes (both set, or neither).
+    service_level_percent: float | None = None
+    service_level_minutes: float | None = None
     # How priority classes and normal tickets share a window (core/routing.py, docs/routing.md):
     # "head_start" — a priority ticket counts as issued priority_head_start_minutes earlier (bounds both ways);
     # "ratio" — priority first, at most priority_ratio in a row while a normal ticket waits; "strict" — always first.

@@ -167,7 +167,7 @@ def test_a_queue_alert_appears_when_a_theme_reaches_its_threshold_and_clears_whe
     expect(alert).to_have_count(0)
 
 
-def test_staffing_table_shows_need_and_allocation_per_theme_and_half_hour(demo_server, desk):
+def test_staffing_table_shows_load_allocation_and_the_pooled_need_per_half_hour(demo_server, desk):
     open_manager_board(desk, demo_server.url)
     table = desk.locator("#staffing-table")
     expect(table.locator("tbody tr[data-theme]")).to_have_count(8)  # general and special themes
@@ -179,11 +179,13 @@ def test_staffing_table_shows_need_and_allocation_per_theme_and_half_hour(demo_s
     first = body["slots"].index(upcoming[0])
     social = next(t for t in body["themes"] if t["category_id"] == "social")["rows"][first]
     cell = table.locator('tr[data-theme="social"] td').nth(1)
-    expect(cell).to_contain_text(f"{social['windows_needed']}/{social['windows_open']}")
-    assert social["windows_needed"] > 0
+    expect(cell).to_contain_text(f"{social['load']:g}/{social['windows_open']:g}")
+    assert social["load"] > 0
     # Few windows are signed in at 09:30: the short cells are marked, and the advice says how many to add.
     expect(table.locator("td.short").first).to_be_visible()
-    expect(table.locator("tr.total td").nth(1)).to_contain_text(f"缺{upcoming[0]['short']}")
+    expect(table.locator("tr.total td").nth(1)).to_contain_text(
+        f"{upcoming[0]['windows_needed']}/{upcoming[0]['windows_open']} 缺{upcoming[0]['short']}")
+    expect(desk.locator("#staffing-target")).to_contain_text(body["target"]["text"])
     expect(desk.locator("#staffing-advice li").filter(has_text="需增开").first).to_be_visible()
 
 

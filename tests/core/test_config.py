@@ -56,6 +56,7 @@ def test_demo_shape(demo: HallConfig) -> None:
     q = demo.queue
     assert (q.max_wait_minutes, q.target_wait_minutes, q.priority_ratio, q.recall_limit) == (60, 15, 2, 3)
     assert (q.rejoin_places, q.rejoin_within_minutes, q.elderly_age) == (3, 30, 60)
+    assert (q.service_level_percent, q.service_level_minutes) == (80, 10)
     assert [(p.id, p.rank) for p in q.priorities] == [("green", 1), ("appointment", 2), ("assist", 3)]
     assert len(demo.services) >= 40 and len(demo.windows) >= 20 and len(demo.staff) >= 25
     assert {w.mode for w in demo.windows} == {"comprehensive", "categorised", "special"}
@@ -262,6 +263,12 @@ ERRORS = [
     ('name = "测试大厅"', 'name = "测试大厅"\npublic_url = "hall.example"', "hall.public_url", "http"),
     ("max_wait_minutes = 60", "max_wait_minutes = 60\ntarget_wait_minutes = 90", "queue.target_wait_minutes",
      "must not exceed"),
+    ("max_wait_minutes = 60", "max_wait_minutes = 60\nservice_level_percent = 80", "queue.service_level_minutes",
+     "go together"),
+    ("max_wait_minutes = 60", "max_wait_minutes = 60\nservice_level_percent = 100\nservice_level_minutes = 10",
+     "queue.service_level_percent", "at most 99.9"),
+    ("max_wait_minutes = 60", "max_wait_minutes = 60\nservice_level_percent = 80\nservice_level_minutes = 0",
+     "queue.service_level_minutes", "greater than 0"),
     ('rank = 1', 'rank = 1\n\n[[queue.priorities]]\nid = "green"\nname = "又一个"\nrank = 2',
      "queue.priorities[1].id", 'duplicate priority class id "green"'),
     ('id = "social"', 'id = "社会"', "categories[0].id", "not a valid id"),

@@ -45,15 +45,15 @@ def command(args: argparse.Namespace, load_config: Callable[[str], HallConfig]) 
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return 0
-    print(f"{cfg.name} 人手测算 {now:%Y-%m-%d %H:%M}  平均等候目标 {report['target_wait_minutes']:g} 分钟")
-    print("每格：每小时到达人数 / 需要窗口数 / 分配到的窗口数（! 为不足）")
+    print(f"{cfg.name} 人手测算 {now:%Y-%m-%d %H:%M}  目标：{report['target']['text']}")
+    print("每格：每小时到达人数 / 负荷（窗口·时） / 分配到的窗口数（! 为未达目标）；窗口按共享池测算，综合窗口只计一次")
     names = [t["name"] for t in report["themes"]]
-    print("时段   " + "".join(_pad(n, 16) for n in names) + "合计 需要/在岗/缺")
+    print("时段   " + "".join(_pad(n, 16) for n in names) + "合计 需要/在岗/缺/可释放")
     for i, total in enumerate(report["slots"]):
         cells = [t["rows"][i] for t in report["themes"]]
         print(f"{total['slot']}  " + "".join(_pad(
-            f"{c['arrivals_per_hour']:.1f}/{c['windows_needed']}/{c['windows_open']:g}" + ("!" if c["short"] else ""), 16)
-            for c in cells) + f"{total['windows_needed']}/{total['windows_open']}/{total['short']}")
+            f"{c['arrivals_per_hour']:.1f}/{c['load']:g}/{c['windows_open']:g}" + ("!" if c["short"] else ""), 16)
+            for c in cells) + f"{total['windows_needed']}/{total['windows_open']}/{total['short']}/{total['spare']}")
     print()
     for line in report["advice"]:
         print("· " + line)

@@ -1,23 +1,22 @@
-"""Staffing advice (人手测算): windows each theme needs per half-hour to meet the hall's wait target.
+"""Staffing advice (人手测算): windows the hall needs per half-hour to meet its targets, over the shared pool.
 
 Past slots of today use the tickets actually issued; the current and later slots use the usual profile
-(`[simulation]`, see `demand`) scaled by how busy today has been so far. Windows needed come from Erlang C
-(`theory.windows_needed`) with the target tightened by the Allen–Cunneen factor (1 + Cs²)/2, since hall
-service times vary far more than exponential ones. Every theme with matters is advised on, the special ones
-(跨省通办, 帮办代办, 统一出件, 咨询) included.
+(`[simulation]`, see `demand`) scaled by how busy today has been so far. The windows are sized as pools over
+the skill matrix (`rules`: every set of themes that shares windows needs as many as pooled Erlang C with the
+Allen–Cunneen factor says, for the mean-wait target and, when set, the service level "x % within t
+minutes"), so a comprehensive window counts once, for every theme it serves. Every theme with matters is
+advised on, the special ones (跨省通办, 帮办代办, 统一出件, 咨询) included.
 
-A window that may serve several themes (全面综合, 分类综合, a special window listing matters of a general
-theme) is one window, not one per theme: the signed-in windows are shared out among the themes' needs by a
-maximum matching (`allocate`), so "open" per theme adds up to the windows actually signed in, and the
-shortfall is what no re-allocation of those windows can cover — the windows to add.
-Pure: give it the config, the hall state and `now`.
+The advice names the hall's closed windows to open when the pool is short, or the windows that can be
+released (可释放) when fewer meet the targets for the next hour and a half. Nothing is advised on a day the
+hall is closed. The arithmetic is pure (`rules`, `theory`); this module gathers the day's figures from the
+config, the hall state and `now`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -26,17 +25,18 @@ from hall_controller.core.hall import Hall
 from hall_controller.core.model import WindowState
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.simulation import demand
-from hall_controller.features.staffing import theory
+from hall_controller.features.staffing import rules
+from hall_controller.features.staffing.rules import ThemeDemand, mixture
 
 PRIOR_TICKETS = 5.0  # pseudo-count: early in the day the usual profile dominates today's few tickets
 ADVICE_SLOTS = 3  # advice looks at the current half-hour and the next two
 LONG_WAIT_MIN = 240  # beyond this an estimate means "the queue keeps growing", not a figure to read
 
 
-@dataclass(frozen=True)
-class ThemeDemand:
-    mean_min: float  # mean service minutes of the mix
-    cs2: float  # squared coefficient of variation of the mix's service times (`mixture`)
+def target_of(cfg: HallConfig) -> rules.Target:
+    q = cfg.queue
+    level = q.service_level_percent / 100 if q.service_level_percent is not None else None
+    return rules.Target(q.target_wait_minutes, level, q.service_level_minutes if level is not None else None)
 
 
 def theme_demand(cfg: HallConfig, settings: demand.SimulationSettings, category_id: str,
@@ -56,30 +56,9 @@ def theme_demand(cfg: HallConfig, settings: demand.SimulationSettings, category_
     return mixture([(share(s.id), s.minutes, settings.service_cv_of(s.id) ** 2) for s in services])
 
 
-def mixture(parts: Iterable[tuple[float, float, float]]) -> ThemeDemand:
-    """The service time of a mix of matters, from (share, mean minutes, Cs²) of each: its mean, and its Cs²
-    from the second moment, E[S²] = Σ pᵢ mᵢ² (1 + Cs²ᵢ) — matters of different lengths add variability of
-    their own, which an average of the Cs² leaves out (其他事务: 3.39, not 2.56)."""
-    parts = [(p, m, c) for p, m, c in parts if p > 0]
-    total = sum(p for p, _, _ in parts)
-    if not total:
-        return ThemeDemand(10.0, 1.0)
-    mean = sum(p * m for p, m, _ in parts) / total
-    second = sum(p * m * m * (1 + c) for p, m, c in parts) / total
-    return ThemeDemand(mean, second / (mean * mean) - 1)
-
-
-def windows_needed(arrivals_per_hour: float, d: ThemeDemand, target_min: float) -> int:
-    if arrivals_per_hour <= 0:
-        return 0
-    return theory.windows_needed(arrivals_per_hour / 60, 1 / d.mean_min, target_wq=target_min * 2 / (1 + d.cs2))
-
-
 def _wq_min(arrivals_per_hour: float, d: ThemeDemand, windows: int) -> float | None:
-    if windows < 1:
-        return None
-    w = theory.allen_cunneen_wq(arrivals_per_hour / 60, 1 / d.mean_min, windows, 1.0, d.cs2)
-    return None if math.isinf(w) else round(w, 1)
+    w = rules.mean_wait_min(arrivals_per_hour, d, windows)
+    return None if w is None else round(w, 1)
 
 
 def allocate(need: dict[str, int], windows: dict[str, set[str]], load: dict[str, float]) -> dict[str, int]:
@@ -89,7 +68,8 @@ def allocate(need: dict[str, int], windows: dict[str, set[str]], load: dict[str,
     from a theme that can take another window instead. One window at a time goes to the theme furthest from
     its need (relative shortfall), so when the hall is short every theme is short in proportion, not one
     theme starved while another is whole. Windows left over go to the busiest theme they serve (most
-    arrivals per window), so the counts add up to the windows signed in.
+    arrivals per window), so the counts add up to the windows signed in. Only shows how the pool is shared:
+    whether it is enough is `rules.plan`'s question.
     """
     owner: dict[str, str] = {}
     count = {c: 0 for c in need}
@@ -105,9 +85,7 @@ def allocate(need: dict[str, int], windows: dict[str, set[str]], load: dict[str,
         return False
 
     # An augmenting path never lowers a theme's count, so trying every short theme until none can grow is a
-    # maximum matching whatever the order. Ties go to themes fewer windows can serve: a shortfall then ends
-    # up where the most windows could cover it (a general theme, fixable by one more comprehensive window)
-    # rather than at a special window that happens to list a general matter.
+    # maximum matching whatever the order. Ties go to themes fewer windows can serve.
     reach = {c: sum(1 for cats in windows.values() if c in cats) for c in need}
     stuck: set[str] = set()
     while short := [c for c in need if count[c] < need[c] and c not in stuck]:
@@ -126,12 +104,13 @@ def allocate(need: dict[str, int], windows: dict[str, set[str]], load: dict[str,
 
 def advise(cfg: HallConfig, hall: Hall, now: datetime, rostered: Mapping[str, Any] | None = None,
            away: Iterable[str] = ()) -> dict[str, Any]:
-    """Windows needed per theme and half-hour against those open; with the day's rota (`rostered`: staff id →
-    duty with a `window_id`; `away`: staff ids on leave) also who is there to open more with."""
+    """Windows needed per half-hour over the shared pool against those open, the windows to open or release;
+    with the day's rota (`rostered`: staff id → duty with a `window_id`; `away`: staff ids on leave) also who
+    is there to open more with."""
     settings = demand.settings_of(cfg)
     usual = demand.service_rates(cfg, settings)
     slots = demand.open_slots(cfg)
-    target = cfg.queue.target_wait_minutes
+    target = target_of(cfg)
     minute = now.hour * 60 + now.minute + now.second / 60
     current = int(minute // demand.SLOT_MINUTES * demand.SLOT_MINUTES)
     today = now.date().isoformat()
@@ -150,8 +129,10 @@ def advise(cfg: HallConfig, hall: Hall, now: datetime, rostered: Mapping[str, An
         if t.called_at is not None and t.window_id:
             per = calls.setdefault((t.window_id, _slot(t.called_at)), {})
             per[cat] = per.get(cat, 0) + 1
-    staffed = {wid: serves(cfg, hall, wid) for wid, ws in hall.windows.items()
+    skills = {w.id: frozenset(serves(cfg, hall, w.id)) for w in sorted(cfg.windows, key=lambda w: w.number)}
+    staffed = {wid: set(skills[wid]) for wid, ws in hall.windows.items()
                if ws.staff_id is not None and ws.state in (WindowState.OPEN, WindowState.SERVING)}
+    kinds = sorted(set(skills.values()), key=lambda k: (-len(k), sorted(k)))
 
     demands, lam_of = {}, {}
     for c in themes:
@@ -169,32 +150,50 @@ def advise(cfg: HallConfig, hall: Hall, now: datetime, rostered: Mapping[str, An
         lam_of[c.id] = {s: arrived.get((c.id, s), 0) * 60 / demand.SLOT_MINUTES if s < current else usual_c[s] * ratio
                         for s in slots}
 
+    def sizing(s: int, backlog: Mapping[str, int] | None = None) -> rules.Sizing:
+        # A backlog counts as extra arrivals to clear within the half-hour (only to decide a release).
+        extra = {c: n * 60 / demand.SLOT_MINUTES for c, n in (backlog or {}).items()}
+        return rules.Sizing({c.id: (lam_of[c.id][s] + extra.get(c.id, 0.0), demands[c.id]) for c in themes},
+                            skills.values(), target)
+
+    sizings = {s: sizing(s) for s in slots}
+    waiting = {c: len(q) for c, q in hall.waiting.items() if q}
     rows: dict[str, list[dict[str, Any]]] = {c.id: [] for c in themes}
     totals = []
-    for s in slots:
-        need = {c.id: windows_needed(lam_of[c.id][s], demands[c.id], target) for c in themes}
+    for i, s in enumerate(slots):
+        load = {c.id: lam_of[c.id][s] * demands[c.id].mean_min / 60 for c in themes}
         if s < current:
             share = _past_share(calls, s)
-            open_ = {c.id: round(share.get(c.id, 0.0), 1) for c in themes}
+            open_: dict[str, float] = {c.id: round(share.get(c.id, 0.0), 1) for c in themes}
             can = {c.id: sum(1 for (wid, slot), per in calls.items() if slot == s and c.id in per) for c in themes}
-            working = len({wid for (wid, slot) in calls if slot == s})
+            working = {wid: skills.get(wid, frozenset()) for (wid, slot) in calls if slot == s}
+            horizon = [sizings[s]]
         else:
-            open_ = allocate(need, staffed, {c.id: lam_of[c.id][s] for c in themes})
+            open_ = dict(allocate({c: math.ceil(x - 1e-9) for c, x in load.items()}, staffed, load))
             can = {c.id: sum(1 for cats in staffed.values() if c.id in cats) for c in themes}
-            working = len(staffed)
-        short = {c.id: max(0, math.ceil(need[c.id] - open_[c.id] - 1e-9)) for c in themes}
+            working = {wid: skills[wid] for wid in staffed}
+            horizon = [sizings[x] for x in slots[i:] if x < s + ADVICE_SLOTS * demand.SLOT_MINUTES]
+            if s == current and waiting:
+                horizon.append(sizing(s, waiting))
+        closed = {wid: k for wid, k in skills.items() if wid not in working}
+        p = rules.plan(horizon, working, closed, kinds)
         shared_wq: dict[str, float | None] = {}
         if s >= current:
-            shared_wq = _shared_special(cfg, staffed, themes, demands, {c: lam[s] for c, lam in lam_of.items()}, target)
-            for cat in shared_wq:
-                short[cat] = max(short[cat], 1)
+            shared_wq = _shared_special(cfg, staffed, themes, demands, {c: lam[s] for c, lam in lam_of.items()},
+                                        target.mean_wait_min)
+        # A special theme whose window is kept busy by general matters needs a window of its own.
+        extra = [c for c in shared_wq if not any(c in skills[w] for w in p.add) and not any(c in k for k in p.new)]
         for c in themes:
             rows[c.id].append({"slot": demand.slot_label(s), "arrivals_per_hour": round(lam_of[c.id][s], 1),
-                               "windows_needed": need[c.id], "windows_open": open_[c.id],
-                               "windows_may_serve": can[c.id], "short": short[c.id],
+                               "load": round(load[c.id], 1), "windows_open": open_[c.id],
+                               "windows_may_serve": can[c.id], "short": c.id in p.short_themes or c.id in shared_wq,
                                **({"shared_wq_min": shared_wq[c.id]} if c.id in shared_wq else {})})
-        totals.append({"slot": demand.slot_label(s), "past": s < current, "windows_needed": sum(need.values()),
-                       "windows_open": working, "short": sum(short.values())})
+        totals.append({"slot": demand.slot_label(s), "past": s < current,
+                       "windows_needed": p.needed + len(extra), "windows_open": len(working),
+                       "short": len(p.add) + len(p.new) + len(extra), "spare": len(p.release),
+                       "open_windows": [_number(cfg, w) for w in p.add],
+                       "new_windows": [_names(cfg, k) for k in p.new] + [_names(cfg, {c}) for c in extra],
+                       "release_windows": [_number(cfg, w) for w in p.release]})
 
     out_themes = [{"category_id": c.id, "name": c.name, "general": c.general, "rows": rows[c.id]} for c in themes]
     advice = _advice(out_themes, totals, current, target)
@@ -202,14 +201,26 @@ def advise(cfg: HallConfig, hall: Hall, now: datetime, rostered: Mapping[str, An
         advice = ["今日大厅不开放（休息日或法定节假日），无需安排窗口。"]
     elif not arrived:
         advice.insert(0, "今日尚无取号记录，按常规客流测算。")
-    one = _one_more(cfg, hall, staffed, demands, {c: lam[current] for c, lam in lam_of.items() if current in lam},
-                    out_themes, current)
-    advice.append(_one_more_line(one))
+    one = _one_more(cfg, hall, staffed, demands, {c: lam[current] for c, lam in lam_of.items() if current in lam})
+    if open_today:
+        advice.append(_one_more_line(one))
     people = _people(cfg, hall, rostered, away) if rostered is not None else None
     if people is not None:
         advice.append(_people_line(people, any(t["short"] > 0 for t in totals if not t["past"])))
-    return {"generated_at": now.isoformat(), "target_wait_minutes": target, "themes": out_themes, "slots": totals,
-            "advice": advice, "one_more_window": one, "people": people}
+    return {"generated_at": now.isoformat(), "target_wait_minutes": target.mean_wait_min,
+            "target": {"mean_wait_minutes": target.mean_wait_min,
+                       "service_level_percent": None if target.level is None else target.level * 100,
+                       "service_level_minutes": target.within_min, "text": target.text()},
+            "themes": out_themes, "slots": totals, "advice": advice, "one_more_window": one, "people": people}
+
+
+def _number(cfg: HallConfig, window_id: str) -> int | str:
+    w = cfg.window(window_id)
+    return w.number if w else window_id
+
+
+def _names(cfg: HallConfig, themes: Iterable[str]) -> list[str]:
+    return [c.name for c in cfg.categories if c.id in set(themes)]
 
 
 def _people(cfg: HallConfig, hall: Hall, rostered: Mapping[str, Any], away: Iterable[str]) -> dict[str, Any]:
@@ -289,39 +300,55 @@ def _past_share(calls: dict[tuple[str, int], dict[str, int]], slot: int) -> dict
     return out
 
 
-def _advice(themes: list[dict[str, Any]], totals: list[dict[str, Any]], current: int, target: float) -> list[str]:
-    """One line per short half-hour (the figures behind it are in the table), then what concerns the special
-    windows, said once."""
+def _advice(themes: list[dict[str, Any]], totals: list[dict[str, Any]], current: int,
+            target: rules.Target) -> list[str]:
+    """One line per short half-hour of the next three (which windows to open, which themes miss the
+    target), the special windows' notes once; or, when none is short, the windows that can be released."""
     out, special, shared = [], [], {}
-    for i, total in enumerate(totals):
-        start = demand.parse_slot(total["slot"])
-        if not current <= start < current + ADVICE_SLOTS * demand.SLOT_MINUTES or total["short"] <= 0:
+    horizon = [(i, t) for i, t in enumerate(totals)
+               if current <= demand.parse_slot(t["slot"]) < current + ADVICE_SLOTS * demand.SLOT_MINUTES]
+    for i, total in horizon:
+        if total["short"] <= 0:
             continue
-        end = demand.slot_label(start + demand.SLOT_MINUTES)
-        parts = []
+        end = demand.slot_label(demand.parse_slot(total["slot"]) + demand.SLOT_MINUTES)
+        names = []
         for theme in themes:
             row = theme["rows"][i]
-            if row["short"] > 0:
-                parts.append(f"{theme['name']}缺{row['short']}个")
+            if row["short"]:
+                names.append(theme["name"])
                 if not theme["general"] and theme["name"] not in special:
                     special.append(theme["name"])
             if "shared_wq_min" in row and theme["name"] not in shared:
                 shared[theme["name"]] = row["shared_wq_min"]
-        out.append(f"{total['slot']}–{end} 需增开{total['short']}个窗口：" + "、".join(parts) +
-                   f"（共需{total['windows_needed']}个，在岗{total['windows_open']}个）。")
+        how = []
+        if total["open_windows"]:
+            how.append("开启" + "、".join(f"{n}号" for n in total["open_windows"]) + "窗口")
+        for kind in total["new_windows"]:
+            how.append(f"另设1个可办理{'、'.join(kind)}的窗口")
+        out.append(f"{total['slot']}–{end} 需增开{total['short']}个窗口（共需{total['windows_needed']}个，"
+                   f"在岗{total['windows_open']}个）：" + "，".join(how) +
+                   (f"；未达目标：{'、'.join(names)}" if names else "") + "。")
     for name, wq in shared.items():
         wait = f"约{_show(wq)}分钟" if wq is not None and wq <= LONG_WAIT_MIN else "持续增长"
         out.append(f"{name}的专窗也办理综合类事项，{name}群众等候{wait}：建议该专窗暂停办理综合类事项，"
                    f"或增开1个{name}窗口。")
     if special:
         out.append("、".join(special) + "须由专窗（或授权的窗口）办理；综合窗口按各主题缺口统一调配。")
-    if not out:
-        out.append(f"当前窗口配置可满足平均等候不超过{target:g}分钟的目标。")
+    if out or not horizon:
+        return out
+    now = horizon[0][1]
+    if now["spare"]:
+        # plan() checked the release against every half-hour of the horizon and the people waiting now.
+        out.append(f"窗口有富余：{now['windows_needed']}个窗口即可满足{target.text()}的目标，"
+                   f"可释放{now['spare']}个窗口（" + "、".join(f"{n}号" for n in now["release_windows"]) +
+                   "），可转作B岗、帮办或轮休。")
+    else:
+        out.append(f"当前窗口配置可满足{target.text()}的目标。")
     return out
 
 
 def _one_more(cfg: HallConfig, hall: Hall, staffed: dict[str, set[str]], demands: dict[str, ThemeDemand],
-              rates: dict[str, float], themes: list[dict[str, Any]], current: int) -> dict[str, Any]:
+              rates: dict[str, float]) -> dict[str, Any]:
     """The general themes as one pooled queue now, with the signed-in general windows and with one more.
 
     Steady state (Allen–Cunneen Wq, `None` when the pool cannot keep up) and the transient the people already
@@ -335,9 +362,6 @@ def _one_more(cfg: HallConfig, hall: Hall, staffed: dict[str, set[str]], demands
     mean = pooled.mean_min
     backlog = sum(len(q) for cat, q in hall.waiting.items() if cat in general)
     offered = lam * mean / 60  # Erlangs
-    label = demand.slot_label(current)
-    gaps = {t["category_id"]: r["short"] for t in themes if t["general"] for r in t["rows"] if r["slot"] == label}
-    short = max(gaps, key=gaps.get, default=None)
 
     def figures(n: int) -> dict[str, float | None]:
         stable = n > offered
@@ -346,8 +370,7 @@ def _one_more(cfg: HallConfig, hall: Hall, staffed: dict[str, set[str]], demands
                 "next": round((backlog + 1) * mean / n, 1) if backlog and n else (_wq_min(lam, pooled, n) if n else None)}
 
     now_, more = figures(c), figures(c + 1)
-    return {"category_id": short if short is not None and gaps[short] > 0 else None,
-            "windows": c, "arrivals_per_hour": round(lam, 1), "capacity_per_hour": round(c * 60 / mean, 1),
+    return {"windows": c, "arrivals_per_hour": round(lam, 1), "capacity_per_hour": round(c * 60 / mean, 1),
             "backlog": backlog, "stable": c > offered, "windows_for_stability": math.floor(offered) + 1,
             "current_wq_min": now_["wq"], "with_one_more_wq_min": more["wq"],
             "clear_backlog_min": now_["clear"], "clear_backlog_with_one_more_min": more["clear"],
