@@ -193,7 +193,8 @@ def main(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="region-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
     cluster = Cluster(durable=True).init().start()
     region = None
-    out: dict = {"halls": args.halls, "tickets_per_hall": args.tickets, "pg_stop_s": args.pg_stop}
+    out: dict = {"halls": args.halls, "tickets_per_hall": args.tickets, "pg_stop_s": args.pg_stop,
+                 "workers": args.workers, "batch": args.batch}
     try:
         # The halls' days: a few distinct days made by the real service, copied to every hall's ledger.
         t = time.perf_counter()
@@ -217,7 +218,7 @@ def main(args: argparse.Namespace) -> dict:
 
         port = free_port()
         region = subprocess.Popen([sys.executable, "-m", "hall_controller.cli", "region", "serve", "--dsn", cluster.dsn,
-                                   "--port", str(port), "--pool", "16",
+                                   "--port", str(port), "--pool", "16", "--workers", str(args.workers),
                                    "--clock-start", DAY.replace(hour=17).isoformat()], cwd=ROOT,
                                   stdout=open(work / "region.log", "ab"), stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
@@ -228,15 +229,18 @@ def main(args: argparse.Namespace) -> dict:
         total = sum(_last_seq(p) for _, _, p in first)
         load_before = load_average()
         cpu = Cpu(region.pid, cluster)
+        halls_cpu = children_cpu()
         elapsed = run_clients(url, first, args.clients, args.batch)
         region_s, pg_s = cpu.used()
+        halls_us = (children_cpu() - halls_cpu) * 1e6 / total
         # CPU per event: what ingest cost the region and PostgreSQL. On an idle machine of two cores that is the
         # rate the region could take (the halls run elsewhere); wall-clock figures here share two cores with
         # the bench's own hall clients and whatever else runs.
         region_us, pg_us = region_s * 1e6 / total, pg_s * 1e6 / total
         out.update(events=total, ingest_s=round(elapsed, 2), events_per_s=round(total / elapsed),
                    load_average=[load_before, load_average()],
-                   ingest_cpu_us_per_event={"region": round(region_us, 1), "postgresql": round(pg_us, 1)},
+                   ingest_cpu_us_per_event={"region": round(region_us, 1), "postgresql": round(pg_us, 1),
+                                            "halls_streaming": round(halls_us, 1)},
                    events_per_s_on_two_idle_cores=round(2e6 / (region_us + pg_us)))
         idle = []
         cpu = Cpu(region.pid, cluster)
@@ -338,18 +342,22 @@ def proc_cpu(pid: int, children: bool = False) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def pg_cpu(cluster: Cluster) -> float:
-    """CPU seconds of the PostgreSQL cluster: the postmaster, its live backends and those that ended."""
-    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
-    total = proc_cpu(postmaster, children=True)
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its live children and those that ended: the PostgreSQL postmaster and its
+    backends, or `region serve` and its workers."""
+    total = proc_cpu(pid, children=True)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == postmaster:
+            if int(fields[1]) == pid:
                 total += proc_cpu(int(stat.parent.name))
         except (OSError, ValueError):
             pass
     return total
+
+
+def pg_cpu(cluster: Cluster) -> float:
+    return tree_cpu(int((cluster.data / "postmaster.pid").read_text().split()[0]))
 
 
 class Cpu:
@@ -357,10 +365,18 @@ class Cpu:
 
     def __init__(self, region_pid: int, cluster: Cluster):
         self.pid, self.cluster = region_pid, cluster
-        self.region, self.pg = proc_cpu(region_pid), pg_cpu(cluster)
+        self.region, self.pg = tree_cpu(region_pid), pg_cpu(cluster)
 
     def used(self) -> tuple[float, float]:
-        return proc_cpu(self.pid) - self.region, pg_cpu(self.cluster) - self.pg
+        return tree_cpu(self.pid) - self.region, pg_cpu(self.cluster) - self.pg
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's ended children: the halls' client processes once they are joined."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def load_average() -> float:
@@ -386,6 +402,7 @@ if __name__ == "__main__":
     p.add_argument("--pg-stop", type=float, default=60, help="seconds PostgreSQL is stopped mid-run")
     p.add_argument("--clients", type=int, default=2, help="processes the halls' streamers run in")
     p.add_argument("--batch", type=int, default=500, help="events per post ([region] batch_size)")
+    p.add_argument("--workers", type=int, default=1, help="`region serve --workers`")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
+import orjson
 import psycopg
 from psycopg_pool import PoolTimeout
 from fastapi import FastAPI, Header, Request
@@ -42,8 +43,8 @@ def read_post(body: bytes) -> tuple[str, list[Any], int | None, str]:
     ledger ends (the board shows the lag) and the post's JSON text (PostgreSQL takes the events from it). Read by hand rather than by a pydantic
     model: a post carries up to 5,000 events, and decoding them once is most of the ingest's Python time."""
     try:
-        post = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        post = orjson.loads(body)  # a third of the stdlib's time for a post's thousands of events
+    except orjson.JSONDecodeError:
         raise HallError("invalid_request", "请求参数有误：请求体：不是有效的 JSON", 422) from None
     if not isinstance(post, dict):
         raise HallError("invalid_request", "请求参数有误：请求体应为对象", 422)
@@ -57,11 +58,19 @@ def read_post(body: bytes) -> tuple[str, list[Any], int | None, str]:
     return hall_id, events, last, body.decode()
 
 
-def create_region_app(store: Store, clock: Callable[[], datetime] | None = None) -> FastAPI:
-    """The region app over an opened `store`; `clock` gives the region's now (default the store's)."""
+def create_region_app(store: Store, clock: Callable[[], datetime] | None = None, owns_store: bool = False
+                      ) -> FastAPI:
+    """The region app over an opened `store`; `clock` gives the region's now (default the store's).
+    `owns_store`: the app closes the store when it shuts down (a `region serve` worker's)."""
     now = clock or store.now
 
-    app = FastAPI(title="Region 区域政务服务监管", version="0.1.0")
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_store:
+            store.close()
+
+    app = FastAPI(title="Region 区域政务服务监管", version="0.1.0", lifespan=lifespan)
     app.state.store, app.state.now = store, now
     errors.install(app)
 

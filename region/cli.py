@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import re
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
+from fastapi import FastAPI
 
 from region.store import Store
 
@@ -24,7 +27,9 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=9000)
     serve.add_argument("--timezone", default="Asia/Shanghai", help="the region's days and months")
-    serve.add_argument("--pool", type=int, default=8, help="PostgreSQL connections at most")
+    serve.add_argument("--pool", type=int, default=8, help="PostgreSQL connections at most, per worker")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="processes serving the region (one per core the region's machine gives it)")
     serve.add_argument("--clock-start", metavar="ISO_TIME",
                        help="run the region's clock from this local time (training, tests), as the hall's serve does")
     add = rsub.add_parser("add-hall", help="register a hall (or give it a new key) and print its key")
@@ -41,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     except (ZoneInfoNotFoundError, ValueError):
         print(f"--timezone: unknown time zone: {args.timezone}", file=sys.stderr)
         return 2
-    clock = None
+    clock, offset = None, timedelta()
     if getattr(args, "clock_start", None):
         try:
             start = datetime.fromisoformat(args.clock_start)
@@ -65,16 +70,37 @@ def run(args: argparse.Namespace) -> int:
             key = store.add_hall(args.hall_id, args.name)
             print(f"[region]\nurl = \"http://<region host>:<port>\"\nhall_id = \"{args.hall_id}\"\nkey = \"{key}\"")
             return 0
-        return _serve(store, args)
+        return _serve(store, args, offset)
     finally:
         store.close()
 
 
-def _serve(store: Store, args: argparse.Namespace) -> int:
+def _serve(store: Store, args: argparse.Namespace, offset: timedelta) -> int:
+    """Serve with `--workers` processes (uvicorn's), each with its own pool: the schema is made here first, once."""
     import uvicorn
 
+    if args.workers < 1:
+        print("--workers: at least 1", file=sys.stderr)
+        return 2
+    os.environ[SERVE_ENV] = json.dumps({"dsn": args.dsn, "timezone": args.timezone, "pool": args.pool,
+                                        "clock_offset_s": offset.total_seconds()})
+    store.close()
+    logging.getLogger(__name__).info("区域服务 region service on http://%s:%d", args.host, args.port)
+    uvicorn.run("region.cli:served_app", factory=True, workers=args.workers, host=args.host, port=args.port,
+                log_level="warning")
+    return 0
+
+
+SERVE_ENV = "HALL_CONTROLLER_REGION_SERVE"
+
+
+def served_app() -> FastAPI:
+    """The app of one `region serve` worker, from what `_serve` put in the environment."""
     from region.app import create_region_app
 
-    logging.getLogger(__name__).info("区域服务 region service on http://%s:%d", args.host, args.port)
-    uvicorn.run(create_region_app(store), host=args.host, port=args.port, log_level="warning")
-    return 0
+    conf = json.loads(os.environ[SERVE_ENV])
+    tz = ZoneInfo(conf["timezone"])
+    offset = timedelta(seconds=conf["clock_offset_s"])
+    clock = (lambda: datetime.now(tz) + offset) if offset else None
+    store = Store(conf["dsn"], tz, max_size=conf["pool"], clock=clock).open(timeout=30)
+    return create_region_app(store, owns_store=True)

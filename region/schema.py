@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS tickets (
     seq bigint NOT NULL,
     PRIMARY KEY (hall_id, day, ticket_id)
 ) PARTITION BY RANGE (day);
-CREATE INDEX IF NOT EXISTS tickets_day_status ON tickets (day, status, hall_id);
+DROP INDEX IF EXISTS tickets_day_status;  -- the board's before hall_days; every ticket change paid for it
+-- The board's longest wait: the few tickets waiting now, not the day's hundreds of thousands.
+CREATE INDEX IF NOT EXISTS tickets_waiting ON tickets (day, hall_id, queue_at) WHERE status = 'waiting';
 CREATE TABLE IF NOT EXISTS ratings (
     hall_id text NOT NULL,
     day date NOT NULL,
@@ -50,6 +52,16 @@ CREATE TABLE IF NOT EXISTS ratings (
     ticket_id text, service_id text, window_id text, staff_id text, channel text,
     PRIMARY KEY (hall_id, day, rating_id)
 ) PARTITION BY RANGE (day);
+-- The board's figures of a hall's day, kept by the ingest in the transaction that changes the tickets and ratings
+-- they count (store.UPSERT_TICKETS, INSERT_RATINGS): the board reads one row per hall, however long the day.
+CREATE TABLE IF NOT EXISTS hall_days (
+    hall_id text NOT NULL,
+    day date NOT NULL,
+    issued integer NOT NULL DEFAULT 0, served integer NOT NULL DEFAULT 0, waiting integer NOT NULL DEFAULT 0,
+    waited integer NOT NULL DEFAULT 0, wait_sum double precision NOT NULL DEFAULT 0,  -- tickets called, their waits
+    ratings integer NOT NULL DEFAULT 0, bad integer NOT NULL DEFAULT 0, score_sum bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (hall_id, day)
+);
 CREATE TABLE IF NOT EXISTS windows (
     hall_id text NOT NULL,
     window_id text NOT NULL,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
@@ -42,13 +42,15 @@ COMPLAINT = {"complaint_id": "text", "channel": "text", "service_id": "text", "w
 
 
 def _upsert(table: str, types: dict[str, str], key: Sequence[str], keep: Sequence[str] = (),
-            replace: bool = True) -> str:
+            replace: bool = True, source: str | None = None) -> str:
     """INSERT … SELECT from the batch's rows: a later event's row replaces an earlier one's (never the
-    reverse); `keep` columns keep their value when the new row has none."""
+    reverse); `keep` columns keep their value when the new row has none. `source`: a CTE of the rows already
+    read (default: read here)."""
     cols = ", ".join(types)
     record = ", ".join(f"{c} {t}" for c, t in types.items())
+    source = source or f"jsonb_to_recordset(%(rows)s::jsonb) AS r({record})"
     sql = (f"INSERT INTO {table} (hall_id, {cols}) SELECT %(hall)s, {cols} "
-           f"FROM jsonb_to_recordset(%(rows)s::jsonb) AS r({record}) ON CONFLICT (hall_id, {', '.join(key)}) DO ")
+           f"FROM {source} ON CONFLICT (hall_id, {', '.join(key)}) DO ")
     if not replace:
         return sql + "NOTHING"
     sets = ", ".join(f"{c} = COALESCE(excluded.{c}, {table}.{c})" if c in keep else f"{c} = excluded.{c}"
@@ -56,11 +58,49 @@ def _upsert(table: str, types: dict[str, str], key: Sequence[str], keep: Sequenc
     return sql + f"UPDATE SET {sets} WHERE {table}.seq < excluded.seq"
 
 
-UPSERT_TICKETS = _upsert("tickets", TICKET, ("day", "ticket_id"))
+def _add_to_hall_days(columns: Sequence[str], select: str) -> str:
+    """Adds a batch's changes (`select` gives hall_id, day and `columns`) to the halls' day counters."""
+    sets = ", ".join(f"{c} = d.{c} + excluded.{c}" for c in columns)
+    return (f"INSERT INTO hall_days AS d (hall_id, day, {', '.join(columns)}) {select} "
+            f"ON CONFLICT (hall_id, day) DO UPDATE SET {sets}")
+
+
+# A batch's ticket rows and what they change in the board's day counters, in one statement: every part of a
+# WITH reads the same snapshot, so `old` is each ticket's row before this batch and `up` what the batch
+# wrote (a row not newer than the stored one is neither written nor counted).
+_TICKET_CHANGES = """
+    SELECT %(hall)s, up.day, count(*) FILTER (WHERE old.ticket_id IS NULL),
+           count(*) FILTER (WHERE up.status = 'finished') - count(*) FILTER (WHERE old.status = 'finished'),
+           count(*) FILTER (WHERE up.status = 'waiting') - count(*) FILTER (WHERE old.status = 'waiting'),
+           count(up.wait_s) - count(old.wait_s), COALESCE(sum(up.wait_s), 0) - COALESCE(sum(old.wait_s), 0)
+    FROM up LEFT JOIN old USING (day, ticket_id) GROUP BY up.day"""
+_TICKET_RECORD = ", ".join(f"{c} {t}" for c, t in TICKET.items())
+UPSERT_TICKETS = f"""
+    WITH new AS (SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS r({_TICKET_RECORD})),
+    old AS (SELECT t.day, t.ticket_id, t.status, t.wait_s FROM tickets t JOIN new USING (day, ticket_id)
+            WHERE t.hall_id = %(hall)s),
+    up AS ({_upsert("tickets", TICKET, ("day", "ticket_id"), source="new")} RETURNING day, ticket_id, status, wait_s)
+    {_add_to_hall_days(("issued", "served", "waiting", "waited", "wait_sum"), _TICKET_CHANGES)}"""
 UPSERT_WINDOWS = _upsert("windows", WINDOW, ("window_id",), keep=("number", "name"))
-INSERT_RATINGS = _upsert("ratings", RATING, ("day", "rating_id"), replace=False)
+# Ratings are written once (a rating is never changed): those new to the region are counted.
+INSERT_RATINGS = f"""
+    WITH up AS ({_upsert("ratings", RATING, ("day", "rating_id"), replace=False)} RETURNING day, level, bad)
+    {_add_to_hall_days(("ratings", "bad", "score_sum"),
+                       "SELECT %(hall)s, day, count(*), count(*) FILTER (WHERE bad), " + SCORE + " FROM up GROUP BY day")}"""
 UPSERT_CASES = _upsert("cases", CASE, ("case_id",), keep=("opened_at", "valid", "rectified", "replied"))
 UPSERT_COMPLAINTS = _upsert("complaints", COMPLAINT, ("complaint_id",), keep=("registered_at",))
+# A region that ran before hall_days existed: its counters from the tickets and ratings it holds, once.
+BACKFILL_HALL_DAYS = f"""
+    INSERT INTO hall_days (hall_id, day, issued, served, waiting, waited, wait_sum, ratings, bad, score_sum)
+    SELECT hall_id, day, COALESCE(t.issued, 0), COALESCE(t.served, 0), COALESCE(t.waiting, 0),
+           COALESCE(t.waited, 0), COALESCE(t.wait_sum, 0), COALESCE(r.ratings, 0), COALESCE(r.bad, 0),
+           COALESCE(r.score_sum, 0)
+    FROM (SELECT hall_id, day, count(*) AS issued, count(*) FILTER (WHERE status = 'finished') AS served,
+                 count(*) FILTER (WHERE status = 'waiting') AS waiting, count(wait_s) AS waited,
+                 sum(wait_s) AS wait_sum
+          FROM tickets GROUP BY hall_id, day) t
+    FULL JOIN (SELECT hall_id, day, count(*) AS ratings, count(*) FILTER (WHERE bad) AS bad, {SCORE} AS score_sum
+               FROM ratings GROUP BY hall_id, day) r USING (hall_id, day)"""
 # The post's events straight from its JSON text (the post, or its events array): PostgreSQL parses it once,
 # Python never re-encodes an event.
 INSERT_EVENTS = """
@@ -69,6 +109,9 @@ INSERT_EVENTS = """
     FROM (SELECT %(events)s::jsonb AS j) post,
          jsonb_array_elements(CASE jsonb_typeof(post.j) WHEN 'array' THEN post.j ELSE post.j->'events' END) e
     WHERE (e->>'seq')::bigint BETWEEN %(first)s AND %(last)s"""
+
+
+READ_CONNECTIONS = 3
 
 
 class UnknownHall(Exception):
@@ -89,21 +132,28 @@ class Store:
         # Sessions in the region's time zone: month partitions and "today" mean the region's months and days.
         # A connection is checked before use (a restarted server leaves the pool's ones dead); a request waits at
         # most 5 s for one, so with PostgreSQL down the halls get a quick 503 and retry later.
-        self.pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, open=False, timeout=5,
-                                   check=ConnectionPool.check_connection,
-                                   kwargs={"options": f"-c TimeZone={getattr(tz, 'key', 'UTC')}"})
+        options = {"open": False, "timeout": 5, "check": ConnectionPool.check_connection,
+                   "kwargs": {"options": f"-c TimeZone={getattr(tz, 'key', 'UTC')}"}}
+        self.pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, **options)
+        # The pages' and API's reads have connections of their own: a board read never queues behind the posts
+        # of a hundred halls catching up.
+        self.reads = ConnectionPool(dsn, min_size=1, max_size=READ_CONNECTIONS, **options)
         self._months: set[date] = set()
         self._months_lock = threading.Lock()
-        self._keys: dict[str, str] = {}  # hall id → key hash, read once
 
     def open(self, timeout: float = 30) -> Store:
         self.pool.open(wait=True, timeout=timeout)
+        self.reads.open(wait=True, timeout=timeout)
         with self.pool.connection() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(17017)")  # two services starting at once migrate in turn
+            counters_new = conn.execute("SELECT to_regclass('hall_days') IS NULL").fetchone()[0]
             conn.execute(TABLES)
+            if counters_new:
+                conn.execute(BACKFILL_HALL_DAYS)
         return self
 
     def close(self) -> None:
+        self.reads.close()
         self.pool.close()
 
     # ------------------------------------------------------------------ halls
@@ -115,18 +165,14 @@ class Store:
             conn.execute("INSERT INTO halls (hall_id, name, key_hash) VALUES (%s, %s, %s) ON CONFLICT (hall_id) "
                          "DO UPDATE SET name = excluded.name, key_hash = excluded.key_hash",
                          (hall_id, name, key_hash(key)))
-        self._keys.pop(hall_id, None)
         return key
 
     def check_key(self, hall_id: str, key: str) -> None:
-        known = self._keys.get(hall_id)
-        if known is None:
-            with self.pool.connection() as conn:
-                row = conn.execute("SELECT key_hash FROM halls WHERE hall_id = %s", (hall_id,)).fetchone()
-            if row is None:
-                raise UnknownHall(hall_id)
-            known = self._keys[hall_id] = row[0]
-        if not hmac.compare_digest(known, key_hash(key)):
+        """Read each post (a query per batch of events costs nothing): a key changed by `region add-hall` in
+        another process counts at once, the old one no longer."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT key_hash FROM halls WHERE hall_id = %s", (hall_id,)).fetchone()
+        if row is None or not hmac.compare_digest(row[0], key_hash(key)):
             raise UnknownHall(hall_id)
 
     # ------------------------------------------------------------------ ingest
@@ -150,7 +196,7 @@ class Store:
                 if len(new) != len(events):
                     batch = rules.fold(new)
                 if new:
-                    self._write(conn, hall_id, batch, text or json.dumps(raw, ensure_ascii=False), new[0][0],
+                    self._write(conn, hall_id, batch, text or orjson.dumps(raw).decode(), new[0][0],
                                 new[-1][0])
                     last = new[-1][0]
                 conn.execute("UPDATE halls SET last_seq = %s, hall_last_seq = GREATEST(%s, %s), seen_at = %s, "
@@ -167,7 +213,7 @@ class Store:
             for sql, rows in ((UPSERT_TICKETS, b.tickets), (UPSERT_WINDOWS, b.windows), (INSERT_RATINGS, b.ratings),
                               (UPSERT_CASES, b.cases), (UPSERT_COMPLAINTS, b.complaints)):
                 if rows:
-                    cur.execute(sql, {"hall": hall_id, "rows": json.dumps(list(rows.values()), ensure_ascii=False)})
+                    cur.execute(sql, {"hall": hall_id, "rows": orjson.dumps(list(rows.values())).decode()})
 
     def _ensure_partitions(self, months: Iterable[date]) -> None:
         missing = set(months) - self._months
@@ -183,28 +229,23 @@ class Store:
     # ------------------------------------------------------------------ reads
 
     def records(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        with self.reads.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(sql, params)
             return cur.fetchall()
 
     def overview(self, now: datetime) -> list[dict[str, Any]]:
         """Every hall today: the region board's rows."""
         today = now.astimezone(self.tz).date()
-        rows = self.records(f"""
-            WITH t AS (
-                SELECT hall_id, count(*) AS issued_today,
-                       count(*) FILTER (WHERE status = 'finished') AS served_today,
-                       count(*) FILTER (WHERE status = 'waiting') AS waiting,
-                       min(queue_at) FILTER (WHERE status = 'waiting') AS oldest_waiting,
-                       avg(wait_s) AS avg_wait_s
-                FROM tickets WHERE day = %(today)s GROUP BY hall_id),
+        # One counters row per hall (hall_days) and the few tickets waiting now (partial index tickets_waiting):
+        # the board's cost does not grow with the day.
+        rows = self.records("""
+            WITH q AS (
+                SELECT hall_id, min(queue_at) AS oldest_waiting FROM tickets
+                WHERE day = %(today)s AND status = 'waiting' GROUP BY hall_id),
             w AS (
                 SELECT hall_id, count(*) FILTER (WHERE state IN ('open', 'serving', 'paused')) AS windows_open,
                        count(*) FILTER (WHERE state = 'serving') AS windows_serving
                 FROM windows GROUP BY hall_id),
-            r AS (
-                SELECT hall_id, count(*) AS ratings, count(*) FILTER (WHERE bad) AS bad, {SCORE} AS score_sum
-                FROM ratings WHERE day = %(today)s GROUP BY hall_id),
             c AS (
                 SELECT hall_id, count(*) AS cases_open, count(*) FILTER (WHERE due_at < %(now)s) AS cases_overdue
                 FROM cases WHERE state <> 'closed' GROUP BY hall_id),
@@ -213,15 +254,17 @@ class Store:
                        count(*) FILTER (WHERE due_at < %(now)s) AS complaints_overdue
                 FROM complaints WHERE state = 'open' GROUP BY hall_id)
             SELECT h.hall_id, h.name, h.last_seq, h.hall_last_seq, h.seen_at, h.last_event_at,
-                   COALESCE(t.issued_today, 0) AS issued_today, COALESCE(t.served_today, 0) AS served_today,
-                   COALESCE(t.waiting, 0) AS waiting, t.oldest_waiting, t.avg_wait_s,
+                   COALESCE(d.issued, 0) AS issued_today, COALESCE(d.served, 0) AS served_today,
+                   COALESCE(d.waiting, 0) AS waiting, q.oldest_waiting,
+                   d.wait_sum / NULLIF(d.waited, 0) AS avg_wait_s,
                    COALESCE(w.windows_open, 0) AS windows_open, COALESCE(w.windows_serving, 0) AS windows_serving,
-                   COALESCE(r.ratings, 0) AS ratings, COALESCE(r.bad, 0) AS bad, r.score_sum,
+                   COALESCE(d.ratings, 0) AS ratings, COALESCE(d.bad, 0) AS bad, d.score_sum,
                    COALESCE(c.cases_open, 0) AS cases_open, COALESCE(c.cases_overdue, 0) AS cases_overdue,
                    COALESCE(p.complaints_open, 0) AS complaints_open,
                    COALESCE(p.complaints_overdue, 0) AS complaints_overdue
-            FROM halls h LEFT JOIN t USING (hall_id) LEFT JOIN w USING (hall_id) LEFT JOIN r USING (hall_id)
-                 LEFT JOIN c USING (hall_id) LEFT JOIN p USING (hall_id)
+            FROM halls h LEFT JOIN hall_days d ON d.hall_id = h.hall_id AND d.day = %(today)s
+                 LEFT JOIN q ON q.hall_id = h.hall_id LEFT JOIN w ON w.hall_id = h.hall_id
+                 LEFT JOIN c ON c.hall_id = h.hall_id LEFT JOIN p ON p.hall_id = h.hall_id
             ORDER BY h.hall_id""", {"today": today, "now": now})
         return [_board_row(r, now) for r in rows]
 

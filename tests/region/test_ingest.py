@@ -13,7 +13,7 @@ from hall_controller.features.ratings import case_rules
 from hall_controller.features.ratings.service import act
 from hall_controller.features.region.rules import to_region
 from region.rules import BadEvent
-from region.store import UnknownHall
+from region.store import BACKFILL_HALL_DAYS, UnknownHall
 from tests.factory import MONDAY_10
 from tests.region.conftest import TZ
 from tests.region.hall_day import hall_service, morning
@@ -187,3 +187,24 @@ def test_the_return_counts_case_facts_as_the_halls_own(store, hall):
     assert (row["valid_bad"], row["rectify_rate"], row["named_bad"], row["reply_rate"]) == (1, 1.0, 0, None)
     text = str(store.records("SELECT data FROM events WHERE type LIKE 'case.%'"))
     assert "属实" not in text and "培训" not in text  # notes and measures stay in the hall
+
+
+def test_the_boards_day_counters_equal_a_recount(store, hall):
+    """hall_days is kept by the ingest, batch by batch: posts overlapping, re-sent and out of order leave it
+    equal to a count of the tickets and ratings held — what a region upgraded to it starts from."""
+    service, _ = hall
+    store.add_hall("h1", "一号大厅")
+    sent = events(service)
+    rnd = random.Random(17)
+    held = 0
+    while held < len(sent):
+        start = rnd.randint(max(0, held - 6), held)
+        post = sent[start:start + rnd.randint(1, 9)]
+        rnd.shuffle(post)
+        held = store.ingest("h1", post)
+    kept = store.records("SELECT * FROM hall_days ORDER BY hall_id, day")
+    assert kept and kept[0]["issued"] > 0 and kept[0]["ratings"] == 2
+    with store.pool.connection() as conn:
+        conn.execute("TRUNCATE hall_days")
+        conn.execute(BACKFILL_HALL_DAYS)
+    assert store.records("SELECT * FROM hall_days ORDER BY hall_id, day") == kept

@@ -41,8 +41,12 @@ def to_region(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def _public(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _public(v) for k, v in value.items() if k not in PRIVATE_KEYS}
-    if isinstance(value, list):
-        return [_public(v) for v in value]
+    # Called per event on every post, so scalars (most values) are kept without a call of their own.
+    if type(value) is dict:
+        return {k: _public(v) if type(v) in _NESTED else v for k, v in value.items() if k not in PRIVATE_KEYS}
+    if type(value) is list:
+        return [_public(v) if type(v) in _NESTED else v for v in value]
     return value
+
+
+_NESTED = (dict, list)
