@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from serial_asyncio_fast import create_serial_connection
 
@@ -439,6 +439,11 @@ class BusMaster:
                 nak = decode_nak(reply.payload)
                 self.stats.naks_received += 1
                 log.warning("bus %s: device %d refused %s: %s", self.url, dev.address, command.cmd.name, nak.reason.name)
+                if (command.cmd == Cmd.PAD_INVITE and nak.reason == NakReason.BAD_PAYLOAD and dev.invite is not None
+                        and dev.invite.application):
+                    # a pad built before the 办件 lines: the plain invitation goes next (unsettled)
+                    dev.invite = replace(dev.invite, application="", matter="")
+                    return
             elif reply.command == Cmd.ACK:
                 decode_ack(reply.payload)
             else:

@@ -273,6 +273,9 @@ class _Reader:
     def rest_text(self) -> str:
         return _gbk_decode(self.raw(len(self._data) - self._pos))
 
+    def done(self) -> bool:
+        return self._pos == len(self._data)
+
     def end(self) -> None:
         if self._pos != len(self._data):
             raise ProtocolError(f"{len(self._data) - self._pos} unexpected trailing bytes")
@@ -524,13 +527,17 @@ def decode_brightness(payload: bytes) -> int:
 
 @dataclass(frozen=True)
 class Invite:
-    """PAD_INVITE: ask the citizen just served to rate this service."""
+    """PAD_INVITE: ask the citizen just served to rate this service. `application` and `matter`: the 办件 the
+    rating is filed under (its number as the pad shows it, and the matter's name), sent only for a 办件 — a
+    plain invitation is the same frame as before. The rating still names the ticket."""
 
     ticket: str
     window: int
     staff_id: str
     staff_name: str
     timeout_s: int = 60
+    application: str = ""
+    matter: str = ""
 
     def __post_init__(self) -> None:
         _check_token(self.ticket, 16, "ticket number")
@@ -540,23 +547,35 @@ class Invite:
             raise ProtocolError(f"window number out of range: {self.window}")
         if not 5 <= self.timeout_s <= 255:
             raise ProtocolError(f"rating timeout must be 5..255 s, got {self.timeout_s}")
+        if self.application or self.matter:
+            if not (self.application.isascii() and self.application.isprintable() and 1 <= len(self.application) <= 40):
+                raise ProtocolError(f"application number must be 1..40 printable ASCII: {self.application!r}")
+            _gbk_encode(self.matter, 32, "matter name")
 
 
 def encode_invite(invite: Invite) -> bytes:
-    return (
+    plain = (
         _text_field(invite.ticket, 16, "ticket number")
         + _u16(invite.window)
         + _text_field(invite.staff_id, 16, "staff number")
         + _text_field(invite.staff_name, 24, "staff name")
         + bytes((invite.timeout_s,))
     )
+    if not (invite.application or invite.matter):
+        return plain
+    return plain + _text_field(invite.application, 40, "application number") + _text_field(invite.matter, 32, "matter name")
 
 
 def decode_invite(payload: bytes) -> Invite:
     r = _Reader(payload)
-    invite = Invite(r.text(), r.u16(), r.text(), r.text(), r.u8())
+    ticket, window, staff_id, staff_name, timeout_s = r.text(), r.u16(), r.text(), r.text(), r.u8()
+    application = matter = ""
+    if not r.done():
+        application, matter = r.text(), r.text()
+        if not application:
+            raise ProtocolError("the 办件 lines need the application number")
     r.end()
-    return invite
+    return Invite(ticket, window, staff_id, staff_name, timeout_s, application, matter)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 import subprocess
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 
@@ -229,7 +229,11 @@ class SimPad(_Reporter):
         invite = decode_invite(payload)
         # a re-sent invitation (after a reconnect) must not reopen a ticket already rated or shown
         reported = {getattr(body, "ticket", body) for _, body in self.pending}
-        if invite.ticket in reported or (self.invite is not None and self.invite.ticket == invite.ticket):
+        if invite.ticket in reported:
+            return
+        if self.invite is not None and self.invite.ticket == invite.ticket:
+            # the same invitation: only its 办件 lines may be new (the business system named it later)
+            self.invite = replace(self.invite, application=invite.application, matter=invite.matter)
             return
         self.invite = invite
         self._expires = time.monotonic() + invite.timeout_s

@@ -2,7 +2,7 @@
 // finish from the counter PC. The token lives in sessionStorage: it ends with the browser tab.
 import { HallEvents, api } from "/static/common/hall-events.js";
 import { el, hhmm } from "/static/board/hall-state.js";
-import "/static/common/validation.js";  // the sign-in form's checks in Chinese
+import { fieldError } from "/static/common/validation.js";  // the forms' checks in Chinese
 
 const $ = (id) => document.getElementById(id);
 const windowId = $("app").dataset.window;
@@ -20,6 +20,8 @@ let clockOffset = 0;
 let checkedFor = null; // the ticket whose material checklist is on screen
 let dialogKeys = null; // digit key -> choice while a dialog is open
 let bundles = {}; // 一件事: bundle service id -> {matters, materials (merged)} (GET /api/applications/catalogue)
+let handover = new Set(); // 统一出件: the 出件 and 政务专递 services (their tickets hand over or mail a 办件)
+let handoverFor = null; // the ticket whose 办件 list is on screen
 // Outcomes that owe the citizen a written notice: the finish asks for the 办件's details. Others finish at
 // once, unless a 办件 is attached (then its 容缺 materials and date may be given).
 const DETAILED = new Set(["supplement", "returned"]);
@@ -191,8 +193,72 @@ function press(action) {
 
 function renderAttach(t) {
   const form = $("attach-form");
-  form.hidden = !t || Boolean(bundles[t.service_id]); // a 一件事 ticket names each matter's 办件 at the finish
+  const handing = Boolean(t && handover.has(t.service_id));
+  // a 一件事 ticket names each matter's 办件 at the finish; a 出件 ticket hands over (or mails) ready ones
+  form.hidden = !t || Boolean(bundles[t.service_id]) || handing;
   $("attached").textContent = t && t.application_no ? `已关联 ${t.application_no}` : "";
+  $("handover").hidden = !handing;
+  if (!handing) { handoverFor = null; return; }
+  const key = `${t.id}:${t.application_no || ""}`;
+  if (handoverFor !== key) { handoverFor = key; loadHandover().catch((e) => toast(e.message, "error")); }
+}
+
+async function loadHandover() {
+  const { applications } = await api(`/api/windows/${windowId}/applications`, { token });
+  $("handover-list").replaceChildren(...(applications.length ? applications.map((a) => el("li", { "data-no": a.application_no },
+    el("span", { class: "no", text: a.application_no }), el("span", { text: a.service_name }),
+    el("span", { class: "state", "data-status": a.status,
+      text: a.status === "mailed" && a.delivery ? `已寄递 · ${a.delivery.waybill}` : a.status_label }),
+    a.status === "ready" ? button("政务专递", () => mailForm(a.application_no)) : null))
+    : [el("li", { class: "empty", text: "本号票未关联办件：寄递登记请按下方按钮扫描办件编号" })]));
+}
+
+function button(text, run) {
+  const b = el("button", { type: "button", class: "ghost", text });
+  b.addEventListener("click", run);
+  return b;
+}
+
+function mailForm(no) {
+  // 政务专递 instead of a pickup: checked by the controller, each problem shown beside its field.
+  const t = view.ticket;
+  const input = (name, attrs) => el("input", { type: "text", name, ...attrs });
+  const form = el("form", { class: "finish-form", id: "mail-form", novalidate: "" },
+    field("办件编号", Object.assign(input("application_no", { maxlength: "40", placeholder: "输入或扫码", inputmode: "latin" }), { value: no || "" })),
+    field("收件人", input("recipient", { maxlength: "30", autocomplete: "off" })),
+    field("联系电话", input("phone", { maxlength: "20", inputmode: "tel", autocomplete: "off" })),
+    field("收件地址", input("address", { maxlength: "200", autocomplete: "off" })),
+    field("寄递单位", Object.assign(input("carrier", { maxlength: "30" }), { value: "中国邮政 EMS" })),
+    field("运单号", input("waybill", { maxlength: "40", placeholder: "扫描面单条码", inputmode: "latin" })),
+    el("button", { type: "submit", class: "primary", text: "登记寄递（代替领取）" }));
+  form.addEventListener("keydown", (e) => {
+    // a scanner ends with Enter: go to the next field instead of sending a half-filled form
+    if (e.key === "Enter" && e.target.tagName === "INPUT" && e.target.name !== "waybill") {
+      e.preventDefault();
+      const inputs = [...form.querySelectorAll("input")];
+      inputs[inputs.indexOf(e.target) + 1]?.focus();
+    }
+  });
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    const body = { recipient: data.recipient, phone: data.phone, address: data.address, waybill: data.waybill,
+      carrier: data.carrier };
+    if (String(data.application_no || "").trim()) body.application_no = String(data.application_no).trim();
+    try {
+      const app = await api(`/api/windows/${windowId}/mail`, { method: "POST", body, token });
+      closeDialog();
+      handoverFor = null;
+      await refresh();
+      toast(`已登记政务专递：办件 ${app.application_no}，运单号 ${app.delivery.waybill}`);
+    } catch (err) {
+      if (err.status === 401) { closeDialog(); showSignIn(err.message); return; }
+      const target = err.field && form.elements[err.field];
+      if (target) fieldError(target, err.message); else toast(err.message, "error");
+    }
+  });
+  showForm(`政务专递 · ${t.number}`, form);
+  if (no) form.elements.recipient.focus();
 }
 
 async function attach(e) {
@@ -233,7 +299,8 @@ function showForm(title, form) {
 
 function finishAs(code) {
   const t = view.ticket;
-  if (!DETAILED.has(code) && !t.application_no) { act("finish", { outcome: code }); return; }
+  // a 出件 ticket's finish hands its ready 办件 over: it records no matter of its own
+  if (handover.has(t.service_id) || (!DETAILED.has(code) && !t.application_no)) { act("finish", { outcome: code }); return; }
   const service = catalogue.services.find((s) => s.id === t.service_id);
   const names = service ? service.materials.map((m) => m.name) : [];
   const form = el("form", { class: "finish-form", id: "finish-form" });
@@ -304,6 +371,7 @@ function bundleForm(t) {
 
 function bind() {
   $("attach-form").addEventListener("submit", attach);
+  $("mail-other").addEventListener("click", () => mailForm(""));
   for (const b of document.querySelectorAll(".key")) b.addEventListener("click", () => press(b.dataset.action));
   document.addEventListener("keydown", (e) => {
     if (!$("dialog").hidden) {
@@ -341,6 +409,7 @@ async function main() {
   [catalogue, hall, extra] = await Promise.all([api("/api/services"), api("/api/board"),
     api("/api/applications/catalogue").catch(() => ({ bundles: {} }))]);
   bundles = extra.bundles;
+  handover = new Set(extra.handover_services || []);
   clockOffset = Date.parse(hall.at) - Date.now();
   bind();
   if (token) await refresh(); else showSignIn();

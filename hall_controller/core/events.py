@@ -29,7 +29,9 @@ PRIVATE_KEYS: dict[str, tuple[str, ...]] = {
     "appointment.": ("appointment.id", "appointment.name", "appointment.phone", "appointment.id_number"),
     # A rating's level, reasons and the rated staff member's 工号 and tally: /results shows per service and
     # window only, and a stream that put a level beside a window and a minute would name the rater's verdict.
-    "rating.recorded": ("comment", "staff_id", "level", "label", "bad", "reasons", "satisfaction.staff"),
+    # Its 办件编号 too, as on ticket events.
+    "rating.recorded": ("comment", "staff_id", "level", "label", "bad", "reasons", "satisfaction.staff",
+                        "application_no"),
     # Which 工号 and manager ids exist is not for the hall LAN (a failed sign-in names one).
     "manager.": ("manager_id",),
     "lockout.": ("account",),

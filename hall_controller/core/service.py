@@ -128,7 +128,8 @@ class HallService:
         self.lock = threading.RLock()
         self._secrets = threading.Lock()  # one PIN or password check at a time, as when all ran on the loop
         self._writer = Writer(self._commit)
-        self.extensions: dict[str, list[Extension]] = {}  # window action (and "sign-in") -> features' additions (install time)
+        # window action (and "sign-in", "rating") -> features' additions (install time)
+        self.extensions: dict[str, list[Extension]] = {}
         self.day = clock.now().date().isoformat()
         tickets, windows, counters = ledger.load_state(self.day)
         self.hall = Hall(config, tickets, windows, counters)

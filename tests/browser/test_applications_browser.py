@@ -198,3 +198,98 @@ def test_manager_records_a_mailing_instead_of_a_pickup(browser, srv):
     expect(page.locator("#detail-facts")).not_to_contain_text("13700001111")  # the phone is not kept readable
     expect(mail).to_be_hidden()
     context.close()
+
+
+def ready_application(url: str, window: str, service_id: str, no: str) -> dict:
+    """A 办件 finished at `window` and made 可领取 by the business system; returns the served ticket."""
+    staff_id, pin = demo_staff()[window]
+    token = httpx.post(f"{url}/api/windows/{window}/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    t = httpx.post(f"{url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": service_id}).json()
+    httpx.post(f"{url}/api/windows/{window}/call-next", headers=auth).raise_for_status()
+    httpx.post(f"{url}/api/windows/{window}/finish", headers=auth,
+               json={"outcome": "immediate", "application_no": no}).raise_for_status()
+    httpx.post(f"{url}/api/integration/applications/{no}/status", headers=SYSTEM,
+               json={"status": "ready"}).raise_for_status()
+    return t
+
+
+def test_counter_mails_a_ready_application_at_the_pickup_window(browser, srv):
+    """政务专递 at the 统一出件 window's soft keypad: the 出件 ticket's 办件 mailed instead of handed over; a
+    wrong phone number or waybill is answered beside its field."""
+    # window 17 clears the 出件 queue first, so window 18 calls this test's ticket
+    staff_id, pin = demo_staff()["17"]
+    token = httpx.post(f"{srv.url}/api/windows/17/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
+    auth17 = {"authorization": f"Bearer {token}"}
+    while httpx.post(f"{srv.url}/api/windows/17/call-next", headers=auth17).status_code == 200:  # 204: none left
+        httpx.post(f"{srv.url}/api/windows/17/finish", headers=auth17).raise_for_status()
+    httpx.post(f"{srv.url}/api/windows/17/sign-out", headers=auth17).raise_for_status()
+    ready_application(srv.url, "7", "hukou_move", "QH2026-770001")
+    pickup = httpx.post(f"{srv.url}/api/kiosk/K1/pickup", headers=DEMO_KIOSK,
+                        json={"request_id": "browser-pickup-770001", "application_no": "QH2026-770001"})
+    assert pickup.status_code == 201, pickup.text
+
+    context, page = counter(browser, srv.url, "18")
+    page.click(".key[data-action=call-next]")
+    expect(page.locator("#t-number")).to_have_text(pickup.json()["ticket"]["number"])
+    expect(page.locator("#attach-form")).to_be_hidden()
+    row = page.locator("#handover-list li[data-no='QH2026-770001']")
+    expect(row).to_contain_text("可领取")
+    row.get_by_role("button", name="政务专递").click()
+    form = page.locator("#mail-form")
+    expect(form.locator("input[name=application_no]")).to_have_value("QH2026-770001")
+    form.locator("input[name=recipient]").fill("周八")
+    form.locator("input[name=phone]").fill("1371234")
+    form.locator("input[name=address]").fill("清河县文化路 18 号 3 单元")
+    form.locator("input[name=waybill]").fill("1190012345678")
+    form.locator("button[type=submit]").click()
+    error = form.locator("#phone-error")
+    expect(error).to_contain_text("手机号码")
+    expect(form.locator("input[name=phone]")).to_have_attribute("aria-invalid", "true")
+    shot(page, "applications-counter-mailing.png")
+    form.locator("input[name=phone]").fill("13712345678")
+    expect(error).to_have_count(0)  # cleared as the field is edited
+    form.locator("input[name=waybill]").fill("119 0012")
+    form.locator("button[type=submit]").click()
+    expect(form.locator("#waybill-error")).to_contain_text("运单号")
+    form.locator("input[name=waybill]").fill("1190012345678")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#toast")).to_contain_text("已登记政务专递：办件 QH2026-770001，运单号 1190012345678")
+    expect(row).to_contain_text("已寄递 · 1190012345678")
+    page.keyboard.press("F4")
+    page.get_by_role("button", name="即办件").click()
+    expect(page.locator("#toast")).to_contain_text("已办结")
+    app = httpx.get(f"{srv.url}/api/applications/QH2026-770001", headers=manager_token(srv.url)).json()
+    assert app["status"] == "mailed" and app["delivery"]["waybill"] == "1190012345678"
+    assert app["delivery"]["phone"] == "137****5678"
+    context.close()
+
+
+def test_the_tablet_pad_shows_the_application_it_rates(browser, srv):
+    """The business system triggers the evaluation with its 办件: the tablet names the 办件 (masked) and the
+    matter instead of the ticket, and the rating is filed under it."""
+    staff_id, pin = demo_staff()["8"]
+    token = httpx.post(f"{srv.url}/api/windows/8/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+    pad = context.new_page()
+    pad.goto(f"{srv.url}/pad/8")
+    expect(pad.locator("#link")).to_have_attribute("data-online", "true")
+    t = httpx.post(f"{srv.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "hukou_move"}).json()
+    httpx.post(f"{srv.url}/api/windows/8/call-next", headers=auth).raise_for_status()
+    httpx.post(f"{srv.url}/api/integration/windows/8/application", headers=SYSTEM,
+               json={"application_no": "QH2026-880001"}).raise_for_status()
+    r = httpx.post(f"{srv.url}/api/integration/applications/QH2026-880001/evaluate", headers=SYSTEM,
+                   json={"outcome": "promised"})
+    assert r.status_code == 200 and r.json()["finished"] is True, r.text
+    expect(pad.locator("#rate")).to_be_visible()
+    expect(pad.locator("#rate-ticket")).to_have_text("办件 QH20*****0001")
+    expect(pad.locator("#rate-service")).to_have_text("户籍迁移（户口迁入）")
+    shot(pad, "applications-pad.png")
+    pad.locator(".level-1").click()
+    pad.locator("#submit").click()
+    expect(pad.locator("#thanks")).to_be_visible()
+    with sqlite3.connect(f"file:{srv.db}?mode=ro", uri=True) as db:
+        row = db.execute("SELECT application_no FROM ratings WHERE ticket_id = ?", (t["id"],)).fetchone()
+    assert row == ("QH2026-880001",)
+    context.close()

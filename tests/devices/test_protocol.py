@@ -119,6 +119,7 @@ ROUND_TRIPS = [
     (Cmd.DISPLAY_PAUSED, encode_flag, decode_flag, False),
     (Cmd.DISPLAY_BRIGHTNESS, encode_brightness, decode_brightness, 40),
     (Cmd.PAD_INVITE, encode_invite, decode_invite, Invite("A012", 3, "1024", "张晓明", 90)),
+    (Cmd.PAD_INVITE, encode_invite, decode_invite, Invite("A012", 3, "1024", "张晓明", 60, "QH20*****0002", "居民身份证补领")),
     (Cmd.PAD_RESULT, lambda r: encode_rating_report(9, r), decode_rating_report, Rating("A012", 1)),
     (Cmd.PAD_RESULT, lambda r: encode_rating_report(9, r), decode_rating_report, Rating("B7", 5, RatingReason.SLOW)),
     (Cmd.PAD_TIMEOUT, lambda t: encode_timeout_report(10, t), decode_timeout_report, "A012"),
@@ -200,6 +201,8 @@ def test_builders_validate(make) -> None:  # type: ignore[no-untyped-def]
         (decode_nak, b"\x09\x00\x00"),
         (decode_identity, b"\x07abc"),
         (decode_invite, b"\x02A1\x00\x00\x041024\x02\xd5\xc5\x3c"),  # window 0
+        (decode_invite, b"\x02A1\x01\x00\x041024\x02\xd5\xc5\x3c\x04QH01"),  # 办件 without its matter
+        (decode_invite, b"\x02A1\x01\x00\x041024\x02\xd5\xc5\x3c\x00\x00"),  # an empty 办件编号
         (decode_poll, b"\x01"),
     ],
 )

@@ -16,7 +16,7 @@ from hall_controller.core.errors import HallError
 from hall_controller.features.appointments.rules import identity_hash
 from hall_controller.features.appointments.settings import settings_of as appointment_settings
 from hall_controller.features.applications import pages
-from hall_controller.features.applications.rules import STATUSES, System, merged_materials, public_view
+from hall_controller.features.applications.rules import STATUSES, Mailing, System, merged_materials, public_view
 from hall_controller.features.applications.service import Applications
 from hall_controller.features.applications.service import install as install_service
 from hall_controller.features.applications.settings import key_digest
@@ -56,11 +56,19 @@ class StatusBody(Strict):
 
 
 class MailBody(Strict):
-    recipient: Annotated[str, Field(min_length=1, max_length=30)]
-    phone: Phone
-    address: Annotated[str, Field(min_length=5, max_length=200)]
-    waybill: Annotated[str, Field(min_length=6, max_length=40, pattern=r"^[A-Za-z0-9-]+$")]
-    carrier: Annotated[str, Field(min_length=1, max_length=30)] = "中国邮政 EMS"
+    # Bounded here, checked by rules.check_mailing: each problem comes back in Chinese with its `field`.
+    recipient: Annotated[str, Field(max_length=100)]
+    phone: Annotated[str, Field(max_length=40)]
+    address: Annotated[str, Field(max_length=400)]
+    waybill: Annotated[str, Field(max_length=60)]
+    carrier: Annotated[str, Field(max_length=60)] = "中国邮政 EMS"
+
+    def mailing(self) -> Mailing:
+        return Mailing(self.recipient, self.phone, self.address, self.waybill, self.carrier)
+
+
+class WindowMailBody(MailBody):
+    application_no: Annotated[str, Field(max_length=60)] | None = None  # the ticket's 办件 when left out
 
 
 class EvaluateBody(Strict):
@@ -133,8 +141,9 @@ async def catalogue(request: Request) -> dict[str, Any]:
         "matters": [{"id": m, "name": cfg.service(m).name} for m in b.matters],
         "materials": [{"name": x.name, "required": x.required, "note": x.note} for x in merged_materials(b, cfg)],
     } for b in apps_of(request).settings.bundles}
-    return {"bundles": bundles, "statuses": STATUSES,
-            "pickup": bool(apps_of(request).settings.pickup_service)}
+    s = apps_of(request).settings
+    return {"bundles": bundles, "statuses": STATUSES, "pickup": bool(s.pickup_service),
+            "handover_services": [x for x in (s.pickup_service, s.mailing_service) if x]}
 
 
 @router.get("/applications/report")
@@ -157,24 +166,43 @@ async def get_application(request: Request, no: No, authorization: Auth = None) 
     return apps.view(apps.get(no))
 
 
+def window_staff(request: Request, window_id: str, authorization: str | None) -> tuple[str, str]:
+    """(the staff id, the token) of the one signed in at this window; 404 for an unknown window."""
+    service = service_of(request)
+    service.hall.window_config(window_id)
+    token = bearer(authorization)
+    return service.authorise(token, window_id), token
+
+
 @router.post("/windows/{window_id}/application")
 async def attach(request: Request, window_id: WindowId, body: AttachBody, authorization: Auth = None
                  ) -> dict[str, Any]:
     """The counter attaches a 办件编号 (typed or scanned) to its current ticket."""
-    service = service_of(request)
-    service.hall.window_config(window_id)
-    token = bearer(authorization)
-    staff_id = service.authorise(token, window_id)
-    apps = apps_of(request)
-    return await service.call(apps.attach, window_id, body.application_no, staff_id, token=token)
+    staff_id, token = window_staff(request, window_id, authorization)
+    return await service_of(request).call(apps_of(request).attach, window_id, body.application_no, staff_id,
+                                          token=token)
+
+
+@router.get("/windows/{window_id}/applications")
+async def window_applications(request: Request, window_id: WindowId, authorization: Auth = None) -> dict[str, Any]:
+    """The 办件 of the window's current ticket (at the 统一出件 window: what it hands over or mails)."""
+    window_staff(request, window_id, authorization)
+    return {"applications": apps_of(request).at_window(window_id)}
+
+
+@router.post("/windows/{window_id}/mail")
+async def window_mail(request: Request, window_id: WindowId, body: WindowMailBody, authorization: Auth = None
+                      ) -> dict[str, Any]:
+    """政务专递 at the 统一出件 window: a 可领取 办件 mailed instead of handed over, on the current ticket."""
+    staff_id, token = window_staff(request, window_id, authorization)
+    return await service_of(request).call(apps_of(request).mail_at_window, window_id, body.application_no,
+                                          staff_id, body.mailing(), token=token)
 
 
 @router.post("/applications/{no}/mail")
 async def mail(request: Request, no: No, body: MailBody, authorization: Auth = None) -> dict[str, Any]:
     by = staff_or_manager(request, authorization)
-    apps = apps_of(request)
-    return await service_of(request).call(apps.mail, no, by, body.recipient, body.phone, body.address, body.waybill,
-                                          body.carrier)
+    return await service_of(request).call(apps_of(request).mail, no, by, body.mailing())
 
 
 @router.post("/applications/{no}/status")
@@ -231,9 +259,7 @@ async def system_status(request: Request, no: No, body: StatusBody, authorizatio
 @router.post("/integration/applications/{no}/mail")
 async def system_mail(request: Request, no: No, body: MailBody, authorization: Auth = None) -> dict[str, Any]:
     system = system_of(request, authorization)
-    apps = apps_of(request)
-    return await service_of(request).call(apps.mail, no, f"system:{system.id}", body.recipient, body.phone,
-                                          body.address, body.waybill, body.carrier)
+    return await service_of(request).call(apps_of(request).mail, no, f"system:{system.id}", body.mailing())
 
 
 # ---------------------------------------------------------------- the kiosk and the citizen

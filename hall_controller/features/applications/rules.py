@@ -110,7 +110,8 @@ def promised_days(service: Service) -> int | None:
 def check_number(no: str) -> str:
     no = no.strip()
     if not _NUMBER.fullmatch(no):
-        raise HallError("invalid_application_no", "办件编号应为 4–40 位字母、数字或“-”。", 422)
+        raise HallError("invalid_application_no", "办件编号应为 4–40 位字母、数字或“-”。", 422,
+                        field="application_no")
     return no
 
 
@@ -123,6 +124,32 @@ def mask_name(name: str | None) -> str | None:
 
 def mask_phone(phone: str | None) -> str | None:
     return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) >= 7 else None
+
+
+def mask_number(no: str) -> str:
+    """QH2026-110002 → QH20*****0002: what a pad at the window shows. The whole number could claim a result at
+    the kiosk, and the tablet's screen is read over the hall LAN; the citizen knows their own by its end."""
+    keep = 4 if len(no) > 8 else max(1, len(no) // 2 - 1)
+    return no[:keep] + "*" * (len(no) - 2 * keep) + no[-keep:] if len(no) > 2 * keep else no
+
+
+def rated(event_type: str, data: dict[str, Any], config: HallConfig) -> dict[str, Any] | None:
+    """The 办件 a pad's invitation is about, from the inviting event: the one the business system named
+    (`application.evaluation_requested`), or the one a finish recorded or a 出件 closed (`ticket.finished`).
+    None for a plain service, or for a 一件事 finish of several matters (one rating of the whole bundle)."""
+    if event_type == "application.evaluation_requested":
+        found = data
+    else:
+        apps = data.get("applications") or []
+        if len(apps) != 1:
+            return None
+        found = apps[0]
+    no = found.get("application_no")
+    if not no:
+        return None
+    svc = config.service(found.get("service_id") or "")
+    return {"application_no": no, "shown": mask_number(no), "matter": svc.name if svc else "",
+            "service_code": found.get("service_code")}
 
 
 def merged_materials(bundle: Bundle, config: HallConfig) -> tuple[Material, ...]:
@@ -347,16 +374,57 @@ def supplied(app: dict[str, Any], now: datetime, by: str) -> dict[str, Any]:
     return _line({**app, "supplied_at": now.isoformat()}, now, by, "supplied")
 
 
-def mailed(app: dict[str, Any], recipient: str, phone: str, address: str, waybill: str, carrier: str,
-           now: datetime, by: str) -> dict[str, Any]:
-    """政务专递: the result leaves by post instead of a pickup."""
+@dataclass(frozen=True)
+class Mailing:
+    """政务专递 as the counter or the business system gives it, checked field by field (`check_mailing`)."""
+
+    recipient: str
+    phone: str
+    address: str
+    waybill: str
+    carrier: str = "中国邮政 EMS"
+
+
+_MOBILE = re.compile(r"^1\d{10}$")
+_LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
+_WAYBILL = re.compile(r"^[A-Za-z0-9-]{6,40}$")
+
+
+def check_mailing(m: Mailing) -> Mailing:
+    """Each field's problem named in Chinese with the field, so a form shows it beside that field."""
+    m = Mailing(*(x.strip() for x in (m.recipient, m.phone, m.address, m.waybill, m.carrier)))
+    if not m.recipient:
+        raise HallError("invalid_recipient", "请填写收件人姓名。", 422, field="recipient")
+    if len(m.recipient) > 30:
+        raise HallError("invalid_recipient", "收件人姓名不能超过 30 个字。", 422, field="recipient")
+    if not (_MOBILE.fullmatch(m.phone) or _LANDLINE.fullmatch(m.phone)):
+        raise HallError("invalid_phone", "请填写收件人的 11 位手机号码或带区号的固定电话。", 422, field="phone")
+    if len(m.address) < 5:
+        raise HallError("invalid_address", "请填写详细收件地址（省市县、街道门牌，至少 5 个字）。", 422, field="address")
+    if len(m.address) > 200:
+        raise HallError("invalid_address", "收件地址不能超过 200 个字。", 422, field="address")
+    if not m.carrier or len(m.carrier) > 30:
+        raise HallError("invalid_carrier", "请填写寄递单位（不超过 30 个字），如“中国邮政 EMS”。", 422, field="carrier")
+    if not _WAYBILL.fullmatch(m.waybill):
+        raise HallError("invalid_waybill", "运单号应为 6–40 位字母、数字或“-”，可扫描面单条码。", 422, field="waybill")
+    return m
+
+
+def mailed(app: dict[str, Any], m: Mailing, now: datetime, by: str, ticket: Ticket | None = None) -> dict[str, Any]:
+    """政务专递: the result leaves by post instead of a pickup; at the 统一出件 window, `ticket` is the one the
+    citizen is served on (the rating and the push file the mailing under it)."""
     if "mailed" not in NEXT[app["status"]]:
         raise HallError("invalid_transition",
                         f"办件 {app['application_no']} 当前为“{STATUSES[app['status']]}”，尚不能寄递。", 409)
-    delivery = {"recipient": mask_name(recipient), "phone": mask_phone(phone), "address": address,
-                "waybill": waybill, "carrier": carrier, "at": now.isoformat()}
-    return _line({**app, "status": "mailed", "delivery": delivery}, now, by, "mailed", waybill=waybill,
-                 carrier=carrier)
+    m = check_mailing(m)
+    delivery = {"recipient": mask_name(m.recipient), "phone": mask_phone(m.phone), "address": m.address,
+                "waybill": m.waybill, "carrier": m.carrier, "at": now.isoformat()}
+    moved = {**app, "status": "mailed", "delivery": delivery}
+    if ticket is not None:
+        moved["pickup_ticket_id"] = ticket.id
+        return _line(moved, now, by, "mailed", waybill=m.waybill, carrier=m.carrier, ticket_id=ticket.id,
+                     number=ticket.number)
+    return _line(moved, now, by, "mailed", waybill=m.waybill, carrier=m.carrier)
 
 
 def pickup_ticket(app: dict[str, Any], ticket: Ticket) -> dict[str, Any]:

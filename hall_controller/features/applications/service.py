@@ -126,12 +126,7 @@ class Applications:
         no = rules.check_number(no)
 
         def decide(now: datetime) -> Decision:
-            if token is not None:
-                self.service.authorise(token, window_id)
-            ws = self.service.hall.windows[self.service.hall.window_config(window_id).id]
-            if ws.ticket_id is None:
-                raise HallError("no_current_ticket", "本窗口当前没有号票，请先叫号。")
-            t = self.service.hall.tickets[ws.ticket_id]
+            t = self.counter_ticket(window_id, token)
             if self.settings.bundle_of(t.service_id):
                 raise HallError("bundle_ticket", "“一件事”号票请在办结时按事项分别填写办件编号。", 422)
             if t.application_no and t.application_no != no:
@@ -151,14 +146,18 @@ class Applications:
             return
         t: Ticket = d.tickets[0]
         s = self.settings
-        for app in self.where("pickup_ticket_id = ? AND status = 'ready'", (t.id,)):
-            app = rules.picked_up(app, t, now)
-            d.rows.append(("applications", store.row(app)))
-            d.emit("application.picked_up", rules.event_data(app))
-        if t.service_id in (s.pickup_service, s.mailing_service) and not details:
-            return  # a 出件 ticket carries its 办件编号 for the rating; it records no matter of its own
+        handed = []  # 出件: what this ticket's finish hands over, and what the counter mailed on it
+        for app in self.where("pickup_ticket_id = ? AND status IN ('ready', 'mailed')", (t.id,)):
+            if app["status"] == "ready":
+                app = rules.picked_up(app, t, now)
+                d.rows.append(("applications", store.row(app)))
+                d.emit("application.picked_up", rules.event_data(app))
+            handed.append(app)
         recorded = []
-        for i, m in enumerate(rules.matters_of(t, details, s)):
+        # a 出件 ticket carries its 办件编号 for the rating; it records no matter of its own
+        matters = [] if t.service_id in (s.pickup_service, s.mailing_service) and not details else \
+            rules.matters_of(t, details, s)
+        for i, m in enumerate(matters):
             existing = self.find(m.application_no) if m.application_no else (
                 self.find(t.application_no) if t.application_no and not s.bundle_of(t.service_id) else None)
             if existing is None and m.application_no is None and t.application_no and not s.bundle_of(t.service_id):
@@ -168,7 +167,7 @@ class Applications:
             notice = rules.notice(app, self.service.config, now)
             d.emit("application.recorded", rules.event_data(app, notice=notice.title if notice else None))
             recorded.append(app)
-        if not recorded:
+        if not recorded and not handed:
             return
         if len(recorded) == 1 and not s.bundle_of(t.service_id):
             t = replace(t, application_no=recorded[0]["application_no"])
@@ -179,7 +178,19 @@ class Applications:
                 data["ticket"]["application_no"] = t.application_no
                 data["applications"] = [{"application_no": a["application_no"], "service_id": a["service_id"],
                                          "service_code": a.get("service_code"), "outcome": a["outcome"],
-                                         "status": a["status"]} for a in recorded]
+                                         "status": a["status"]} for a in recorded + handed]
+
+    def on_rating(self, d: Decision, now: datetime, details: dict[str, Any]) -> None:
+        """The rating extension: file the rating under its 办件 — the one the pad was invited for, else the
+        ticket's — with that 办件's 事项编码 (a 出件 ticket's rating is about the 办件 it handed over)."""
+        rating = d.result
+        for no in (details.get("application_no"), rating.get("application_no")):
+            app = self.find(no) if no else None
+            if app is not None and rating["ticket_id"] in (app.get("ticket_id"), app.get("pickup_ticket_id"),
+                                                           *(app.get("tickets") or ())):
+                d.result = {**rating, "application_no": app["application_no"],
+                            "service_code": app.get("service_code") or rating.get("service_code")}
+                return
 
     # ------------------------------------------------------------ after the counter
 
@@ -222,17 +233,62 @@ class Applications:
                 "params": json.dumps(params, ensure_ascii=False), "state": "pending", "attempts": 0, "error": None,
                 "created_at": now.isoformat(), "sent_at": None}
 
-    def mail(self, no: str, by: str, recipient: str, phone: str, address: str, waybill: str,
-             carrier: str) -> dict[str, Any]:
+    def mail(self, no: str, by: str, mailing: rules.Mailing) -> dict[str, Any]:
         """政务专递: record the mailing (address, waybill) instead of a pickup."""
 
         def decide(now: datetime) -> Decision:
-            app = rules.mailed(self.get(no), recipient, phone, address, waybill, carrier, now, by)
+            app = rules.mailed(self.get(no), mailing, now, by)
             d = Decision(rows=[("applications", store.row(app))], result=app)
-            d.emit("application.mailed", rules.event_data(app, by=by, waybill=waybill, carrier=carrier))
+            d.emit("application.mailed", rules.event_data(app, by=by, waybill=app["delivery"]["waybill"],
+                                                          carrier=app["delivery"]["carrier"]))
             return d
 
         return self.view(self.service.execute(decide))
+
+    def counter_ticket(self, window_id: str, token: str | None) -> Ticket:
+        """The window's current ticket, its sign-in checked again inside the command."""
+        if token is not None:
+            self.service.authorise(token, window_id)
+        ws = self.service.hall.windows[self.service.hall.window_config(window_id).id]
+        if ws.ticket_id is None:
+            raise HallError("no_current_ticket", "本窗口当前没有号票，请先叫号。")
+        return self.service.hall.tickets[ws.ticket_id]
+
+    def mail_at_window(self, window_id: str, no: str | None, by: str, mailing: rules.Mailing,
+                       token: str | None = None) -> dict[str, Any]:
+        """政务专递 at the 统一出件 window: a 可领取 办件 leaves by post instead of being handed over, recorded on
+        the ticket the citizen is served on (a 出件 ticket or a 政务专递 registration)."""
+        s = self.settings
+
+        def decide(now: datetime) -> Decision:
+            t = self.counter_ticket(window_id, token)
+            if t.service_id not in (s.pickup_service, s.mailing_service) or not t.service_id:
+                raise HallError("not_a_pickup_ticket", "政务专递在统一出件窗口登记：当前号票不是出件或寄递登记号票。", 409)
+            number = (no or "").strip() or t.application_no
+            if not number:
+                raise HallError("application_no_required", "请输入或扫描要寄递的办件编号。", 422,
+                                field="application_no")
+            app = self.find(rules.check_number(number))
+            if app is None:
+                raise HallError("unknown_application", f"未找到办件：{number}", 404, field="application_no")
+            if app["status"] != "ready":
+                raise HallError("not_ready", f"办件 {number} 当前为“{rules.STATUSES[app['status']]}”，"
+                                             "只有可领取的办件可以登记寄递。", 409, field="application_no")
+            app = rules.mailed(app, mailing, now, by, ticket=t)
+            d = Decision(rows=[("applications", store.row(app))], result=app)
+            if not t.application_no:  # the rating at this window is about the 办件 mailed
+                d.tickets.append(replace(t, application_no=app["application_no"]))
+            d.emit("application.mailed", rules.event_data(app, by=by, waybill=app["delivery"]["waybill"],
+                                                          carrier=app["delivery"]["carrier"], window_id=window_id,
+                                                          pickup_number=t.number))
+            return d
+
+        return self.view(self.service.execute(decide))
+
+    def at_window(self, window_id: str) -> list[dict[str, Any]]:
+        """The 办件 of the window's current ticket (at the 统一出件 window: what it hands over or mails)."""
+        ws = self.service.hall.windows[self.service.hall.window_config(window_id).id]
+        return [self.view(a) for a in self.of_ticket(ws.ticket_id)] if ws.ticket_id else []
 
     def evaluate(self, no: str, by: str, details: dict[str, Any]) -> dict[str, Any]:
         """The business system's "invite the rating": finishes the 办件's ticket if the window still holds it
@@ -423,6 +479,7 @@ def install(app: FastAPI) -> None:
     apps = Applications(service, SmsGateway(sms) if sms.url else None)
     app.state.applications = apps
     service.extensions.setdefault("finish", []).append(apps.on_finish)
+    service.extensions.setdefault("rating", []).append(apps.on_rating)
     service.bus.listen(apps._on_event)
 
 

@@ -118,7 +118,8 @@ async def sim_devices(request: Request) -> dict[str, Any]:
                 invite = dev.invite
                 entry["pad"] = {"invite": None if invite is None else {
                     "ticket": invite.ticket, "window": invite.window, "staff_id": invite.staff_id,
-                    "staff_name": invite.staff_name}}
+                    "staff_name": invite.staff_name, "application": invite.application or None,
+                    "matter": invite.matter or None}}
         windows.append(entry)
     return {"windows": windows}
 

@@ -37,7 +37,9 @@ def describe(window: dict[str, Any]) -> list[str]:
         out.append(f"{head} 呼叫器: {window['keypad']['lcd'].replace(chr(10), ' / ')}")
     if "pad" in window:
         invite = window["pad"]["invite"]
-        out.append(f"{head} 评价器: " + (f"请为 {invite['ticket']} 评价（{invite['staff_name']}）" if invite else "待机"))
+        about = f"办件 {invite['application']} {invite['matter'] or ''}".strip() if invite and invite.get("application") \
+            else invite and invite["ticket"]
+        out.append(f"{head} 评价器: " + (f"请为 {about} 评价（{invite['staff_name']}）" if invite else "待机"))
     return out
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from hall_controller.core.errors import HallError
 from hall_controller.core.events import Event
 from hall_controller.core.service import HallService
+from hall_controller.features.applications.rules import rated
 from hall_controller.features.devices.pads import INVITES, RATING_TIMEOUT_S
 from hall_controller.features.devices.settings import DeviceSettings
 from hall_controller.features.ratings.rules import LEVELS
@@ -40,6 +41,7 @@ class Invitation:
     service_id: str
     staff_id: str
     expires_at: datetime
+    application: dict[str, Any] | None = None  # the 办件 it is about (features/applications `rated`)
 
     def open(self, now: datetime) -> bool:
         return now < self.expires_at
@@ -59,7 +61,8 @@ class Tablets:
             if data.get("window_id") and ticket.get("staff_id"):  # nobody served it: nobody to rate
                 self._invitations[data["window_id"]] = Invitation(
                     ticket["id"], ticket["number"], ticket["service_id"], ticket["staff_id"],
-                    datetime.fromisoformat(event["at"]) + timedelta(seconds=RATING_TIMEOUT_S))
+                    datetime.fromisoformat(event["at"]) + timedelta(seconds=RATING_TIMEOUT_S),
+                    rated(event["type"], data, self.service.config))
         elif event["type"] == "rating.recorded":  # rated here, on the serial pad, the kiosk or the phone
             invitation = self._invitations.get(data.get("window_id") or "")
             if invitation is not None and invitation.ticket_id == data.get("ticket_id"):
@@ -100,8 +103,11 @@ class Tablets:
             "staff": None if staff is None else {"id": staff.id, "name": staff.name, "unit": staff.unit,
                                                  "photo_url": f"/staff-photo/{staff.id}"},
             "serving": serving,
+            # A 办件's invitation names it (masked: this screen is read over the hall LAN) and its matter.
             "invitation": None if invitation is None else {
                 "ticket": invitation.number, "service_name": _service_name(svc, invitation.service_id),
+                "application_no": invitation.application["shown"] if invitation.application else None,
+                "matter": invitation.application["matter"] if invitation.application else None,
                 "expires_at": invitation.expires_at.isoformat(),
                 "seconds_left": round((invitation.expires_at - now).total_seconds(), 1)},
             "levels": [{"level": k, "label": v} for k, v in LEVELS.items()],
@@ -118,7 +124,8 @@ class Tablets:
             raise HallError("not_invited", "该评价器没有待评价的这项服务，请以屏幕上的号码为准。", 409)
         if not invitation.open(self.service.clock.now()):
             raise HallError("invitation_expired", "评价已超时。如需评价，请扫描号票上的二维码。", 409)
-        return record_rating(self.service, invitation.ticket_id, level, "pad", reasons, None, comment or None)
+        return record_rating(self.service, invitation.ticket_id, level, "pad", reasons, None, comment or None,
+                             invitation.application["application_no"] if invitation.application else None)
 
 
 def _service_name(svc: HallService, service_id: str) -> str:

@@ -36,11 +36,13 @@ log = logging.getLogger(__name__)
 
 
 def record_rating(service: HallService, ticket_id: str, level: int, channel: str, reasons: Sequence[str] = (),
-                  rater: str | None = None, comment: str | None = None) -> dict:
+                  rater: str | None = None, comment: str | None = None, application_no: str | None = None) -> dict:
     """Record one rating of a finished ticket (1 = 非常满意 … 5 = 非常不满意; channel pad | kiosk | mobile).
 
     The rating row, its `rating.recorded` event (with live satisfaction of the service, window and staff
     today) and, for a 差评, the case it opens are one transaction. Returns the stored rating (no rater data).
+    `application_no`: the 办件 the pad was invited for; the features extending "rating" (applications) file
+    the rating under it, or under the ticket's, with that 办件's 事项编码.
     """
     r = rules(service.config)
     reasons = tuple(reasons)
@@ -52,6 +54,10 @@ def record_rating(service: HallService, ticket_id: str, level: int, channel: str
         svc = service.config.service(ticket.service_id)
         rating = rating_record(_new_id("R", now), ticket, level, channel, reasons, rater, comment, now,
                                svc.code if svc else None)
+        for extend in service.extensions.get("rating", ()):
+            filed = Decision(result=rating)
+            extend(filed, now, {"application_no": application_no})
+            rating = filed.result
         case = (case_rules.open_case(_new_id("C", now), rating, r, service.config.hours, now)
                 if rating["bad"] else None)
         return decide_rating(rating, _live(service, rating), case)

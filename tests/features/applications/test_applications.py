@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from hall_controller.app import open_ledger
 from hall_controller.core.clock import ManualClock
+from hall_controller.core.events import public
 from hall_controller.core.decision import Decision
 from hall_controller.core.service import HallService
 from hall_controller.core.passwords import hash_secret
@@ -17,6 +18,8 @@ from hall_controller.features.applications import rules
 from hall_controller.features.applications.feature import feature as applications_f
 from hall_controller.features.applications.rules import ApplicationSettings, Bundle, System
 from hall_controller.features.applications.settings import key_digest
+from hall_controller.features.ratings.feature import feature as ratings_f
+from hall_controller.features.ratings.service import record_rating
 from hall_controller.http.app import create_app
 from tests.factory import KIOSK, MONDAY_10, small_hall, with_kiosk
 
@@ -48,7 +51,7 @@ def svc(tmp_path):
 
 @pytest.fixture
 def client(svc):
-    with TestClient(with_kiosk(create_app(svc, [applications_f]))) as c:
+    with TestClient(with_kiosk(create_app(svc, [ratings_f, applications_f]))) as c:
         yield c
 
 
@@ -280,6 +283,93 @@ def test_pickup_ticket_closes_the_application(client, svc):
     app = client.get("/api/applications/YC2026-0007", headers=auth).json()
     assert app["status"] == "picked_up" and app["pickup_ticket_id"] == pickup["id"]
     assert events(svc, "application.picked_up")
+    finished = events(svc, "ticket.finished")[-1]["data"]  # the push's 出件 result
+    assert finished["applications"] == [{"application_no": "YC2026-0007", "service_id": "S1",
+                                         "service_code": "3715020000", "outcome": "immediate", "status": "picked_up"}]
+    # the rating at the 出件 window is filed under the 办件 handed over, with its 事项编码 (not 出件领取's)
+    rating = record_rating(svc, pickup["id"], 2, "mobile")
+    assert (rating["application_no"], rating["service_code"]) == ("YC2026-0007", "3715020000")
+    assert "application_no" not in public(events(svc, "rating.recorded")[-1])["data"]  # not on the hall LAN
+
+
+def ready_pickup(client: TestClient, svc: HallService, no: str, request_id: str) -> dict:
+    """A 办件 finished at window 1, made 可领取, and its 出件 ticket called at the 统一出件 window 9."""
+    auth = signed_in(client)
+    called(client, auth, "S1")
+    client.post("/api/windows/1/finish", headers=auth, json={"outcome": "immediate", "application_no": no})
+    assert client.post(f"/api/integration/applications/{no}/status", headers=system(),
+                       json={"status": "ready"}).status_code == 200
+    apps = client.app.state.applications
+    with svc.riding(apps.link_pickup(apps.ready_for(no, None))):
+        return svc.issue_ticket("P1", "kiosk", request_id=request_id)
+
+
+MAILING = {"recipient": "李四", "phone": "13900139000", "address": "清河县人民路 1 号", "waybill": "EMS1234567890"}
+
+
+@pytest.mark.parametrize("change, field, code", [
+    ({"recipient": " "}, "recipient", "invalid_recipient"),
+    ({"phone": "1390013900"}, "phone", "invalid_phone"),
+    ({"address": "人民路"}, "address", "invalid_address"),
+    ({"waybill": "EMS 123"}, "waybill", "invalid_waybill"),
+    ({"carrier": ""}, "carrier", "invalid_carrier"),
+    ({"application_no": "不是编号"}, "application_no", "invalid_application_no"),
+    ({"application_no": "YC2026-9999"}, "application_no", "unknown_application"),
+])
+def test_counter_mailing_names_the_field_at_fault(client, svc, change, field, code):
+    pickup = ready_pickup(client, svc, "YC2026-0010", "pickup-0010")
+    auth9 = signed_in(client, "9", "S009")
+    assert client.post("/api/windows/9/call-next", headers=auth9).json()["ticket"]["id"] == pickup["id"]
+    r = client.post("/api/windows/9/mail", headers=auth9, json={**MAILING, **change})
+    assert r.status_code in (404, 422) and r.json()["error"] == code and r.json()["field"] == field, r.text
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in r.json()["message"])
+    assert client.get("/api/applications/YC2026-0010", headers=auth9).json()["status"] == "ready"
+
+
+def test_counter_records_a_mailing_instead_of_the_pickup(client, svc):
+    """政务专递 at the 统一出件 window: the 出件 ticket's ready 办件 leaves by post; the finish then hands
+    nothing over, and the push lists the mailing as that ticket's result."""
+    pickup = ready_pickup(client, svc, "YC2026-0011", "pickup-0011")
+    auth = signed_in(client)
+    called(client, auth, "S1")
+    r = client.post("/api/windows/1/mail", headers=auth, json={**MAILING, "application_no": "YC2026-0011"})
+    assert r.status_code == 409 and r.json()["error"] == "not_a_pickup_ticket"  # not at a 统一出件 window
+    client.post("/api/windows/1/finish", headers=auth, json={"outcome": "supplement", "application_no": "YC2026-0012",
+                                                            "missing_materials": ["户口簿"]})
+    auth9 = signed_in(client, "9", "S009")
+    client.post("/api/windows/9/call-next", headers=auth9)
+    [listed] = client.get("/api/windows/9/applications", headers=auth9).json()["applications"]
+    assert (listed["application_no"], listed["status"]) == ("YC2026-0011", "ready")
+    r = client.post("/api/windows/9/mail", headers=auth9, json={**MAILING, "application_no": "YC2026-0012"})
+    assert r.status_code == 409 and r.json()["field"] == "application_no" and "待补正" in r.json()["message"]
+    r = client.post("/api/windows/9/mail", headers=auth9, json={**MAILING, "phone": "0530-8123456"})  # its own 办件
+    assert r.status_code == 200, r.text
+    app = r.json()
+    assert app["status"] == "mailed" and app["pickup_ticket_id"] == pickup["id"]
+    assert app["delivery"] | {"at": None} == {"recipient": "李*", "phone": "053****3456", "address": "清河县人民路 1 号",
+                                             "waybill": "EMS1234567890", "carrier": "中国邮政 EMS", "at": None}
+    assert app["history"][-1]["what"] == "mailed" and app["history"][-1]["number"] == pickup["number"]
+    mailed = events(svc, "application.mailed")[-1]
+    assert mailed["data"]["window_id"] == "9" and "waybill" not in public(mailed)["data"]
+    again = client.post("/api/windows/9/mail", headers=auth9, json=MAILING)
+    assert again.status_code == 409 and again.json()["error"] == "not_ready"  # once
+    assert client.post("/api/windows/9/finish", headers=auth9).status_code == 200
+    assert client.get("/api/applications/YC2026-0011", headers=auth9).json()["status"] == "mailed"  # not picked up
+    assert events(svc, "ticket.finished")[-1]["data"]["applications"][0]["status"] == "mailed"
+    assert not events(svc, "application.picked_up")
+
+
+def test_what_a_pad_shows_of_the_application():
+    cfg = hall_config()
+    assert rules.mask_number("QH2026-110002") == "QH20*****0002" and rules.mask_number("AB-1") == "A**1"
+    finished = {"applications": [{"application_no": "YC2026-0004", "service_id": "B1", "service_code": "3715020002"}]}
+    assert rules.rated("ticket.finished", finished, cfg) == {
+        "application_no": "YC2026-0004", "shown": "YC20***0004", "matter": "个体工商户设立登记", "service_code": "3715020002"}
+    bundle = {"applications": [{"application_no": "A-0001", "service_id": "BC"}, {"application_no": "A-0002", "service_id": "HK"}]}
+    assert rules.rated("ticket.finished", bundle, cfg) is None  # one rating of the whole 一件事
+    assert rules.rated("ticket.finished", {"ticket": {}}, cfg) is None
+    asked = {"application_no": "A-0002", "service_id": "HK", "service_code": None}
+    assert rules.rated("application.evaluation_requested", asked, cfg)["matter"] == "户口登记"
 
 
 def test_sms_adapter_against_a_local_gateway_and_the_sender_retries(client, svc):

@@ -214,3 +214,52 @@ def test_bundle_on_the_kiosk_and_at_the_counter(hall):
     hukou = client.get(f"/api/applications/{base}-2", headers=auth).json()
     assert hukou["status"] == "accepted" and hukou["commitment_materials"] == ["结婚证"]
     assert hukou["bundle_id"] == "newborn"
+
+
+def test_the_pads_show_the_application_and_the_rating_is_filed_under_it(hall):
+    """The business system triggers the evaluation with its 办件: the serial pad and the tablet show the 办件编号
+    (masked) and the matter, and the rating stored and pushed carries the 办件编号 and 事项编码."""
+    client, _, platform = hall
+    svc = client.app.state.service
+    auth = staff(client, "6")
+    t = serve(client, auth, "food_business_licence", "6")
+    client.post("/api/integration/windows/6/application", headers=KEY, json={"application_no": "QH2026-660002"})
+    r = client.post("/api/integration/applications/QH2026-660002/evaluate", headers=KEY, json={"outcome": "immediate"})
+    assert r.status_code == 200 and r.json()["finished"] is True, r.text
+
+    def serial(window: str) -> dict | None:
+        return next(w for w in client.get("/api/sim/devices").json()["windows"] if w["window_id"] == window)["pad"]["invite"]
+
+    until(lambda: serial("6") is not None, "the serial pad invited")
+    assert (serial("6")["ticket"], serial("6")["application"], serial("6")["matter"]) == (
+        t["number"], "QH20*****0002", "食品经营许可")
+    tablet = client.get("/api/pad/6").json()["invitation"]
+    assert (tablet["application_no"], tablet["matter"]) == ("QH20*****0002", "食品经营许可")
+    assert client.post("/api/sim/pads/6/rate", json={"level": 2}).json()["handled"] is True
+
+    def stored(ticket_id: str) -> list[dict]:
+        return svc.ledger.records("SELECT application_no, service_code FROM ratings WHERE ticket_id = ?", (ticket_id,))
+
+    assert stored(t["id"]) == [{"application_no": "QH2026-660002", "service_code": "3715020000000000001220021"}]
+    until(lambda: any(b["type"] == "rating.recorded" and b["data"]["ticket_id"] == t["id"]
+                      for b in platform.accepted.values()), "the rating pushed")
+    pushed = next(b for b in platform.accepted.values() if b["type"] == "rating.recorded" and b["data"]["ticket_id"] == t["id"])
+    assert (pushed["data"]["application_no"], pushed["data"]["service_code"]) == (
+        "QH2026-660002", "3715020000000000001220021")
+
+    # 一件事: the business system asks again for one matter of a finished bundle ticket — the pads now name
+    # that matter's 办件, and the tablet's rating is filed under it
+    auth4 = staff(client, "4")
+    b = serve(client, auth4, "newborn_bundle", "4")
+    assert client.post("/api/windows/4/finish", headers=auth4, json={"outcome": "immediate"}).status_code == 200
+    no = "QH" + b["id"].replace("-", "") + "-2"
+    until(lambda: serial("4") is not None and serial("4")["ticket"] == b["number"], "the bundle's invitation")
+    assert serial("4")["application"] is None  # the whole 一件事: no one 办件
+    r = client.post(f"/api/integration/applications/{no}/evaluate", headers=KEY)
+    assert r.status_code == 200 and r.json()["finished"] is False, r.text
+    until(lambda: serial("4")["matter"] == "新生儿户口登记", "the matter on the serial pad")
+    tablet = client.get("/api/pad/4").json()["invitation"]
+    assert tablet["matter"] == "新生儿户口登记" and tablet["application_no"].endswith(no[-4:]) and "*" in tablet["application_no"]
+    r = client.post("/api/pad/4/rating", json={"ticket": b["number"], "level": 1})
+    assert r.status_code == 201, r.text
+    assert stored(b["id"])[0]["application_no"] == no

@@ -86,8 +86,9 @@ function openForm(invitation) {
   deadline = performance.now() + invitation.seconds_left * 1000;
   level = null;
   buildChoices();
-  $("rate-ticket").textContent = invitation.ticket;
-  $("rate-service").textContent = invitation.service_name;
+  // A 办件's rating names the 办件 and its matter (the business system's 办件 data), else the ticket served.
+  $("rate-ticket").textContent = invitation.application_no ? `办件 ${invitation.application_no}` : invitation.ticket;
+  $("rate-service").textContent = invitation.application_no ? invitation.matter : invitation.service_name;
   $("comment").value = "";
   $("reasons-box").hidden = true;
   $("error").textContent = "";
