@@ -18,6 +18,7 @@ from hall_controller.core.clock import Clock, OffsetClock, SystemClock
 from hall_controller.core.migrations import SchemaError
 from hall_controller.core.settings import HallConfig
 from hall_controller.features.admin import cli as admin_cli
+from hall_controller.features.applications import cli as applications_cli
 from hall_controller.features.backup import cli as backup_cli
 from hall_controller.features.simulation import cli as simulation_cli
 from hall_controller.features.staffing import cli as staffing_cli
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     region_cli.add_command(sub)
     backup_cli.add_commands(sub)
     admin_cli.add_command(sub)
+    applications_cli.add_command(sub, str(DEFAULT_CONFIG))
 
     args = parser.parse_args(argv)
     configure_logging(getattr(args, "log_format", "text"))
@@ -83,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     if args.command == "config":
         return args.run(args, open_ledger, SECTIONS)
+    if args.command == "applications":
+        return args.run(args, load_config, SECTIONS)
     if args.command == "devices":
         from hall_controller.features.devices.cli import run
 

@@ -8,15 +8,18 @@ Screenshots and the decoded 补正通知书 for docs/applications.md:
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import DEMO_KIOSK, ServerProcess, demo_staff
+from tests.conftest import DEMO_KIOSK, ROOT, ServerProcess, demo_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -293,3 +296,24 @@ def test_the_tablet_pad_shows_the_application_it_rates(browser, srv):
         row = db.execute("SELECT application_no FROM ratings WHERE ticket_id = ?", (t["id"],)).fetchone()
     assert row == ("QH2026-880001",)
     context.close()
+
+
+def test_the_command_line_over_the_api(srv):
+    """`hall-controller applications … --url` against the running hall, signed in as a manager."""
+    env = {**os.environ, "HALL_MANAGER_PASSWORD": "manager123"}
+
+    def cli(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hall_controller.cli", "applications", *argv, "--url", srv.url],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    shown = cli("show", "QH2026-330001")
+    assert shown.returncode == 0, shown.stderr
+    assert "办件 QH2026-330001  有限责任公司设立登记" in shown.stdout and "状态：待补正" in shown.stdout
+    listed = cli("list", "--status", "supplement", "--json")
+    assert "QH2026-330001" in [a["application_no"] for a in json.loads(listed.stdout)["applications"]]
+    report = cli("report", "--from", "2026-11-01", "--to", "2026-11-30")
+    assert "一件事 新生儿出生一件事：1 件，4 个事项" in report.stdout, report.stdout
+    wrong = subprocess.run([sys.executable, "-m", "hall_controller.cli", "applications", "list", "--url", srv.url],
+                           cwd=ROOT, env={**env, "HALL_MANAGER_PASSWORD": "wrong-password"}, capture_output=True,
+                           text=True, timeout=60)
+    assert wrong.returncode == 2 and "applications list: 401" in wrong.stderr

@@ -5,7 +5,7 @@ ticket page. Documented in docs/applications.md."""
 from __future__ import annotations
 
 import hmac
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
@@ -16,7 +16,14 @@ from hall_controller.core.errors import HallError
 from hall_controller.features.appointments.rules import identity_hash
 from hall_controller.features.appointments.settings import settings_of as appointment_settings
 from hall_controller.features.applications import pages
-from hall_controller.features.applications.rules import STATUSES, Mailing, System, merged_materials, public_view
+from hall_controller.features.applications.rules import (
+    STATUSES,
+    Mailing,
+    System,
+    merged_materials,
+    public_view,
+    report_period,
+)
 from hall_controller.features.applications.service import Applications
 from hall_controller.features.applications.service import install as install_service
 from hall_controller.features.applications.settings import key_digest
@@ -151,12 +158,7 @@ async def report(request: Request, authorization: Auth = None,
                  day_from: Annotated[date | None, Query(alias="from")] = None,
                  day_to: Annotated[date | None, Query(alias="to")] = None) -> dict[str, Any]:
     require_manager(request, authorization)
-    today = service_of(request).clock.now().date()
-    d_to = day_to or today
-    d_from = day_from or d_to.replace(day=1)
-    if d_from > d_to or d_to - d_from > timedelta(days=366):
-        raise HallError("invalid_period", "统计区间无效（开始不晚于结束，且不超过一年）。", 422)
-    return apps_of(request).report(d_from.isoformat(), d_to.isoformat())
+    return apps_of(request).report(*report_period(day_from, day_to, service_of(request).clock.now().date()))
 
 
 @router.get("/applications/{no}")

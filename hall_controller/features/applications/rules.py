@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from hall_controller.core.calendar import add_working_days
@@ -165,6 +165,15 @@ def merged_materials(bundle: Bundle, config: HallConfig) -> tuple[Material, ...]
             elif m.required and not seen.required:
                 out[m.name] = Material(m.name, True, seen.note)
     return tuple(out.values())
+
+
+def report_period(day_from: date | None, day_to: date | None, today: date) -> tuple[str, str]:
+    """A report's [from, to]: to today and from the 1st of its month by default, at most a year."""
+    d_to = day_to or today
+    d_from = day_from or d_to.replace(day=1)
+    if d_from > d_to or d_to - d_from > timedelta(days=366):
+        raise HallError("invalid_period", "统计区间无效（开始不晚于结束，且不超过一年）。", 422)
+    return d_from.isoformat(), d_to.isoformat()
 
 
 def watched_due(app: dict[str, Any]) -> str | None:

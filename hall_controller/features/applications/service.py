@@ -26,97 +26,21 @@ from hall_controller.core.model import ACTIVE, Ticket
 from hall_controller.core.service import HallService
 from hall_controller.features.applications import rules, store
 from hall_controller.features.applications.notify import Notifier, SmsGateway
-from hall_controller.features.applications.rules import ApplicationSettings
 from hall_controller.features.applications.settings import settings_of
 
 log = logging.getLogger(__name__)
 
 
-class Applications:
+class Applications(store.Register):
     """The hall's 办件 over one `HallService`."""
 
     def __init__(self, service: HallService, notifier: Notifier | None = None):
+        super().__init__(service.ledger.query, lambda: service.config, service.clock.now)
         self.service = service
         self.notifier = notifier
         self.printers: Any = None  # the device hub's printers, when the devices feature runs
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
-
-    @property
-    def settings(self) -> ApplicationSettings:
-        return settings_of(self.service.config)
-
-    # ------------------------------------------------------------ reads
-
-    def find(self, no: str) -> dict[str, Any] | None:
-        cols = ", ".join(f'"{c}"' for c in store.COLUMNS)
-        rows = self.service.ledger.query(f"SELECT {cols} FROM applications WHERE application_no = ?", (no,))
-        return store.from_row(tuple(rows[0])) if rows else None
-
-    def get(self, no: str) -> dict[str, Any]:
-        app = self.find(no)
-        if app is None:
-            raise HallError("unknown_application", f"未找到办件：{no}", 404)
-        return app
-
-    def where(self, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
-        cols = ", ".join(f'"{c}"' for c in store.COLUMNS)
-        return [store.from_row(tuple(r)) for r in
-                self.service.ledger.query(f"SELECT {cols} FROM applications WHERE {sql}", params)]
-
-    def view(self, app: dict[str, Any]) -> dict[str, Any]:
-        return rules.view(app, self.service.config, self.service.clock.now())
-
-    def search(self, status: str | None = None, service_id: str | None = None, overdue: bool = False,
-               day_from: str | None = None, day_to: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """The manager's list: newest first, filtered; `overdue` keeps those past their watched deadline."""
-        where, params = ["1 = 1"], []
-        if status:
-            where.append("status = ?")
-            params.append(status)
-        if service_id:
-            where.append("service_id = ?")
-            params.append(service_id)
-        if day_from:
-            where.append("accepted_at >= ?")
-            params.append(day_from)
-        if day_to:
-            where.append("accepted_at < ?")
-            params.append(day_to + "T99")
-        if overdue:
-            where.append("status NOT IN ('refused', 'picked_up', 'mailed', 'completed', 'ready')"
-                         " OR (commitment_due IS NOT NULL AND supplied_at IS NULL)")
-        apps = self.where(" AND ".join(f"({w})" for w in where) + " ORDER BY accepted_at DESC LIMIT ?",
-                          (*params, limit if not overdue else 10_000))
-        views = [self.view(a) for a in apps]
-        return [v for v in views if v["overdue"]][:limit] if overdue else views
-
-    def of_ticket(self, ticket_id: str) -> list[dict[str, Any]]:
-        return [a for a in self.where("ticket_id = ? OR pickup_ticket_id = ? OR tickets LIKE ?",
-                                      (ticket_id, ticket_id, f'%"{ticket_id}"%'))]
-
-    def report(self, day_from: str, day_to: str) -> dict[str, Any]:
-        """办件 counted by outcome, status and service; 一件事 bundles and their matters."""
-        rows = self.service.ledger.query(
-            "SELECT service_id, outcome, status, bundle_id, ticket_id FROM applications "
-            "WHERE accepted_at >= ? AND accepted_at < ?", (day_from, day_to + "T99"))
-        by_outcome: dict[str, int] = {}
-        by_status: dict[str, int] = {}
-        by_service: dict[str, int] = {}
-        bundles: dict[str, set[str]] = {}
-        matters: dict[str, int] = {}
-        for service_id, outcome, status, bundle_id, ticket_id in rows:
-            by_outcome[outcome or "none"] = by_outcome.get(outcome or "none", 0) + 1
-            by_status[status] = by_status.get(status, 0) + 1
-            by_service[service_id] = by_service.get(service_id, 0) + 1
-            if bundle_id:
-                bundles.setdefault(bundle_id, set()).add(ticket_id)
-                matters[bundle_id] = matters.get(bundle_id, 0) + 1
-        names = {b.id: b.name for b in self.settings.bundles}
-        return {"from": day_from, "to": day_to, "total": len(rows), "by_outcome": by_outcome, "by_status": by_status,
-                "by_service": by_service,
-                "bundles": [{"id": b, "name": names.get(b, b), "bundles": len(t), "matters": matters[b]}
-                            for b, t in sorted(bundles.items())]}
 
     # ------------------------------------------------------------ the counter
 

@@ -4,6 +4,7 @@ carrying 办件编号 and 事项编码, each event once."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -263,3 +264,50 @@ def test_the_pads_show_the_application_and_the_rating_is_filed_under_it(hall):
     r = client.post("/api/pad/4/rating", json={"ticket": b["number"], "level": 1})
     assert r.status_code == 201, r.text
     assert stored(b["id"])[0]["application_no"] == no
+
+
+def main(argv: list[str]) -> int:
+    """`hall-controller applications …` as hall_controller/cli.py runs it (without its logging set-up, which
+    would take this process's log handlers from pytest)."""
+    import argparse
+
+    from hall_controller.app import SECTIONS, load_config
+    from hall_controller.features.applications import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_command(parser.add_subparsers(dest="command"), str(DEMO_CONFIG))
+    args = parser.parse_args(argv)
+    return args.run(args, load_config, SECTIONS)
+
+
+def test_the_command_line_reads_the_ledger(hall, capsys):
+    """`hall-controller applications … --db`: read only (SQLite mode=ro) on the running hall's ledger, its
+    configuration version for the names; the 超期 list, one 办件 with its history, the counts with 一件事."""
+    client, _, _ = hall
+    svc = client.app.state.service
+    auth = staff(client, "1")
+    serve(client, auth, "llc_registration")
+    client.post("/api/windows/1/finish", headers=auth, json={
+        "outcome": "promised", "application_no": "QH2026-110077", "missing_materials": ["法定代表人任职文件"],
+        "commitment_due": "2026-11-24"})
+    auth4 = staff(client, "4")
+    serve(client, auth4, "newborn_bundle", "4")
+    assert client.post("/api/windows/4/finish", headers=auth4, json={"outcome": "immediate"}).status_code == 200
+    db = svc.ledger.path
+    assert main(["applications", "show", "QH2026-110077", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "办件 QH2026-110077  有限责任公司设立登记（事项编码 3715020000000000001210011）" in out
+    assert "容缺补交承诺：2026-11-24 17:30" in out and "法定代表人任职文件" in out and "历程：" in out
+    assert main(["applications", "list", "--status", "accepted", "--db", db, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)["applications"]
+    assert "QH2026-110077" in [a["application_no"] for a in listed] and all(a["status"] == "accepted" for a in listed)
+    assert "phone" not in listed[0] and "id_hash" not in listed[0]
+    # the watch's clock is the system's: a commitment of 2026 is overdue by the time anyone reads this
+    assert main(["applications", "list", "--overdue", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "QH2026-110077" in out and "超期" in out
+    assert main(["applications", "report", "--from", "2026-11-01", "--to", "2026-11-30", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "2026-11-01 至 2026-11-30：办件" in out and "一件事 新生儿出生一件事：" in out
+    assert main(["applications", "show", "NOPE-0000", "--db", db]) == 2  # and nothing else on stdout
+    assert "未找到办件：NOPE-0000" in capsys.readouterr().err
