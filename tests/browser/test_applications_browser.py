@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import DEMO_KIOSK, ROOT, ServerProcess, demo_staff
+from tests.conftest import DEMO_KIOSK, DEMO_PAD_KEYS, ROOT, ServerProcess, demo_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -276,7 +276,7 @@ def test_the_tablet_pad_shows_the_application_it_rates(browser, srv):
     auth = {"authorization": f"Bearer {token}"}
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
     pad = context.new_page()
-    pad.goto(f"{srv.url}/pad/8")
+    pad.goto(f"{srv.url}/pad/8#key={DEMO_PAD_KEYS['8']}")
     expect(pad.locator("#link")).to_have_attribute("data-online", "true")
     t = httpx.post(f"{srv.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "hukou_move"}).json()
     httpx.post(f"{srv.url}/api/windows/8/call-next", headers=auth).raise_for_status()

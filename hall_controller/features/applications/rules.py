@@ -127,8 +127,8 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 def mask_number(no: str) -> str:
-    """QH2026-110002 → QH20*****0002: what a pad at the window shows. The whole number could claim a result at
-    the kiosk, and the tablet's screen is read over the hall LAN; the citizen knows their own by its end."""
+    """QH2026-110002 → QH20*****0002: what a pad at the window shows. A pad faces the queue, and the whole
+    number could claim a result at the kiosk; the citizen knows their own by its end."""
     keep = 4 if len(no) > 8 else max(1, len(no) // 2 - 1)
     return no[:keep] + "*" * (len(no) - 2 * keep) + no[-keep:] if len(no) > 2 * keep else no
 

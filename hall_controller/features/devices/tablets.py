@@ -103,7 +103,7 @@ class Tablets:
             "staff": None if staff is None else {"id": staff.id, "name": staff.name, "unit": staff.unit,
                                                  "photo_url": f"/staff-photo/{staff.id}"},
             "serving": serving,
-            # A 办件's invitation names it (masked: this screen is read over the hall LAN) and its matter.
+            # A 办件's invitation names it (masked: the screen faces the queue) and its matter.
             "invitation": None if invitation is None else {
                 "ticket": invitation.number, "service_name": _service_name(svc, invitation.service_id),
                 "application_no": invitation.application["shown"] if invitation.application else None,

@@ -19,7 +19,7 @@ from hall_controller.app import build_app, load_config
 from hall_controller.core.clock import ManualClock
 from hall_controller.features.ratings.service import record_rating
 from hall_controller.http.app import ServeOptions
-from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, demo_staff
+from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, DEMO_PAD_KEYS, demo_staff
 from tests.fake_platform import FakePlatform
 from tests.fake_sms import FakeSmsGateway
 
@@ -234,7 +234,7 @@ def test_the_pads_show_the_application_and_the_rating_is_filed_under_it(hall):
     until(lambda: serial("6") is not None, "the serial pad invited")
     assert (serial("6")["ticket"], serial("6")["application"], serial("6")["matter"]) == (
         t["number"], "QH20*****0002", "食品经营许可")
-    tablet = client.get("/api/pad/6").json()["invitation"]
+    tablet = client.get("/api/pad/6", headers={"x-pad-key": DEMO_PAD_KEYS["6"]}).json()["invitation"]
     assert (tablet["application_no"], tablet["matter"]) == ("QH20*****0002", "食品经营许可")
     assert client.post("/api/sim/pads/6/rate", json={"level": 2}).json()["handled"] is True
 
@@ -259,9 +259,9 @@ def test_the_pads_show_the_application_and_the_rating_is_filed_under_it(hall):
     r = client.post(f"/api/integration/applications/{no}/evaluate", headers=KEY)
     assert r.status_code == 200 and r.json()["finished"] is False, r.text
     until(lambda: serial("4")["matter"] == "新生儿户口登记", "the matter on the serial pad")
-    tablet = client.get("/api/pad/4").json()["invitation"]
+    tablet = client.get("/api/pad/4", headers={"x-pad-key": DEMO_PAD_KEYS["4"]}).json()["invitation"]
     assert tablet["matter"] == "新生儿户口登记" and tablet["application_no"].endswith(no[-4:]) and "*" in tablet["application_no"]
-    r = client.post("/api/pad/4/rating", json={"ticket": b["number"], "level": 1})
+    r = client.post("/api/pad/4/rating", headers={"x-pad-key": DEMO_PAD_KEYS["4"]}, json={"ticket": b["number"], "level": 1})
     assert r.status_code == 201, r.text
     assert stored(b["id"])[0]["application_no"] == no
 
