@@ -2,6 +2,7 @@
 // re-fetches it on every hall event (coalesced: one request in flight, at most one queued) and every few
 // seconds for the time-based alerts. Actions call the manager API with the token kept in sessionStorage.
 import { HallEvents, api } from "/static/common/hall-events.js";
+import "/static/common/validation.js";  // the sign-in and notice forms' checks in Chinese
 
 const TOKEN = "hall.manager.token";
 const NAME = "hall.manager.name";

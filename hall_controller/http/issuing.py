@@ -44,15 +44,17 @@ def configured_key_hash(entry: Table, command: str) -> str:
     """A device's `key_hash` (made by `hall-controller <command>`), or its `key` in clear (a demo hall) hashed
     here; "" = not provisioned. The hall keeps only the hash."""
     if "key" in entry.data and "key_hash" in entry.data:
-        entry.fail("key", "give key_hash or key, not both")
+        entry.fail("key", "give key_hash or key, not both", "key 与 key_hash 只能填一个")
     if "key" in entry.data:
         key = entry.text("key")
         if len(key) < MIN_KEY_LENGTH:
-            entry.fail("key", f"a device key needs at least {MIN_KEY_LENGTH} characters (hall-controller {command} makes one)")
+            entry.fail("key", f"a device key needs at least {MIN_KEY_LENGTH} characters (hall-controller {command} makes one)",
+                       f"设备密钥至少 {MIN_KEY_LENGTH} 个字符（可用 hall-controller {command} 生成）")
         return key_hash(key)
     hashed = entry.text("key_hash", "", empty=True)
     if hashed and not KEY_HASH.match(hashed):
-        entry.fail("key_hash", f'expected "sha256$" and 64 hex digits (hall-controller {command} makes one)')
+        entry.fail("key_hash", f'expected "sha256$" and 64 hex digits (hall-controller {command} makes one)',
+                   f"应为 sha256$ 加 64 位十六进制数字（可用 hall-controller {command} 生成）")
     return hashed
 
 

@@ -1,6 +1,7 @@
 // The citizen's ticket page (/t/{token}) on a phone: the ticket's place and the numbers being called,
 // refreshed on every hall event of its kind, and after a reconnect.
 import { HallEvents, api } from "/static/common/hall-events.js";
+import "/static/common/validation.js";  // form checks in Chinese
 
 const TOKEN = document.body.dataset.token;
 const $ = (sel) => document.querySelector(sel);

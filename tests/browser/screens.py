@@ -88,3 +88,22 @@ SMALL_TARGETS = """(min) => {
 def small_targets(page, minimum: int = 44) -> list:
     """Visible controls smaller than `minimum` CSS px either way (WCAG 2.5.5 target size: 44 px)."""
     return page.evaluate(SMALL_TARGETS, minimum)
+
+
+# Every form field the browser finds invalid as the page stands (an empty sign-in form, say) and whose message
+# is not Chinese: the browser's own messages follow its UI language, so a page with a form loads
+# /static/common/validation.js.
+ENGLISH_VALIDATION = """() => {
+  const out = [];
+  for (const f of document.querySelectorAll('input, textarea, select')) {
+    if (!f.willValidate || f.checkValidity()) continue;
+    if (!/[\\u4e00-\\u9fff]/.test(f.validationMessage))
+      out.push([f.tagName.toLowerCase() + (f.name ? `[name=${f.name}]` : f.id ? '#' + f.id : ''), f.validationMessage]);
+  }
+  return out;
+}"""
+
+
+def english_validation(page) -> list:
+    """Invalid fields whose validation message is not in Chinese."""
+    return page.evaluate(ENGLISH_VALIDATION)

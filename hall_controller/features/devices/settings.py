@@ -131,7 +131,7 @@ def _tablets(t: Table, core: HallConfig) -> tuple[TabletSpec, ...]:
     for entry in t.tables("tablets", ("window", "key", "key_hash")):
         window = _window_id(entry, core)
         if any(x.window_id == window for x in tablets):
-            entry.fail("window", f"window {window} already has a tablet pad")
+            entry.fail("window", f"window {window} already has a tablet pad", f"{window}号窗口已配置平板评价器")
         tablets.append(TabletSpec(window, configured_key_hash(entry, "pad-key")))
     return tuple(tablets)
 
@@ -142,7 +142,8 @@ def _window_id(entry: Table, core: HallConfig) -> str:
     if isinstance(window, int) and not isinstance(window, bool):
         window = str(window)
     if not isinstance(window, str) or core.window(window) is None:
-        entry.fail("window", f"unknown window {window!r}; windows are: {', '.join(w.id for w in core.windows)}")
+        entry.fail("window", f"unknown window {window!r}; windows are: {', '.join(w.id for w in core.windows)}",
+                   f"没有窗口「{window}」")
     return window
 
 

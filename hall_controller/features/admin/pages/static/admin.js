@@ -434,7 +434,7 @@ const TABS = {
     const box = el("div", {}, el("h2", { text: "全部配置（JSON，按节）" }),
       el("p", { class: "muted", text: "表单未涵盖的设置（预约、评价、数据上报、各功能的参数等）在此编辑；与 TOML 文件同结构。" }));
     for (const key of [...sections.filter((k) => !KNOWN.includes(k)), ...KNOWN.filter((k) => k in doc)]) {
-      const area = el("textarea", { class: "json", spellcheck: "false", "data-path": key });
+      const area = el("textarea", { class: "json", spellcheck: "false", "data-path": key, "aria-label": `[${key}] 配置（JSON）` });
       area.value = JSON.stringify(doc[key], null, 2);
       const note = el("span", { class: "field-error", "data-error-for": key });
       area.addEventListener("input", () => {
