@@ -145,3 +145,22 @@ def test_screenshots_of_the_other_admin_pages(admin):
         admin.click(f"#tabs [data-tab={tab}]")
         expect(admin.locator(f"#tabs [data-tab={tab}]")).to_have_attribute("aria-selected", "true")
         admin.screenshot(path=str(DOCS / f"admin-{tab}.png"))
+
+
+def test_the_fairness_rule_and_service_level_are_set_at_admin(admin, server):
+    """Last in the module: it leaves the shared server on the ratio rule."""
+    admin.click("#tabs [data-tab=hall]")
+    admin.locator("[data-path='queue.fairness']").select_option("ratio")
+    admin.locator("[data-path='queue.priority_head_start_minutes']").fill("20")
+    admin.locator("[data-path='queue.service_level_percent']").fill("90")
+    apply(admin)
+    token = httpx.post(f"{server.url}/api/manager/sign-in",
+                       json={"manager_id": "admin", "password": "admin123"}).json()["token"]
+    queue = httpx.get(f"{server.url}/api/admin/config",
+                      headers={"authorization": f"Bearer {token}"}).json()["config"]["queue"]
+    assert (queue["fairness"], queue["priority_head_start_minutes"], queue["service_level_percent"]) == ("ratio", 20, 90)
+    # Out of range is refused beside its field, in Chinese, like every other value.
+    admin.locator("[data-path='queue.priority_head_start_minutes']").fill("300")
+    admin.click("#preview")
+    expect(admin.locator("[data-error-for='queue.priority_head_start_minutes']")).to_contain_text("240")
+    admin.click("#discard")

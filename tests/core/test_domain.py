@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from hall_controller.core.errors import HallError
-from hall_controller.core.hall import Hall
+from hall_controller.core.hall import PACE_PRIOR, Hall
 from hall_controller.core.model import TicketStatus, WindowState
 from hall_controller.core.settings import Window
 from tests.factory import MONDAY_10, small_hall
@@ -286,10 +286,20 @@ def test_estimated_wait_uses_the_matters_minutes_at_the_live_pace(hall):
     assert hall.wait_estimate(tickets[4]).wait_s == 3 * 8 * 60 // 2
     run(hall, hall.call_next("1", MONDAY_10))
     run(hall, hall.finish("1", MONDAY_10 + timedelta(minutes=2)))
-    # One 2-minute service against ten configured ones' worth (the category's mean, 7 minutes): a little faster.
-    pace = (120 + 10 * 7 * 60) / (8 * 60 + 10 * 7 * 60)
+    # One 2-minute service against PACE_PRIOR configured ones' worth (the category's mean, 7 minutes): a
+    # little faster.
+    pace = (120 + PACE_PRIOR * 7 * 60) / (8 * 60 + PACE_PRIOR * 7 * 60)
     assert hall.pace("social") == pytest.approx(pace)
     assert hall.wait_estimate(tickets[4]).wait_s == round(2 * 8 * 60 * pace / 2)
+
+
+def test_a_no_show_counts_towards_the_pace_as_the_window_time_it_took(hall):
+    """过号 holds a window only for the recalls: the tickets ahead, some of whom will not come, weigh less."""
+    open_window(hall, "1")
+    issue(hall)
+    run(hall, hall.call_next("1", MONDAY_10))
+    run(hall, hall.skip("1", MONDAY_10 + timedelta(seconds=90)))
+    assert hall.pace("social") == pytest.approx((90 + PACE_PRIOR * 7 * 60) / (8 * 60 + PACE_PRIOR * 7 * 60))
 
 
 def test_no_window_signed_in_means_no_estimate(hall):
@@ -377,3 +387,24 @@ def test_weights_favour_heavier_category():
     assert run(hall, hall.call_next("3", MONDAY_10)).id == social.id  # 10 min × 3 > 20 min × 1
     run(hall, hall.finish("3", MONDAY_10))
     assert run(hall, hall.call_next("3", MONDAY_10)).id == other.id
+
+
+def test_places_and_waits_follow_the_head_start_rule():
+    """With the head start (H = 30 min), a 绿色通道 ticket waits for normal tickets issued over 30 minutes before
+    it, and a normal ticket counts every priority ticket already waiting: as routing will call them."""
+    hall = Hall(small_hall(fairness="head_start", head_start=30))
+    early = [issue(hall, at=MONDAY_10 - timedelta(minutes=45)) for _ in range(2)]
+    recent = issue(hall, at=MONDAY_10 - timedelta(minutes=10))
+    green = issue(hall, at=MONDAY_10, priority="green")
+    assert hall.ahead(green) == 2  # the two of 09:15, not the one of 09:50
+    later = issue(hall, at=MONDAY_10 + timedelta(minutes=1))
+    assert hall.ahead(later) == 4 and hall.ahead(recent) == 3  # everyone before, the green ticket included
+    open_window(hall, "1")
+    assert run(hall, hall.call_next("1", MONDAY_10 + timedelta(minutes=2))).id == early[0].id
+    run(hall, hall.finish("1", MONDAY_10 + timedelta(minutes=3)))
+    assert run(hall, hall.call_next("1", MONDAY_10 + timedelta(minutes=4))).id == early[1].id
+    run(hall, hall.finish("1", MONDAY_10 + timedelta(minutes=5)))
+    assert run(hall, hall.call_next("1", MONDAY_10 + timedelta(minutes=6))).id == green.id
+    # The estimate of the one still behind counts the work routing puts ahead of it: the 09:50 ticket only.
+    est = hall.wait_estimate(later, now=MONDAY_10 + timedelta(minutes=6))
+    assert est.ahead == 1 and est.wait_s > 0

@@ -271,6 +271,10 @@ BROKEN = [
     (_set(["hall", "colour"], "red"), "hall.colour"),
     (_set(["queue", "max_wait_minutes"], -5), "queue.max_wait_minutes"),
     (_set(["queue", "priority_ratio"], 0), "queue.priority_ratio"),
+    (_set(["queue", "fairness"], "fifo"), "queue.fairness"),
+    (_set(["queue", "priority_head_start_minutes"], 300), "queue.priority_head_start_minutes"),
+    (_drop(["queue", "service_level_minutes"]), "queue.service_level_minutes"),  # the one missing
+    (_set(["queue", "service_level_percent"], 150), "queue.service_level_percent"),
     (_set(["categories"], []), "categories"),
     (lambda d: d["categories"].append({"id": "social", "name": "重复"}), "categories[8].id"),
     (_svc("category", "nowhere"), "services[id=hukou_move].category"),

@@ -167,6 +167,10 @@ const categoryOptions = () => list("categories").map((c) => [c.id, `${c.name}（
 const windowChoices = () => list("windows").map((w) => [windowId(w), w.name ?? `${w.number}号窗口`]);
 const serviceChoices = () => list("services").map((s) => [s.id, s.name]);
 
+// [queue] fairness (docs/routing.md, "Fairness"); "" leaves the default (提前量).
+const FAIRNESS = [["", "默认（提前量）"], ["head_start", "提前量：优先号按提前的分钟数排序"],
+  ["ratio", "比例：优先号最多连续叫若干个"], ["strict", "严格优先"]];
+
 // ---------------------------------------------------------------- tabs
 
 const TABS = {
@@ -199,7 +203,14 @@ const TABS = {
       el("h2", { text: "排队规则" }),
       fields(field("最长等候（分钟）", q, "max_wait_minutes", "queue.max_wait_minutes", { kind: "number", optional: true }),
         field("目标等候（分钟）", q, "target_wait_minutes", "queue.target_wait_minutes", { kind: "number", optional: true }),
-        field("优先与普通叫号比", q, "priority_ratio", "queue.priority_ratio", { kind: "int", optional: true }),
+        field("服务水平：比例（%）", q, "service_level_percent", "queue.service_level_percent",
+          { kind: "number", optional: true, hint: "人手测算另按“百分之几的群众在几分钟内叫号”测算，与下一项同时填写" }),
+        field("服务水平：时限（分钟）", q, "service_level_minutes", "queue.service_level_minutes", { kind: "number", optional: true }),
+        field("优先与普通的公平规则", q, "fairness", "queue.fairness", { optional: true, options: FAIRNESS }),
+        field("优先号提前量（分钟）", q, "priority_head_start_minutes", "queue.priority_head_start_minutes",
+          { kind: "number", optional: true, hint: "提前量规则：优先号按早取号这么多分钟排序（0–240）" }),
+        field("优先连续叫号上限", q, "priority_ratio", "queue.priority_ratio",
+          { kind: "int", optional: true, hint: "仅“比例”规则：有普通号等候时，优先号最多连续叫几个" }),
         field("重呼次数上限", q, "recall_limit", "queue.recall_limit", { kind: "int", optional: true }),
         field("老年人年龄", q, "elderly_age", "queue.elderly_age", { kind: "int", optional: true })));
   },
