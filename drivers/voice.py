@@ -182,6 +182,16 @@ class _Engine:
     lock = threading.Lock()
     engine: Any = None
     finished: list[bool] = []  # "finished-utterance" flags of the current run; False = cancelled
+    # pyttsx3 2.99's espeak driver starts espeak-ng in its asynchronous (retrieval) mode and its
+    # runAndWait returns ~10 ms after starting the synthesis, not when it ends: the WAV is written, and
+    # "finished-utterance" sent, from espeak-ng's own thread later. Waiting on this event for it (rather
+    # than reading the flags as runAndWait returns) is what keeps a loaded machine from losing utterances.
+    done = threading.Event()
+
+    @classmethod
+    def _finished(cls, completed: bool) -> None:
+        cls.finished.append(completed)
+        cls.done.set()
 
     @classmethod
     def get(cls) -> Any:
@@ -193,7 +203,7 @@ class _Engine:
                 import pyttsx3.drivers.espeak as espeak_driver
             except Exception as e:  # no libespeak-ng: RuntimeError from pyttsx3's import, OSError from ctypes
                 raise SynthesisError(f"espeak-ng unavailable: {e}") from e
-            engine.connect("finished-utterance", lambda name, completed: cls.finished.append(completed))
+            engine.connect("finished-utterance", lambda name, completed: cls._finished(completed))
             # The driver prints "Audio saved to ..." per file; redirecting sys.stdout would be
             # process-wide and race other threads, so its print goes to our debug log instead.
             setattr(espeak_driver, "print", lambda *args, **_: log.debug(" ".join(map(str, args))))
@@ -202,6 +212,7 @@ class _Engine:
 
 
 _ENGINE_THREAD = ThreadPoolExecutor(1, thread_name_prefix="pyttsx3")
+SYNTH_LIMIT_S = 120.0
 
 
 class Pyttsx3Synthesizer:
@@ -233,9 +244,14 @@ class Pyttsx3Synthesizer:
     def _synthesize(self, engine: Any, text: str) -> bytes:
         self._path.unlink(missing_ok=True)
         _Engine.finished.clear()
+        _Engine.done.clear()
         engine.setProperty("voice", self._voice)  # the engine is shared process-wide: set it every time
         engine.save_to_file(text, str(self._path))
         engine.runAndWait()
+        # The end of the synthesis, not of runAndWait (see _Engine.done); the limit only catches a hung
+        # engine — a phrase takes ~12 ms, and minutes on a machine loaded past use.
+        if not _Engine.done.wait(SYNTH_LIMIT_S):
+            raise SynthesisError(f"espeak-ng did not finish {text!r} within {SYNTH_LIMIT_S:g} s")
         current = str(engine.getProperty("voice") or "")
         if current.split("/")[-1] != self._voice.lower():
             raise SynthesisError(f"espeak-ng voice {self._voice!r} not installed (have {current!r})")

@@ -120,9 +120,11 @@ def test_espeak_reads_the_number_digit_by_digit() -> None:
 
 
 def test_ten_calls_at_once_are_all_produced_in_order(tmp_path: Path) -> None:
+    """Real espeak-ng, whatever the machine's load: nothing here depends on how fast it runs (the bound on
+    call → audio start is lifted; bench/voice.py measures the latency)."""
     async def scenario() -> tuple[list[tuple[str, int, int]], voice.AnnouncerStats]:
         sink = RecordingSink(WavDirSink(tmp_path))
-        async with Announcer(sink, repeats=2, max_backlog=100) as announcer:
+        async with Announcer(sink, repeats=2, max_backlog=100, max_delay_s=24 * 3600) as announcer:
             for i in range(1, 11):
                 announcer.announce(f"A{i:03d}", i)
             await announcer.drain()
@@ -130,8 +132,8 @@ def test_ten_calls_at_once_are_all_produced_in_order(tmp_path: Path) -> None:
 
     produced, stats = asyncio.run(scenario())
     assert produced == [(f"A{i:03d}", i, r) for i in range(1, 11) for r in (0, 1)]
-    assert (stats.spoken, stats.queued, stats.dropped_repeats, stats.failed) == (20, 0, 0, 0)
-    assert stats.last_latency_ms is not None and stats.last_latency_ms < 1000
+    assert (stats.spoken, stats.queued, stats.dropped_repeats, stats.failed, stats.expired) == (20, 0, 0, 0, 0)
+    assert stats.last_latency_ms is not None
     assert len(list(tmp_path.glob("*.wav"))) == 20
 
 
