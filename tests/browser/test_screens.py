@@ -133,6 +133,32 @@ def test_tablet_pad_rates_a_finished_service_and_thanks(hall, browser):
         ctx.close()
 
 
+def test_a_refused_form_says_why_beside_its_field(hall, browser):
+    """The controller's refusal shows under the field it is about, in view, not at the top of the page."""
+    import httpx
+    from playwright.sync_api import expect
+
+    token = httpx.post(f"{hall.url}/api/manager/sign-in", json={"manager_id": "manager", "password": "manager123"}).json()["token"]
+    ctx = browser.new_context(locale="zh-CN", viewport={"width": 1366, "height": 768})
+    ctx.add_init_script(f"sessionStorage.setItem('hall.manager.token', '{token}');")
+    page = ctx.new_page()
+    try:
+        page.goto(f"{hall.url}/manage/cases")
+        form = page.locator("#complaint-form")
+        content = form.locator("textarea[name=content]")
+        content.fill("   ")  # passes the browser's `required`, not the controller's check
+        form.locator("button[type=submit]").click()
+        note = form.locator(".field-error")
+        expect(note).to_have_text("请填写投诉内容。")
+        expect(note).to_be_in_viewport()
+        expect(content).to_have_attribute("aria-invalid", "true")
+        assert note.evaluate("n => n.previousElementSibling.contains(document.querySelector('#complaint-form textarea'))")
+        content.fill("窗口人员态度生硬")  # editing the field clears its note
+        expect(note).to_have_count(0)
+    finally:
+        ctx.close()
+
+
 # Every page with what to do before checking it; `fixed`: a screen that never scrolls (boards, kiosk, pad);
 # `touch`: its controls are pressed by fingers (44 px); `phone`: also met on a 390 px phone.
 PAGES = [
@@ -141,6 +167,7 @@ PAGES = [
     ("/window/1", True, False, False, None),
     ("/window/9", True, False, False, None),  # paused: the 暂停服务 sign
     ("/pad/6", True, True, False, None),
+    ("/pad/7", True, True, False, None),  # a tablet without window 7's key: refused, says what to do
     ("/counter/2", False, False, False, None),
     ("/counter/2#transfer", False, False, False, "click:.key[data-action=transfer]"),  # 转移: who can take it
     ("/kiosk/K1", True, True, False, None),

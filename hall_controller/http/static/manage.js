@@ -1,6 +1,6 @@
 // Manager sign-in for the 好差评 pages: the token lives in sessionStorage (gone when the tab closes).
 import { api } from "/static/common/hall-events.js";
-import "/static/common/validation.js";  // form checks in Chinese on every manager page
+import { fieldError } from "/static/common/validation.js";  // form checks in Chinese on every manager page
 
 const KEY = "hall.manager.token";
 
@@ -37,6 +37,20 @@ export function onError(err) {
   const box = document.getElementById("message");
   box.textContent = err.message;
 }
+
+// A form the controller refused: its answer beside the field it is about (the error's `field`, or `fields`:
+// error code -> field name), else at the foot of the form — where the person is looking, not at the top of
+// the page. Cleared at the form's next submit.
+export function formError(form, err, fields = {}) {
+  if (err.status === 401) return onError(err);
+  const name = fields[err.code] || (err.field && err.field.split(".").pop());
+  const field = name && form.elements[name];
+  if (field && field.type !== "hidden") return fieldError(field, err.message);
+  const note = el("p", { class: "field-error form-error", role: "alert", text: err.message });
+  form.querySelector(":scope > .form-error")?.remove();
+  form.append(note);
+}
+document.addEventListener("submit", (e) => e.target.querySelector(":scope > .form-error")?.remove(), true);
 
 export const call = (path, opts = {}) => api(path, { ...opts, token: token() });
 
