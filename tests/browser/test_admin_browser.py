@@ -134,7 +134,7 @@ def test_a_stale_version_is_refused_and_a_bad_value_is_shown_beside_its_field(ad
     admin.locator("[data-path='services[id=id_card_renew].prefix']").fill("a1")
     admin.click("#preview")
     note = admin.locator("[data-error-for='services[id=id_card_renew].prefix']")
-    expect(note).to_contain_text("uppercase")
+    expect(note).to_contain_text("大写英文字母")
     admin.screenshot(path=str(DOCS / "admin-error.png"))
     admin.click("#discard")
     assert httpx.get(f"{server.url}/api/services").json()["hall"] == "清河县政务服务中心"
