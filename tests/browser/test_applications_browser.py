@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import DEMO_KIOSK, DEMO_PAD_KEYS, ROOT, ServerProcess, demo_staff
+from tests.conftest import DEMO_KIOSK, DEMO_PAD_KEYS, ROOT, ServerProcess, demo_staff, open_manager_board
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -81,6 +81,28 @@ def test_counter_attaches_a_scanned_number_and_finishes_a_supplement(browser, sr
     app = httpx.get(f"{srv.url}/api/applications/QH2026-330001", headers=manager_token(srv.url)).json()
     assert app["status"] == "supplement" and "经营场所使用证明" in app["missing"]
     assert brought not in app["missing"] and len(app["missing"]) >= 2
+    context.close()
+
+
+def test_counter_accepts_with_a_rongque_commitment(browser, srv):
+    """容缺受理 at the counter: 承诺件 on an attached 办件, the 容缺 material and the date it is promised by."""
+    context, page = counter(browser, srv.url, "11")
+    httpx.post(f"{srv.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "company_change"}).raise_for_status()
+    page.click(".key[data-action=call-next]")
+    page.fill("#application-no", "QH2026-110011")
+    page.press("#application-no", "Enter")
+    expect(page.locator("#attached")).to_have_text("已关联 QH2026-110011")
+    page.keyboard.press("F4")
+    page.get_by_role("button", name="承诺件").click()
+    form = page.locator("#finish-form")
+    expect(form.locator("legend")).to_contain_text("容缺受理")
+    form.locator("input[name=other]").fill("股东会决议")
+    form.locator("input[name=commitment_due]").fill("2026-11-25")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#toast")).to_contain_text("已办结（办件 QH2026-110011）")
+    app = httpx.get(f"{srv.url}/api/applications/QH2026-110011", headers=manager_token(srv.url)).json()
+    assert app["status"] == "accepted" and app["commitment_materials"] == ["股东会决议"]
+    assert app["commitment_due"].startswith("2026-11-25T") and app["due_at"].startswith("2026-11-24T")  # 承诺 1 个工作日
     context.close()
 
 
@@ -151,6 +173,29 @@ def test_kiosk_shows_the_bundle_and_issues_a_pickup_by_number(browser, srv, page
     phone.context.close()
 
 
+def test_kiosk_issues_a_pickup_by_id_card(browser, srv, page):
+    """出件 by ID card: the business system sent the citizen's ID number with the 办件 (kept only as the keyed
+    hash the reader produces); the card laid on kiosk K1 finds the ready 办件 and 领取结果 issues its ticket."""
+    staff_id, pin = demo_staff()["10"]
+    token = httpx.post(f"{srv.url}/api/windows/10/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
+    auth = {"authorization": f"Bearer {token}"}
+    httpx.post(f"{srv.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": "company_change"}).raise_for_status()
+    httpx.post(f"{srv.url}/api/windows/10/call-next", headers=auth).raise_for_status()
+    httpx.post(f"{srv.url}/api/integration/windows/10/application", headers=SYSTEM, json={
+        "application_no": "QH2026-100001", "citizen_name": "钱七", "id_number": "371502199001010033"}).raise_for_status()
+    httpx.post(f"{srv.url}/api/windows/10/finish", headers=auth, json={"outcome": "promised"}).raise_for_status()
+    for status in ("completed", "ready"):
+        httpx.post(f"{srv.url}/api/integration/applications/QH2026-100001/status", headers=SYSTEM,
+                   json={"status": status}).raise_for_status()
+    page.goto(f"{srv.url}/kiosk/K1#key={DEMO_KIOSK['x-kiosk-key']}")
+    httpx.post(f"{srv.url}/api/sim/id-readers/K1/swipe", json={
+        "name": "钱七", "sex": "男", "birth": "1990-01-01", "id_number": "371502199001010033"}).raise_for_status()
+    page.click("#swipe-pickup")
+    expect(page.locator("#screen")).to_contain_text("出件取号成功（企业变更登记）")
+    app = httpx.get(f"{srv.url}/api/applications/QH2026-100001", headers=manager_token(srv.url)).json()
+    assert app["pickup_ticket_id"] and app["status"] == "ready"  # handed over when window 17/18 finishes it
+
+
 def test_manager_page_lists_and_filters(browser, srv):
     context = browser.new_context(locale="zh-CN", viewport={"width": 1440, "height": 1000})
     page = context.new_page()
@@ -194,6 +239,9 @@ def test_manager_records_a_mailing_instead_of_a_pickup(browser, srv):
     mail.locator("input[name=recipient]").fill("赵六")
     mail.locator("input[name=phone]").fill("13700001111")
     mail.locator("input[name=address]").fill("清河县幸福路 8 号")
+    mail.locator("input[name=waybill]").fill("11800")
+    mail.locator("button[type=submit]").click()
+    expect(mail.locator("#waybill-error")).to_contain_text("运单号应为 6–40 位")  # beside the field
     mail.locator("input[name=waybill]").fill("1180012345678")
     mail.locator("button[type=submit]").click()
     expect(page.locator("#detail-facts")).to_contain_text("已寄递")
@@ -317,3 +365,46 @@ def test_the_command_line_over_the_api(srv):
                            cwd=ROOT, env={**env, "HALL_MANAGER_PASSWORD": "wrong-password"}, capture_output=True,
                            text=True, timeout=60)
     assert wrong.returncode == 2 and "applications list: 401" in wrong.stderr
+
+
+def test_overdue_applications_alert_on_the_live_board(browser, tmp_path_factory):
+    """承诺件 and 容缺 deadlines after the counter: the hall reopens two days later, the watch finds both
+    missed, and the manager's live board shows 办件超期 until each is met (materials supplied, 办结)."""
+    db = tmp_path_factory.mktemp("applications-overdue") / "hall.db"
+    monday = ServerProcess(db).start()  # 2026-11-23 09:30
+    try:
+        staff_id, pin = demo_staff()["9"]
+        token = httpx.post(f"{monday.url}/api/windows/9/sign-in", json={"staff_id": staff_id, "pin": pin}).json()["token"]
+        auth = {"authorization": f"Bearer {token}"}
+        for service_id, body in (
+                ("llc_registration", {"outcome": "promised", "application_no": "QH2026-990001"}),  # 承诺 1 个工作日
+                ("company_change", {"outcome": "promised", "application_no": "QH2026-990002",  # 容缺: today
+                                    "missing_materials": ["股东会决议"], "commitment_due": "2026-11-23"})):
+            httpx.post(f"{monday.url}/api/tickets", headers=DEMO_KIOSK, json={"service_id": service_id}).raise_for_status()
+            httpx.post(f"{monday.url}/api/windows/9/call-next", headers=auth).raise_for_status()
+            httpx.post(f"{monday.url}/api/windows/9/finish", headers=auth, json=body).raise_for_status()
+    finally:
+        monday.stop()
+    wednesday = ServerProcess(db, clock_start="2026-11-25T09:30:00").start()
+    try:
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1920, "height": 1080})
+        page = context.new_page()
+        open_manager_board(page, wednesday.url)
+        alerts = page.locator("#alerts")
+        expect(alerts).to_contain_text("办件 QH2026-990001（有限责任公司设立登记）承诺办结已超过期限（11-24 17:30）")
+        expect(alerts).to_contain_text("办件 QH2026-990002（企业变更登记）容缺材料补交已超过期限（11-23 17:30）")
+        expect(alerts).to_contain_text("办件超期")
+        shot(page, "applications-board-overdue.png")
+        # the 容缺 materials come in: that alert ends, and the 承诺 deadline it still misses takes its place
+        httpx.post(f"{wednesday.url}/api/integration/applications/QH2026-990002/status", headers=SYSTEM,
+                   json={"supplied": True}).raise_for_status()
+        expect(alerts).to_contain_text("办件 QH2026-990002（企业变更登记）承诺办结已超过期限（11-24 17:30）")
+        expect(alerts).not_to_contain_text("容缺材料补交")
+        # 办结 ends the other
+        httpx.post(f"{wednesday.url}/api/integration/applications/QH2026-990001/status", headers=SYSTEM,
+                   json={"status": "completed"}).raise_for_status()
+        expect(alerts).not_to_contain_text("QH2026-990001")
+        expect(alerts).to_contain_text("QH2026-990002")
+        context.close()
+    finally:
+        wednesday.stop()

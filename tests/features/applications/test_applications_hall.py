@@ -176,14 +176,20 @@ def test_mailing_and_the_push_carry_application_and_service_codes(hall):
     r = client.post("/api/integration/applications/QH2026-110003/mail", headers=KEY, json={
         "recipient": "赵六", "phone": "13700001111", "address": "清河县幸福路 8 号", "waybill": "1180012345678"})
     assert r.status_code == 200 and r.json()["status"] == "mailed", r.text
-    # skips and transfers go up too
+    # skips, transfers and complaints go up too
     serve(client, auth, "hukou_move", "3")
     client.post("/api/windows/3/skip", headers=auth)
+    serve(client, auth, "hukou_move", "3")
+    staff(client, "7")  # open to take it
+    assert client.post("/api/windows/3/transfer", headers=auth, json={"window_id": "7"}).status_code == 200
+    assert client.post("/api/complaints", json={"channel": "mobile", "content": "出件窗口排队太久",
+                                                "window_id": "17"}).status_code in (200, 201)
 
     def pushed(type_: str) -> list[dict]:
         return [b for b in platform.accepted.values() if b["type"] == type_]
 
-    until(lambda: pushed("application.mailed") and pushed("ticket.skipped"), "pushed")
+    until(lambda: pushed("application.mailed") and pushed("ticket.skipped") and pushed("ticket.transferred")
+          and pushed("complaint.registered"), "pushed")
     rating = next(b for b in pushed("rating.recorded") if b["data"]["ticket_id"] == t["id"])
     assert rating["data"]["application_no"] == "QH2026-110003"
     assert rating["data"]["service_code"] == "3715020000000000001220021"
