@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -185,7 +186,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
     async def reload() -> None:
         async with turn:
-            await hub.reload(service.config.sections.get("devices") or DeviceSettings())
+            settings = service.config.sections.get("devices") or DeviceSettings()
+            if replace(settings, tablets=()) == replace(hub.settings, tablets=()):
+                hub.settings = settings  # only tablet keys: read at each request, no bus or voice to restart
+                return
+            await hub.reload(settings)
 
     def start_reload() -> None:
         task = loop.create_task(reload(), name="devices reload")
