@@ -163,15 +163,15 @@ def run_clients(url: str, halls: list[tuple[str, str, str]], clients: int, batch
 class BoardProbe(threading.Thread):
     """Reads the region board every `every` seconds and keeps each answer's latency."""
 
-    def __init__(self, url: str, every: float = 0.1):
+    def __init__(self, url: str, headers: dict[str, str], every: float = 0.1):
         super().__init__(daemon=True)
-        self.url, self.every = url, every
+        self.url, self.headers, self.every = url, headers, every
         self.times: list[float] = []
         self.errors = 0
         self.stop = threading.Event()
 
     def run(self) -> None:
-        with httpx.Client(timeout=30) as c:
+        with httpx.Client(timeout=30, headers=self.headers) as c:
             while not self.stop.is_set():
                 t = time.perf_counter()
                 try:
@@ -223,6 +223,10 @@ def main(args: argparse.Namespace) -> dict:
                                   stdout=open(work / "region.log", "ab"), stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: httpx.get(f"{url}/healthz", timeout=1).status_code == 200, "region start", timeout=90)
+        store.add_user("bench", "基准测试", "bench-password")  # the board is read as a signed-in region user
+        token = httpx.post(f"{url}/api/region/sign-in", json={"user_id": "bench", "password": "bench-password"},
+                           timeout=30).json()["token"]
+        reader = {"Authorization": f"Bearer {token}"}
 
         # 1. Ingest: every hall's day at once.
         first = halls("H", args.halls)
@@ -244,7 +248,7 @@ def main(args: argparse.Namespace) -> dict:
                    events_per_s_on_two_idle_cores=round(2e6 / (region_us + pg_us)))
         idle = []
         cpu = Cpu(region.pid, cluster)
-        with httpx.Client() as c:
+        with httpx.Client(headers=reader) as c:
             for _ in range(100):
                 t = time.perf_counter()
                 c.get(f"{url}/api/region/overview").raise_for_status()
@@ -262,7 +266,7 @@ def main(args: argparse.Namespace) -> dict:
         second = halls("P", args.halls)
         live = LiveHall(work / "live.db")
         live.start()
-        probe = BoardProbe(url)  # the board read all along: while the halls stream, and with PostgreSQL stopped
+        probe = BoardProbe(url, reader)  # the board read all along: while the halls stream, and with PostgreSQL stopped
         probe.start()
         streaming = threading.Thread(target=run_clients, args=(url, second, args.clients, args.batch))
         streaming.start()

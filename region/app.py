@@ -10,13 +10,14 @@ from typing import Annotated, Any
 import orjson
 import psycopg
 from psycopg_pool import PoolTimeout
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 
 from hall_controller.core.errors import HallError
 from hall_controller.http import errors
 from hall_controller.http.limits import BodyLimit
-from region import rules
+from region import auth, rules
 from region.pages import routes as pages
 from region.store import Store, UnknownHall
 
@@ -71,6 +72,9 @@ def create_region_app(store: Store, clock: Callable[[], datetime] | None = None,
             store.close()
 
     app = FastAPI(title="Region 区域政务服务监管", version="0.1.0", lifespan=lifespan)
+    # Posts take at most as many threads as the store has ingest connections; the pages' and API's reads keep
+    # the default threads, so a board read never queues behind a hundred halls catching up.
+    ingesting = CapacityLimiter(store.pool.max_size)
     app.state.store, app.state.now = store, now
     errors.install(app)
 
@@ -89,11 +93,16 @@ def create_region_app(store: Store, clock: Callable[[], datetime] | None = None,
     async def ingest(request: Request, authorization: Annotated[str | None, Header()] = None) -> dict[str, int]:
         """A hall's next events after what the region holds (none: a heartbeat). Answers the hall's last
         sequence held here; the hall sends on from it."""
-        key = authorization[7:] if authorization and authorization.startswith("Bearer ") else ""
-        hall_id, events, last_seq, text = read_post(await request.body())
+        key = auth.bearer(authorization) or ""
+        body = await request.body()
+
+        def take() -> int:  # off the event loop, on the ingest's own threads
+            hall_id, events, last_seq, text = read_post(body)
+            store.check_key(hall_id, key)
+            return store.ingest(hall_id, events, last_seq, text)
+
         try:
-            await run_in_threadpool(store.check_key, hall_id, key)
-            acked = await run_in_threadpool(store.ingest, hall_id, events, last_seq, text)
+            acked = await to_thread.run_sync(take, limiter=ingesting)
         except UnknownHall:
             raise HallError("unauthorised", "大厅编号或密钥不正确。", 401) from None
         except rules.BadEvent as exc:
@@ -141,6 +150,7 @@ def create_region_app(store: Store, clock: Callable[[], datetime] | None = None,
         return {"month": month, "rows": rows}
 
     pages.install(app)
+    auth.install(app, store, pages.templates)
     errors.document(app)
     app.add_middleware(BodyLimit, max_body=MAX_POST)
     return app

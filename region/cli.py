@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 
 from region.store import Store
 
-_HALL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 
 
 def add_command(sub: argparse._SubParsersAction) -> None:
@@ -37,6 +38,17 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--hall-id", required=True)
     add.add_argument("--name", required=True, help="the hall's name as the region shows it")
     add.add_argument("--timezone", default="Asia/Shanghai")
+    user = rsub.add_parser("add-user", help="add a region user (监管人员) who may sign in to the pages and API, "
+                                          "or set a user's name and password; the password is read from the "
+                                          "terminal, or the first line of standard input")
+    user.add_argument("--dsn", required=True)
+    user.add_argument("--user-id", required=True)
+    user.add_argument("--name", required=True, help="shown on the pages when signed in")
+    user.add_argument("--timezone", default="Asia/Shanghai")
+    remove = rsub.add_parser("remove-user", help="remove a region user; their sign-ins end at once")
+    remove.add_argument("--dsn", required=True)
+    remove.add_argument("--user-id", required=True)
+    remove.add_argument("--timezone", default="Asia/Shanghai")
     p.set_defaults(run=run)
 
 
@@ -63,16 +75,47 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.region_command == "add-hall":
-            if not _HALL_ID.fullmatch(args.hall_id):
+            if not _ID.fullmatch(args.hall_id):
                 print(f'--hall-id: "{args.hall_id}" is not a valid id: use 1-40 ASCII letters, digits, "_" or "-"',
                       file=sys.stderr)
                 return 2
             key = store.add_hall(args.hall_id, args.name)
             print(f"[region]\nurl = \"http://<region host>:<port>\"\nhall_id = \"{args.hall_id}\"\nkey = \"{key}\"")
             return 0
+        if args.region_command == "add-user":
+            return _add_user(store, args)
+        if args.region_command == "remove-user":
+            if not store.remove_user(args.user_id):
+                print(f"--user-id: no region user {args.user_id}", file=sys.stderr)
+                return 2
+            print(f"removed region user {args.user_id}")
+            return 0
         return _serve(store, args, offset)
     finally:
         store.close()
+
+
+MIN_PASSWORD = 8
+
+
+def _add_user(store: Store, args: argparse.Namespace) -> int:
+    if not _ID.fullmatch(args.user_id):
+        print(f'--user-id: "{args.user_id}" is not a valid id: use 1-40 ASCII letters, digits, "_" or "-"',
+              file=sys.stderr)
+        return 2
+    if sys.stdin.isatty():
+        password = getpass.getpass("密码 password: ")
+        if getpass.getpass("再次输入 again: ") != password:
+            print("the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < MIN_PASSWORD:
+        print(f"password: at least {MIN_PASSWORD} characters (the region's pages show every hall)", file=sys.stderr)
+        return 2
+    store.add_user(args.user_id, args.name, password)
+    print(f"region user {args.user_id} ({args.name}) may sign in at /sign-in")
+    return 0
 
 
 def _serve(store: Store, args: argparse.Namespace, offset: timedelta) -> int:

@@ -88,6 +88,25 @@ CREATE TABLE IF NOT EXISTS complaints (
     PRIMARY KEY (hall_id, complaint_id)
 );
 CREATE INDEX IF NOT EXISTS complaints_open ON complaints (due_at) WHERE state = 'open';
+-- The region's own users (监管办 staff who read the pages and API), their sign-ins, and the counts of wrong
+-- passwords that make a guesser wait (the hall's rules: hall_controller/core/lockout.py).
+CREATE TABLE IF NOT EXISTS users (
+    user_id text PRIMARY KEY,
+    name text NOT NULL,
+    password_hash text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    token_hash text PRIMARY KEY,
+    user_id text NOT NULL REFERENCES users ON DELETE CASCADE,
+    signed_in_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sign_in_attempts (
+    key text PRIMARY KEY,
+    failures integer NOT NULL,
+    last timestamptz NOT NULL
+);
 """
 
 PARTITIONED = ("events", "tickets", "ratings")

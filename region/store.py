@@ -8,7 +8,7 @@ import hmac
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 import orjson
@@ -16,6 +16,9 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from hall_controller.core.errors import HallError
+from hall_controller.core.lockout import Lockout, account_key, known_key, pair_key, source_key
+from hall_controller.core.passwords import hash_secret, verify_secret
 from region import rules
 from region.schema import PARTITIONED, TABLES, partition_ddl
 
@@ -112,6 +115,9 @@ INSERT_EVENTS = """
 
 
 READ_CONNECTIONS = 3
+SESSION_HOURS = 10  # a working day, as the hall's manager sign-in
+SESSIONS_KEPT_DAYS = 30  # ended sign-ins are kept this long (who was signed in when), then dropped
+_NO_USER = hash_secret(secrets.token_urlsafe(16))  # a try at an id no user has costs the same as a real one
 
 
 class UnknownHall(Exception):
@@ -174,6 +180,66 @@ class Store:
             row = conn.execute("SELECT key_hash FROM halls WHERE hall_id = %s", (hall_id,)).fetchone()
         if row is None or not hmac.compare_digest(row[0], key_hash(key)):
             raise UnknownHall(hall_id)
+
+    # ------------------------------------------------------------------ users
+
+    def add_user(self, user_id: str, name: str, password: str) -> None:
+        """Add a region user, or give one a new name and password; a new password ends their sign-ins."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("INSERT INTO users (user_id, name, password_hash) VALUES (%s, %s, %s) ON CONFLICT (user_id) "
+                         "DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash",
+                         (user_id, name, hash_secret(password)))
+            conn.execute("DELETE FROM sessions WHERE user_id = %s", (user_id,))
+
+    def remove_user(self, user_id: str) -> bool:
+        with self.pool.connection() as conn:
+            return conn.execute("DELETE FROM users WHERE user_id = %s", (user_id,)).rowcount > 0
+
+    def sign_in(self, user_id: str, password: str, source: str, now: datetime) -> tuple[str, dict[str, str]]:
+        """A new sign-in's token and its user, under the hall's rules for wrong passwords (core/lockout.py):
+        429 while the try must wait, 401 for a wrong password or an unknown id (told apart by nothing); a
+        wrong try is counted before the answer. Sign-ins take turns (one advisory lock), as the hall's do."""
+        account = f"region:{user_id}"
+        keys = [pair_key(account, source), source_key(source), account_key(account), known_key(account, source)]
+        with self.pool.connection() as conn:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(17019)")
+                rows = conn.execute("SELECT key, failures, last FROM sign_in_attempts WHERE key = ANY(%s)",
+                                    (keys,)).fetchall()
+                lockout = Lockout.load([(k, n, last.isoformat()) for k, n, last in rows], now)
+                lockout.check(account, source, now)
+                user = conn.execute("SELECT user_id, name, password_hash FROM users WHERE user_id = %s",
+                                    (user_id,)).fetchone()
+                right = verify_secret(password, user[2] if user else _NO_USER)
+                if user is None or not right:
+                    attempts = [(k, a.failures, a.last) for k, a in lockout.failure(account, source, now).items()]
+                else:  # the source is known to the user now, its wrong tries forgotten
+                    attempts = [(known_key(account, source), 0, now), (pair_key(account, source), 0, now)]
+                conn.cursor().executemany(
+                    "INSERT INTO sign_in_attempts (key, failures, last) VALUES (%s, %s, %s) ON CONFLICT (key) "
+                    "DO UPDATE SET failures = excluded.failures, last = excluded.last", attempts)
+                if user is not None and right:
+                    token = secrets.token_urlsafe(24)
+                    conn.execute("INSERT INTO sessions (token_hash, user_id, signed_in_at, expires_at) "
+                                 "VALUES (%s, %s, %s, %s)",
+                                 (key_hash(token), user_id, now, now + timedelta(hours=SESSION_HOURS)))
+                    conn.execute("DELETE FROM sessions WHERE expires_at < %s",
+                                 (now - timedelta(days=SESSIONS_KEPT_DAYS),))
+        if user is None or not right:
+            raise HallError("bad_credentials", "账号或密码错误。", 401)
+        return token, {"id": user[0], "name": user[1]}
+
+    def session(self, token: str) -> dict[str, Any] | None:
+        """The sign-in behind a token (its user and when it ends), or None."""
+        rows = self.records("SELECT s.user_id AS id, u.name, s.expires_at FROM sessions s JOIN users u USING (user_id) "
+                            "WHERE s.token_hash = %s", (key_hash(token),))
+        return rows[0] if rows else None
+
+    def sign_out(self, token: str, now: datetime) -> None:
+        """Ends the sign-in now: a copied token does not outlive the sign-out."""
+        with self.pool.connection() as conn:
+            conn.execute("UPDATE sessions SET expires_at = LEAST(expires_at, %s) WHERE token_hash = %s",
+                         (now, key_hash(token)))
 
     # ------------------------------------------------------------------ ingest
 

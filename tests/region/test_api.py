@@ -13,6 +13,8 @@ from hall_controller.features.region.rules import to_region
 from region.app import create_region_app
 from tests.region.hall_day import hall_service, morning
 
+PASSWORD = "区域监管-2026"
+
 
 @pytest.fixture
 def region(tmp_path, store):
@@ -20,8 +22,10 @@ def region(tmp_path, store):
     morning(service)
     key = store.add_hall("h1", "城关镇便民服务中心")
     store.add_hall("h2", "经开区分中心")
+    store.add_user("jianguan", "监管办王科长", PASSWORD)
     now = service.clock.now()
     with TestClient(create_region_app(store, clock=lambda: now)) as client:
+        client.post("/sign-in", data={"user_id": "jianguan", "password": PASSWORD}).raise_for_status()
         yield client, service, key
     service.ledger.close()
 
@@ -119,6 +123,7 @@ def test_overdue_work_is_flagged(region):
     later = service.clock.now() + timedelta(days=5)
     app = client.app
     app.state.now = lambda: later
+    client.post("/sign-in", data={"user_id": "jianguan", "password": PASSWORD})  # five days on: a new sign-in
     page = client.get("/supervision", params={"overdue": "true"}).text
     assert page.count("（已超期）") == 2
     assert "差评整改超期 1 件" in client.get("/").text

@@ -41,8 +41,18 @@ def test_region_board_live_drill_down_and_supervision(tmp_path, store, region_ds
                           headers={"Authorization": f"Bearer {key}"})
             assert r.status_code == 200
 
+        store.add_user("jianguan", "监管办王科长", "区域监管-2026")
         page.set_viewport_size({"width": 1366, "height": 900})
-        page.goto(region.url + "/")
+        page.goto(region.url + "/")  # not signed in: the sign-in page, then back to the board
+        page.wait_for_url(lambda url: url.endswith("/sign-in?next=%2F"))
+        page.fill("#user_id", "jianguan")
+        page.fill("#password", "错误的密码")
+        page.click("button[type=submit]")
+        assert page.locator("#sign-in-error").inner_text() == "账号或密码错误。"
+        page.fill("#password", "区域监管-2026")
+        page.click("button[type=submit]")
+        page.wait_for_url(region.url + "/")
+        assert page.locator("#signed-in").inner_text() == "监管办王科长"
         rows = page.locator("#halls tbody tr")
         assert rows.count() == 5
         xian = page.locator("#halls tr[data-hall=xian] td")
@@ -76,6 +86,13 @@ def test_region_board_live_drill_down_and_supervision(tmp_path, store, region_ds
             page.goto(region.url + path)
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
             assert overflow <= 0, path
+
+        page.click("text=退出登录")  # signed out: every page asks for a sign-in again
+        page.wait_for_url(lambda url: url.endswith("/sign-in"))
+        page.goto(region.url + "/supervision")
+        page.wait_for_url(lambda url: url.endswith("/sign-in?next=%2Fsupervision"))
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0  # the sign-in page fits the phone too
     finally:
         region.kill()
         for service, _ in halls.values():

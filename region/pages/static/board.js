@@ -50,6 +50,10 @@
   async function refresh() {
     try {
       const r = await fetch("/api/region/overview", { cache: "no-store" });
+      if (r.status === 401) {  // signed out elsewhere or the sign-in ended: to the sign-in page, back here after
+        location.assign("/sign-in?next=" + encodeURIComponent(location.pathname));
+        return;
+      }
       if (!r.ok) throw new Error((await r.json()).message || r.status);
       const data = await r.json();
       if (data.halls.length) body.replaceChildren(...data.halls.map(row));
