@@ -18,7 +18,7 @@ import websockets.sync.client as ws_client
 from websockets.exceptions import ConnectionClosed
 
 from hall_controller.app import open_ledger
-from tests.conftest import DEMO_KIOSK, ROOT, ServerProcess, demo_staff
+from tests.conftest import DEMO_KIOSK, DEMO_PAD_KEYS, ROOT, ServerProcess, demo_staff
 
 pytestmark = pytest.mark.slow
 
@@ -106,6 +106,30 @@ def test_public_views_carry_no_staff_list_and_no_rating_verdicts(hall):
     assert not {"staff_id", "level", "label", "reasons", "comment"} & set(rating["data"])
     assert "staff" not in rating["data"]["satisfaction"]
     desk.post("/api/windows/19/sign-out", headers=auth)
+
+
+def test_nobody_sees_or_rates_at_a_windows_tablet_without_its_key(hall):
+    """Before: any address could open /pad/{id} and give the rating of the service just finished there."""
+    url = hall.url
+    with client("127.0.0.5", url) as desk, client(CITIZEN, url) as tablet:
+        auth = sign_in(desk, "19")
+        t = desk.post("/api/tickets", headers=DEMO_KIOSK, json={"service_id": "guide_consult"}).json()
+        assert desk.post("/api/windows/19/call-next", headers=auth).json()["ticket"]["id"] == t["id"]
+        desk.post("/api/windows/19/finish", headers=auth)
+        answers = []
+        for address in ATTACKERS:
+            with client(address, url) as c:
+                for headers in ({}, {"x-pad-key": f"guess-{address}-padding"}, {"x-pad-key": DEMO_PAD_KEYS["18"]},
+                                DEMO_KIOSK):  # none, a guess, another window's tablet, a kiosk
+                    answers.append(c.get("/api/pad/19", headers=headers).status_code)
+                    answers.append(c.post("/api/pad/19/rating", headers=headers,
+                                          json={"ticket": t["number"], "level": 5}).status_code)
+        assert set(answers) == {401}
+        own = {"x-pad-key": DEMO_PAD_KEYS["19"]}  # window 19's tablet, on another address
+        assert tablet.get("/api/pad/19", headers=own).json()["invitation"]["ticket"] == t["number"]
+        assert tablet.post("/api/pad/19/rating", headers=own, json={"ticket": t["number"], "level": 1}).status_code == 201
+        assert tablet.post("/api/pad/19/rating", headers=own, json={"ticket": t["number"], "level": 5}).status_code == 409
+        desk.post("/api/windows/19/sign-out", headers=auth)
 
 
 # ------------------------------------------------------------------ issuing that cannot be emptied
