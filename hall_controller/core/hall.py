@@ -199,20 +199,8 @@ class Hall:
         idle = sum(1 for w in ours if w not in joins and self.windows[w].state == WindowState.OPEN)
         ours_set = set(ours)
         key = _order_key(self.config, ticket)
-        shares: dict[tuple[str, str, str | None], float] = {}
-        work: list[tuple[float, float]] = []
-        for t in self.waiting_tickets():
-            if t.id == ticket.id or _order_key(self.config, t) >= key:
-                continue
-            k = (t.category_id, t.service_id, t.target_window_id)
-            share = shares.get(k)
-            if share is None:
-                # Shared out among the windows that can take it now (those joining later, if none can).
-                theirs = [w for w in self.windows_serving(t) if w in starts]
-                theirs = [w for w in theirs if w not in joins] or theirs
-                share = shares[k] = (sum(1 for w in theirs if w in ours_set) / len(theirs)) if theirs else 0.0
-            if share:
-                work.append((share, self.service_s(t)))
+        ahead_of_it = [t for t in self.waiting_tickets()
+                       if t.id != ticket.id and _order_key(self.config, t) < key]
         busy = []
         if now is not None:  # what each busy window of ours is serving, and for how long already
             for w in ours:
@@ -221,9 +209,44 @@ class Hall:
                     began = current.started_at or current.called_at or now
                     busy.append(residual_s(self.service_s(current), 2 * self.residual_factor(current.category_id) - 1,
                                            (now - began).total_seconds()))
-        wait = pooled_wait_s(work, idle, len(ours) - len(later), self.service_s(ticket),
-                             self.residual_factor(ticket.category_id), later, busy)
+
+        def wait_s(horizon: float) -> float:
+            work = self._work_ahead(ahead_of_it, starts, joins, ours_set, horizon)
+            return pooled_wait_s(work, idle, len(ours) - len(later), self.service_s(ticket),
+                                 self.residual_factor(ticket.category_id), later, busy)
+
+        wait = wait_s(0.0)
+        if any(j < wait for j in joins.values()):
+            # Windows back from lunch (or starting) before the call take their share of the tickets ahead
+            # too: weigh each by the part of the wait it is there for, and estimate again.
+            wait = wait_s(wait)
         return WaitEstimate(ahead, int(round(wait)), len(ours))
+
+    def _work_ahead(self, tickets: Iterable[Ticket], starts: Mapping[str, Any], joins: Mapping[str, float],
+                    ours: set[str], horizon: float) -> list[tuple[float, float]]:
+        """(share, service seconds) of each ticket ahead: the part of it that falls to our windows — of the
+        staffed windows that may serve it, ours, each window weighed by the part of the next `horizon`
+        seconds it is at work (all of it when at work now; only those joining, if no window is at work)."""
+        def presence(w: str) -> float:
+            if w not in joins:
+                return 1.0
+            return (horizon - joins[w]) / horizon if horizon > joins[w] else 0.0
+
+        shares: dict[tuple[str, str, str | None], float] = {}
+        work: list[tuple[float, float]] = []
+        for t in tickets:
+            k = (t.category_id, t.service_id, t.target_window_id)
+            share = shares.get(k)
+            if share is None:
+                theirs = [w for w in self.windows_serving(t) if w in starts]
+                weight = {w: presence(w) for w in theirs}
+                if not any(weight.values()):  # nobody at work for it yet: those who will be
+                    weight = dict.fromkeys(theirs, 1.0)
+                total = sum(weight.values())
+                share = shares[k] = sum(x for w, x in weight.items() if w in ours) / total if total else 0.0
+            if share:
+                work.append((share, self.service_s(t)))
+        return work
 
     def residual_factor(self, category_id: str) -> float:
         """(1 + Cs²) / 2 of the category's recent services (1, as exponential, until five are known)."""

@@ -357,6 +357,29 @@ def test_at_lunch_only_duty_windows_call_and_the_rest_join_after(hall):
 
 
 
+def test_tickets_ahead_are_shared_with_the_windows_back_from_lunch_before_the_call():
+    """13:50, one lunch-duty comprehensive window; the 企业开办 window 4 is back at 14:00. The 企业开办 tickets
+    ahead of a 社会事务 one are mostly 4's once it is back: counted in full, the estimate was far too long."""
+    cfg = small_hall(windows=(Window("1", 1, "1号综合窗口", "comprehensive", lunch_duty=True),
+                              Window("4", 4, "4号企业开办窗口", "categorised", {"business": 1.0})))
+    hall = Hall(cfg)
+    now = MONDAY_10.replace(hour=13, minute=50)
+    for w in ("1", "4"):
+        run(hall, hall.sign_in(w, f"S{int(w):03d}", now))
+    for _ in range(6):
+        issue(hall, "B1", at=now - timedelta(minutes=30), check_hours=False)  # 20-minute matters
+    social = issue(hall, "S1", at=now, check_hours=False)
+    est = hall.wait_estimate(social, now=now)
+    all_on_one = 6 * 20 * 60  # every 企业开办 ticket ahead on window 1 alone
+    assert 10 * 60 < est.wait_s < all_on_one * 0.75
+    # Nobody comes back before the call (a quiet queue): nothing changes.
+    quiet = Hall(cfg)
+    for w in ("1", "4"):
+        run(quiet, quiet.sign_in(w, f"S{int(w):03d}", now))
+    alone = issue(quiet, "S1", at=now, check_hours=False)
+    assert quiet.wait_estimate(alone, now=now).wait_s == 0
+
+
 def test_priority_and_fairness_on_one_window(hall):
     normals = [issue(hall, at=MONDAY_10) for _ in range(3)]
     prios = [issue(hall, at=MONDAY_10 + timedelta(minutes=1), priority="assist") for _ in range(5)]
