@@ -74,6 +74,8 @@ def _on_ledger(args: argparse.Namespace, load_config: Callable[[str], HallConfig
     # Read only: never migrates, locks or writes the hall's ledger (a running hall goes on undisturbed).
     conn = sqlite3.connect(f"{args.db.resolve().as_uri()}?mode=ro", uri=True)
     try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'applications'").fetchone():
+            raise OSError(f"--db: {args.db} is not a hall's ledger with 办件 (no applications table)")
         config = _config(conn, args, load_config, sections)
         register = Register(lambda sql, params=(): conn.execute(sql, tuple(params)).fetchall(), lambda: config,
                             SystemClock(config.timezone).now)

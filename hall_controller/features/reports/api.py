@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
 from hall_controller.core.service import HallService
+from hall_controller.features.reports.rules import BUNDLE_COLUMNS
 from hall_controller.features.reports.service import (
     attendance_report,
     csv_bytes,
@@ -124,7 +125,8 @@ async def download_service_report(request: Request, manager: Manager, fmt: Forma
                    ("wait_mean", "平均等候(分)", "minutes"))
     return await svc.call(download, svc, manager, "service", {"period": period, "date": day.isoformat(), "group": by},
                           fmt, f"service-{period}-{day.isoformat()}-{by}", title,
-                          [("服务报表", r["columns"], [*r["rows"], r["total"]]), ("时段分布", series_cols, r["series"])])
+                          [("服务报表", r["columns"], [*r["rows"], r["total"]]), ("时段分布", series_cols, r["series"]),
+                           *([("一件事", BUNDLE_COLUMNS, r["bundles"])] if r["bundles"] else [])])
 
 
 @router.get("/api/reports/attendance")

@@ -29,6 +29,7 @@ from hall_controller.core import routing
 from hall_controller.core.calendar import calls_allowed
 from hall_controller.core.model import OUTCOMES, Ticket, TicketStatus
 from hall_controller.core.settings import HallConfig
+from hall_controller.features.applications.rules import ApplicationSettings
 
 PERIODS = {"day": "日报", "week": "周报", "month": "月报"}
 GROUPS = {"all": "全厅", "service": "事项", "category": "主题", "window": "窗口", "staff": "工作人员"}
@@ -262,6 +263,8 @@ def build(data: Rows, config: HallConfig, period: str, day: date, by: str, now: 
     total = {"key": "total", "name": "合计",
              **figures(tickets, first, closed, data.ratings, target_s, idle.get(("all", "all"), 0.0))}
     return {
+        "bundles": bundle_counts(data.events, config, start_at.isoformat(),
+                                 datetime.combine(end, datetime.min.time(), tz).isoformat()),
         "period": period, "period_name": PERIODS[period], "by": by, "group_name": GROUPS[by],
         "start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat(),
         "target_wait_minutes": config.queue.target_wait_minutes,
@@ -269,6 +272,25 @@ def build(data: Rows, config: HallConfig, period: str, day: date, by: str, now: 
         "columns": [{"key": k, "name": n, "kind": kind} for k, n, kind in COLUMNS],
         "rows": rows, "total": total, "series": series(tickets, first, period, start, end, config),
     }
+
+
+BUNDLE_COLUMNS = (("name", "一件事", "text"), ("bundles", "办结件数（号票）", "int"), ("matters", "事项数", "int"))
+
+
+def bundle_counts(events: Iterable[Mapping[str, Any]], config: HallConfig, start: str, until: str
+                  ) -> list[dict[str, Any]]:
+    """一件事一次办 in the period: each configured bundle's tickets finished and the matters their finishes
+    recorded (features/applications lists one 办件 per matter in `ticket.finished`)."""
+    bundles = (config.sections.get("applications") or ApplicationSettings()).bundles
+    counts = {b.service_id: [0, 0] for b in bundles}
+    for e in events:
+        if e["type"] == "ticket.finished" and start <= e["at"] < until:
+            c = counts.get(e["data"]["ticket"]["service_id"])
+            if c is not None:
+                c[0] += 1
+                c[1] += len(e["data"].get("applications") or ())
+    return [{"key": b.id, "name": b.name, "bundles": counts[b.service_id][0], "matters": counts[b.service_id][1]}
+            for b in bundles]
 
 
 def series(tickets: Sequence[Ticket], first_calls: Mapping[str, datetime], period: str, start: date, end: date,

@@ -4,6 +4,7 @@ carrying 办件编号 and 事项编码, each event once."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
@@ -221,6 +223,15 @@ def test_bundle_on_the_kiosk_and_at_the_counter(hall):
     hukou = client.get(f"/api/applications/{base}-2", headers=auth).json()
     assert hukou["status"] == "accepted" and hukou["commitment_materials"] == ["结婚证"]
     assert hukou["bundle_id"] == "newborn"
+    # the 统计报表 counts the bundle and its matters (JSON, page, and a sheet of the download)
+    r = client.post("/api/manager/sign-in", json={"manager_id": "manager", "password": "manager123"})
+    mgr = {"Authorization": f"Bearer {r.json()['token']}"}
+    [counted] = client.get("/api/reports/service?period=day&date=2026-11-23", headers=mgr).json()["bundles"]
+    assert counted["name"] == "新生儿出生一件事" and counted["bundles"] >= 1 and counted["matters"] >= 4
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/api/reports/service.xlsx?period=day&date=2026-11-23",
+                                                        headers=mgr).content))
+    sheet = [[c.value for c in row] for row in book["一件事"].iter_rows()]
+    assert ["新生儿出生一件事", counted["bundles"], counted["matters"]] in sheet
 
 
 def test_the_pads_show_the_application_and_the_rating_is_filed_under_it(hall):
@@ -286,7 +297,7 @@ def main(argv: list[str]) -> int:
     return args.run(args, load_config, SECTIONS)
 
 
-def test_the_command_line_reads_the_ledger(hall, capsys):
+def test_the_command_line_reads_the_ledger(hall, capsys, tmp_path):
     """`hall-controller applications … --db`: read only (SQLite mode=ro) on the running hall's ledger, its
     configuration version for the names; the 超期 list, one 办件 with its history, the counts with 一件事."""
     client, _, _ = hall
@@ -317,3 +328,6 @@ def test_the_command_line_reads_the_ledger(hall, capsys):
     assert "2026-11-01 至 2026-11-30：办件" in out and "一件事 新生儿出生一件事：" in out
     assert main(["applications", "show", "NOPE-0000", "--db", db]) == 2  # and nothing else on stdout
     assert "未找到办件：NOPE-0000" in capsys.readouterr().err
+    (tmp_path / "notes.db").write_text("not a ledger")
+    assert main(["applications", "list", "--db", str(tmp_path / "notes.db")]) == 2
+    assert "applications list:" in capsys.readouterr().err

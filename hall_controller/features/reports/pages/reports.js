@@ -71,7 +71,8 @@ async function load() {
       showCharts([r.charts.volume, r.charts.wait]);
       renderTable(r.columns, [...r.rows, r.total], r.total);
       $("#note").textContent = `等候目标 ${r.target_wait_minutes} 分钟；P90 为最近秩百分位；` +
-        (r.ratings_available ? "满意率 = 非差评评价占比。" : "未启用好差评，满意率显示为“—”。");
+        (r.ratings_available ? "满意率 = 非差评评价占比。" : "未启用好差评，满意率显示为“—”。") +
+        r.bundles.map((b) => `一件事“${b.name}”办结 ${b.bundles} 件、${b.matters} 个事项。`).join("");
     } else if (tab === "attendance") {
       const r = await api(`/api/reports/attendance?${query()}`, { token });
       $("#title").textContent = `${r.month} 考勤月报`;
