@@ -27,6 +27,9 @@ SECRET_KEY = re.compile(r"(^|_)(pin|password|token|secret|key)(_hash)?$")
 ENTRY_KEYS = ("id", "number", "name", "window")
 # Clear secrets of the core's accounts, stored as their hash: (list, clear key, hash key).
 ACCOUNTS = (("staff", "pin", "pin_hash"), ("managers", "password", "password_hash"))
+# Clear device keys (a demo file, a key typed at /admin), stored as their `key_hash` too: (section, list of
+# tables, what names an entry, the loaded settings' list, what names its entries).
+DEVICE_KEYS = (("kiosks", "kiosk", "id", "kiosks", "id"), ("devices", "tablets", "window", "tablets", "window_id"))
 SUMMARY_MAX = 200
 
 
@@ -88,8 +91,9 @@ def unredact(new: Any, current: Any) -> Any:
 
 
 def store_secrets(doc: dict[str, Any], config: HallConfig) -> dict[str, Any]:
-    """The document as stored: a clear PIN or password (a demo file, a PIN reset) replaced by the hash the
-    loader made of it, so no version holds a clear secret and every later load reads the same hash."""
+    """The document as stored: a clear PIN, password or device key (a demo file, a PIN reset, a new tablet
+    key) replaced by the hash the loader made of it, so no version holds a clear secret and every later load
+    reads the same hash."""
     hashes = {"staff": {s.id: s.pin_hash for s in config.staff},
               "managers": {m.id: m.password_hash for m in config.managers}}
     out = dict(doc)
@@ -99,6 +103,15 @@ def store_secrets(doc: dict[str, Any], config: HallConfig) -> dict[str, Any]:
                 {**{k: v for k, v in e.items() if k != clear}, hashed: hashes[section][e["id"]]}
                 if isinstance(e, dict) and clear in e and e.get("id") in hashes[section] else e
                 for e in out[section]]
+    for section, table, name, listed, ident in DEVICE_KEYS:
+        entries = out[section].get(table) if isinstance(out.get(section), dict) else None
+        if not isinstance(entries, list):
+            continue
+        loaded = {str(getattr(x, ident)): x.key_hash for x in getattr(config.sections.get(section), listed, ())}
+        out[section] = {**out[section], table: [
+            {**{k: v for k, v in e.items() if k != "key"}, "key_hash": loaded[str(e.get(name))]}
+            if isinstance(e, dict) and "key" in e and loaded.get(str(e.get(name))) else e
+            for e in entries]}
     return out
 
 

@@ -25,7 +25,7 @@ const list = (key) => (doc[key] ??= []);
 // ---------------------------------------------------------------- bound inputs
 
 // An input bound to obj[key]. kind: text | int | number | bool | time | select; optional: "" removes the key.
-function field(label, obj, key, path, { kind = "text", optional = false, options = null, wide = false, hint = "" } = {}) {
+function field(label, obj, key, path, { kind = "text", optional = false, options = null, wide = false, hint = "", placeholder = "" } = {}) {
   let input;
   const value = obj[key];
   if (kind === "bool") {
@@ -41,6 +41,7 @@ function field(label, obj, key, path, { kind = "text", optional = false, options
   } else {
     input = el("input", { type: kind === "int" || kind === "number" ? "number" : "text" });
     if (kind === "number") input.step = "any";
+    if (placeholder) input.placeholder = placeholder;
     input.value = value ?? "";
   }
   input.dataset.path = path;
@@ -144,7 +145,7 @@ function rows(items, columns, path, blank) {
   items.forEach((item, i) => {
     const tr = el("tr", { "data-path": `${path}[${i}]` });
     for (const [label, key, opts] of columns) {
-      const cell = field(label, item, key, `${path}[${i}].${key}`, opts ?? {});
+      const cell = field(label, item, key, `${path}[${i}].${key}`, (typeof opts === "function" ? opts(item) : opts) ?? {});
       // The column header names it: the input keeps the name for screen readers, the text goes.
       for (const n of [...cell.childNodes]) if (n.nodeType === 3) n.remove();
       cell.querySelector("input, select")?.setAttribute("aria-label", label);
@@ -163,6 +164,8 @@ function rows(items, columns, path, blank) {
   return el("div", {}, el("table", { class: "rows" }, el("thead", {}, head), body), add);
 }
 
+// A device's key column: the stored key is never shown (its hash reads ******); typing one replaces it.
+const keyColumn = (item) => ({ optional: true, placeholder: item.key_hash || item.key ? "已配置，留空不变" : "未配置：不能使用" });
 const categoryOptions = () => list("categories").map((c) => [c.id, `${c.name}（${c.id}）`]);
 const windowChoices = () => list("windows").map((w) => [windowId(w), w.name ?? `${w.number}号窗口`]);
 const serviceChoices = () => list("services").map((s) => [s.id, s.name]);
@@ -335,11 +338,12 @@ const TABS = {
     const printerOptions = [["", "（无）"], ...printers.map((p) => [p.id, p.id])];
     return el("div", {},
       el("h2", { text: "自助取号机" }),
-      rows((k.kiosk ??= []), [["编号", "id"], ["名称", "name"], ["打印机", "printer", { options: printerOptions }], ["身份证阅读器", "id_reader", { optional: true }]],
+      el("p", { class: "muted", text: "设备密钥（≥16 位，可用 hall-controller kiosk-key / pad-key 生成）只保存其摘要；已配置的留空不变，填写即更换。在设备上打开一次 /kiosk/编号#key=密钥 或 /pad/窗口#key=密钥。" }),
+      rows((k.kiosk ??= []), [["编号", "id"], ["名称", "name"], ["打印机", "printer", { options: printerOptions }], ["身份证阅读器", "id_reader", { optional: true }],
+        ["密钥", "key", keyColumn]],
         "kiosks.kiosk", () => ({ id: "", name: "", printer: "", id_reader: "none" })),
       el("h2", { text: "平板评价器" }),
-      el("p", { class: "muted", text: "每个窗口一台，各有密钥（≥16 位；已配置的显示为 ******，留着不变）。新密钥用 hall-controller pad-key 生成，在平板上打开一次 /pad/窗口#key=密钥。" }),
-      rows((d.tablets ??= []), [["窗口", "window", { options: windowChoices() }], ["密钥", "key", { optional: true }]],
+      rows((d.tablets ??= []), [["窗口", "window", { options: windowChoices() }], ["密钥", "key", keyColumn]],
         "devices.tablets", () => ({ window: windowChoices()[0]?.[0] ?? "" })),
       el("h2", { text: "打印机" }),
       rows(printers, [["编号", "id"], ["连接", "connection"], ["纸宽 (mm)", "paper_width", { kind: "int", optional: true }],
