@@ -5,8 +5,12 @@ called and finished, ratings, 差评 cases); the halls then stream with the real
 features/region) to a real `hall-controller region serve` on a PostgreSQL cluster of this machine's
 postgresql-15 (fsync on). Prints:
 
-- ingest: events per second until every hall is caught up (goal ≥ 20,000/s), with the region board's
-  GET /api/region/overview p95 while ingesting and idle (goal < 100 ms);
+- ingest: events per second until every hall is caught up (goal ≥ 20,000/s), with the CPU each event cost
+  the region, PostgreSQL and the halls' streamers (all on this machine's cores here; a hall's own machine
+  does its part in a real region), and the region board's GET /api/region/overview p95 idle and while
+  ingesting (goal < 100 ms);
+- ingest, the region's side alone: the same days as the halls' posts, made before the clock starts
+  (`replay_halls`), so the rate is the region's and PostgreSQL's with the halls' work off these cores;
 - catch-up: one hall that was offline for a whole day sends its day (seconds);
 - PostgreSQL stopped mid-run (`--pg-stop`, seconds; 60 for the issue's minute): a live hall keeps
   issuing tickets meanwhile (its p95 before and during), and the time the region needs to catch up after
@@ -36,6 +40,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
+import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,7 +51,7 @@ from hall_controller.core.errors import HallError  # noqa: E402
 from hall_controller.core.service import HallService  # noqa: E402
 from hall_controller.features.ratings.service import record_rating  # noqa: E402
 from hall_controller.features.platform.rules import backoff  # noqa: E402
-from hall_controller.features.region.rules import RegionSettings  # noqa: E402
+from hall_controller.features.region.rules import INGEST_PATH, RegionSettings, to_region  # noqa: E402
 from hall_controller.features.region.service import Streamer  # noqa: E402
 from region.store import Store  # noqa: E402
 from tests.conftest import DEMO_CONFIG, demo_staff, free_port  # noqa: E402
@@ -108,9 +113,9 @@ def _poisson(rnd: random.Random, mean: float) -> int:
 
 
 def stream_halls(url: str, halls: list[tuple[str, str, str]], batch: int, ready=None, results=None
-                 ) -> tuple[float, float]:
+                 ) -> tuple[float, float, float]:
     """Stream each (hall id, key, ledger path) until the region holds its whole ledger; returns the wall-clock
-    start and end. In a client process `ready` (a barrier) starts every client at once and `results` (a
+    start and end, and the CPU seconds streaming took. In a client process `ready` (a barrier) starts every client at once and `results` (a
     queue) takes the answer."""
     services = {hid: HallService(load_config(DEMO_CONFIG), open_ledger(path), ManualClock(DAY))
                 for hid, _, path in halls}
@@ -131,9 +136,9 @@ def stream_halls(url: str, halls: list[tuple[str, str, str]], batch: int, ready=
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             if ready is not None:
                 ready.wait()
-            start = time.time()
+            start, cpu = time.time(), time.process_time()
             await asyncio.gather(*(one(h, k, client) for h, k, _ in halls))
-            return start, time.time()
+            return start, time.time(), time.process_time() - cpu
 
     try:
         span = asyncio.run(all_())
@@ -145,19 +150,60 @@ def stream_halls(url: str, halls: list[tuple[str, str, str]], batch: int, ready=
     return span
 
 
-def run_clients(url: str, halls: list[tuple[str, str, str]], clients: int, batch: int) -> float:
+def replay_halls(url: str, halls: list[tuple[str, str, str]], batch: int, ready=None, results=None
+                 ) -> tuple[float, float, float]:
+    """The region's side alone: each hall's posts, exactly as its `Streamer` makes them (to_region, batches
+    of `batch` events, orjson), made before the clock starts, then sent in turn after the region's answer —
+    the halls' own work (reading the ledger, encoding) done beforehand, as it is on the halls' own machines
+    in a real region. Same arguments and answer as `stream_halls`."""
+    posts: dict[str, tuple[str, dict[int, bytes], int]] = {}
+    for hid, key, path in halls:
+        svc = HallService(load_config(DEMO_CONFIG), open_ledger(path), ManualClock(DAY))
+        events = [to_region(e) for e in svc.ledger.events_since(0, 10**9)]
+        last = svc.ledger.last_seq
+        svc.ledger.close()
+        posts[hid] = (key, {i: orjson.dumps({"hall_id": hid, "hall_name": hid, "last_seq": last,
+                                             "events": events[i:i + batch]})
+                            for i in range(0, len(events), batch)}, last)
+
+    async def one(hid: str, client: httpx.AsyncClient) -> None:
+        key, bodies, last = posts[hid]
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        acked = 0
+        while acked < last:
+            r = await client.post(url + INGEST_PATH, content=bodies[acked], headers=headers)
+            acked = r.raise_for_status().json()["acked"]
+
+    async def all_() -> tuple[float, float]:
+        limits = httpx.Limits(max_connections=len(halls), max_keepalive_connections=len(halls))
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            if ready is not None:
+                ready.wait()
+            start, cpu = time.time(), time.process_time()
+            await asyncio.gather(*(one(h, client) for h, _, _ in halls))
+            return start, time.time(), time.process_time() - cpu
+
+    span = asyncio.run(all_())
+    if results is not None:
+        results.put(span)
+    return span
+
+
+def run_clients(url: str, halls: list[tuple[str, str, str]], clients: int, batch: int, target=stream_halls
+                ) -> tuple[float, float]:
     """The halls shared out among `clients` processes, started together; returns the seconds from the start
-    until the last hall is caught up (process start-up and ledger opening not counted)."""
+    until the last hall is caught up and the clients' CPU seconds meanwhile (process start-up, ledger opening
+    and a replay's making of its posts not counted)."""
     ctx = multiprocessing.get_context("spawn")
     shares = [share for share in (halls[i::clients] for i in range(clients)) if share]
     ready, results = ctx.Barrier(len(shares)), ctx.Queue()
-    procs = [ctx.Process(target=stream_halls, args=(url, share, batch, ready, results)) for share in shares]
+    procs = [ctx.Process(target=target, args=(url, share, batch, ready, results)) for share in shares]
     for p in procs:
         p.start()
     spans = [results.get() for _ in procs]
     for p in procs:
         p.join()
-    return max(e for _, e in spans) - min(s for s, _ in spans)
+    return max(e for _, e, _ in spans) - min(s for s, _, _ in spans), sum(c for _, _, c in spans)
 
 
 class BoardProbe(threading.Thread):
@@ -218,7 +264,7 @@ def main(args: argparse.Namespace) -> dict:
 
         port = free_port()
         region = subprocess.Popen([sys.executable, "-m", "hall_controller.cli", "region", "serve", "--dsn", cluster.dsn,
-                                   "--port", str(port), "--pool", "16", "--workers", str(args.workers),
+                                   "--port", str(port), "--pool", str(args.pool), "--workers", str(args.workers),
                                    "--clock-start", DAY.replace(hour=17).isoformat()], cwd=ROOT,
                                   stdout=open(work / "region.log", "ab"), stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
@@ -233,10 +279,9 @@ def main(args: argparse.Namespace) -> dict:
         total = sum(_last_seq(p) for _, _, p in first)
         load_before = load_average()
         cpu = Cpu(region.pid, cluster)
-        halls_cpu = children_cpu()
-        elapsed = run_clients(url, first, args.clients, args.batch)
+        elapsed, halls_s = run_clients(url, first, args.clients, args.batch)
         region_s, pg_s = cpu.used()
-        halls_us = (children_cpu() - halls_cpu) * 1e6 / total
+        halls_us = halls_s * 1e6 / total
         # CPU per event: what ingest cost the region and PostgreSQL. On an idle machine of two cores that is the
         # rate the region could take (the halls run elsewhere); wall-clock figures here share two cores with
         # the bench's own hall clients and whatever else runs.
@@ -257,9 +302,22 @@ def main(args: argparse.Namespace) -> dict:
         out.update(board_p95_ms_idle=_ms(p95(idle)), board_cpu_ms_per_read={
             "region": _ms(board_region_s), "postgresql": _ms(board_pg_s)})
 
+        # 1b. The region's own rate: the same days replayed as the halls' posts, made before the clock starts.
+        replayed = halls("R", args.halls)
+        replay_total = sum(_last_seq(p) for _, _, p in replayed)
+        load_before = load_average()
+        cpu = Cpu(region.pid, cluster)
+        elapsed, halls_s = run_clients(url, replayed, args.clients, args.batch, target=replay_halls)
+        region_s, pg_s = cpu.used()
+        region_us, pg_us = region_s * 1e6 / replay_total, pg_s * 1e6 / replay_total
+        out.update(replay_events=replay_total, replay_s=round(elapsed, 2),
+                   replay_events_per_s=round(replay_total / elapsed), replay_load_average=[load_before, load_average()],
+                   replay_cpu_us_per_event={"region": round(region_us, 1), "postgresql": round(pg_us, 1),
+                                            "halls_posting": round(halls_s * 1e6 / replay_total, 1)})
+
         # 2. A hall offline for a whole day catches up on its own.
         (late,) = halls("L", 1)
-        start, end = stream_halls(url, [late], args.batch)
+        start, end, _ = stream_halls(url, [late], args.batch)
         out.update(catch_up_events=_last_seq(late[2]), catch_up_s=round(end - start, 2))
 
         # 3. PostgreSQL stopped mid-run: the halls stream a second day while the database is down for a while.
@@ -295,12 +353,12 @@ def main(args: argparse.Namespace) -> dict:
         seqs = {r["hall_id"]: (r["n"], r["max"]) for r in store.records(
             "SELECT hall_id, count(DISTINCT seq) AS n, max(seq) AS max FROM events GROUP BY hall_id")}
         lost = doubled = 0
-        for hid, _, path in (*first, late, *second):
+        for hid, _, path in (*first, *replayed, late, *second):
             own = _last_seq(path)
             held = counts.get(hid, 0)
             lost += max(0, own - seqs.get(hid, (0, 0))[0])
             doubled += held - seqs.get(hid, (0, 0))[0] + max(0, held - own)
-        out.update(halls_checked=len(first) + 1 + len(second), lost=lost, doubled=doubled)
+        out.update(halls_checked=len(first) + len(replayed) + 1 + len(second), lost=lost, doubled=doubled)
         store.close()
     finally:
         if region is not None:
@@ -375,14 +433,6 @@ class Cpu:
         return tree_cpu(self.pid) - self.region, pg_cpu(self.cluster) - self.pg
 
 
-def children_cpu() -> float:
-    """CPU seconds of this process's ended children: the halls' client processes once they are joined."""
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def load_average() -> float:
     return round(os.getloadavg()[0], 1)
 
@@ -407,6 +457,7 @@ if __name__ == "__main__":
     p.add_argument("--clients", type=int, default=2, help="processes the halls' streamers run in")
     p.add_argument("--batch", type=int, default=500, help="events per post ([region] batch_size)")
     p.add_argument("--workers", type=int, default=1, help="`region serve --workers`")
+    p.add_argument("--pool", type=int, default=4, help="`region serve --pool`: posts taken at once, per worker")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
@@ -420,6 +471,9 @@ if __name__ == "__main__":
               f"goal >= 20,000/s")
         print(f"ingest CPU per event: {r['ingest_cpu_us_per_event']} µs → "
               f"{r['events_per_s_on_two_idle_cores']} events/s on two idle cores")
+        print(f"ingest, the region's side alone (the halls' posts made beforehand, as on their own machines): "
+              f"{r['replay_events_per_s']} events/s ({r['replay_events']} events in {r['replay_s']} s, load average "
+              f"{r['replay_load_average']}); CPU per event {r['replay_cpu_us_per_event']} µs")
         print(f"region board p95: {r['board_p95_ms_idle']} ms idle (CPU per read {r['board_cpu_ms_per_read']} ms), "
               f"{r['board_p95_ms_ingesting']} ms while 100 halls stream ({r['board_reads_ingesting']} reads; "
               f"{r['board_refused_while_pg_stopped']} answered 503 while PostgreSQL was stopped)  goal < 100 ms")

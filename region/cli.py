@@ -28,7 +28,8 @@ def add_command(sub: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=9000)
     serve.add_argument("--timezone", default="Asia/Shanghai", help="the region's days and months")
-    serve.add_argument("--pool", type=int, default=8, help="PostgreSQL connections at most, per worker")
+    serve.add_argument("--pool", type=int, default=8,
+                       help="posts taken at once, each on its PostgreSQL connection, per worker (2-4 per core)")
     serve.add_argument("--workers", type=int, default=1,
                        help="processes serving the region (one per core the region's machine gives it)")
     serve.add_argument("--clock-start", metavar="ISO_TIME",

@@ -125,6 +125,9 @@ def test_a_sign_in_ends_after_a_working_day_or_a_new_password(region):
     assert sign_in(client).status_code == 303
     store.add_user("jianguan", "监管办王科长", "新的密码-2026")
     assert client.get("/api/region/overview").status_code == 401
+    assert sign_in(client, "新的密码-2026").status_code == 303
+    assert store.remove_user("jianguan") and not store.remove_user("jianguan")
+    assert client.get("/api/region/overview").status_code == 401  # a removed user's sign-ins end with them
 
 
 def test_after_signing_in_only_pages_of_this_site(region):
