@@ -96,7 +96,7 @@ def test_a_material_edited_at_admin_shows_at_the_kiosk_and_a_rollback_undoes_it(
 
     # The kiosk reloads its catalogue on the event: the citizen who opens the matter now sees the new list.
     open_service(kiosk, server.url)
-    expect(kiosk.locator("#materials")).to_contain_text("居民身份证原件（或临时身份证）", timeout=2_000)
+    expect(kiosk.locator("#materials")).to_contain_text("居民身份证原件（或临时身份证）", timeout=LIVE)
     expect(kiosk.locator("#publicity")).to_contain_text("不收费")
 
     admin.click("#tabs [data-tab=versions]")
@@ -108,7 +108,7 @@ def test_a_material_edited_at_admin_shows_at_the_kiosk_and_a_rollback_undoes_it(
     admin.locator(f"details.version[data-version='{edited - 1}'] summary button").click()
     expect(admin.locator("#version")).to_have_text(f"当前版本 {edited + 1}", timeout=LIVE)
     open_service(kiosk, server.url)
-    expect(kiosk.locator("#materials")).not_to_contain_text("临时身份证", timeout=2_000)
+    expect(kiosk.locator("#materials")).not_to_contain_text("临时身份证", timeout=LIVE)
     expect(kiosk.locator("#materials")).to_contain_text("居民身份证原件")
     kiosk.close()
 
