@@ -456,7 +456,7 @@ if __name__ == "__main__":
     p.add_argument("--pg-stop", type=float, default=60, help="seconds PostgreSQL is stopped mid-run")
     p.add_argument("--clients", type=int, default=2, help="processes the halls' streamers run in")
     p.add_argument("--batch", type=int, default=500, help="events per post ([region] batch_size)")
-    p.add_argument("--workers", type=int, default=1, help="`region serve --workers`")
+    p.add_argument("--workers", type=int, default=2, help="`region serve --workers` (one per core: 2 here)")
     p.add_argument("--pool", type=int, default=4, help="`region serve --pool`: posts taken at once, per worker")
     p.add_argument("--json", action="store_true")
     a = p.parse_args()
