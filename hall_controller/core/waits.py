@@ -33,12 +33,14 @@ class WaitEstimate:
 
     @property
     def minutes(self) -> int | None:
-        """Whole minutes to show (0 only with nobody ahead and no wait; never 0 with people ahead)."""
+        """Whole minutes to show: the nearest ("约 N 分钟"), at least 1 — 0 only with nobody ahead and no wait.
+        Rounding up instead added half a minute to every estimate (32.4 % per-ticket error against 31.5 %
+        over simulated seeds 1–10, bench/estimates.py)."""
         if self.wait_s is None:
             return None
         if self.wait_s <= 0 and self.ahead <= 0:
             return 0
-        return max(1, math.ceil(self.wait_s / 60))
+        return max(1, math.floor(self.wait_s / 60 + 0.5))
 
     @property
     def short(self) -> str:
