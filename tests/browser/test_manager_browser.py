@@ -9,6 +9,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
+from hall_controller.http.pages import MANAGE_PAGES
 from tests.conftest import DEMO_CONFIG, DEMO_KIOSK, ServerProcess, open_manager_board
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -193,6 +194,7 @@ def test_the_board_links_to_the_other_manager_pages(quick_alert_server, desk):
     url = quick_alert_server.url
     open_manager_board(desk, url)
     links = desk.locator("nav.pages a")
-    expect(links).to_have_text(["差评整改", "预约管理", "报表"])
+    expect(links).to_have_text([label for _, label in MANAGE_PAGES])
+    expect(desk.locator("nav.pages a[aria-current=page]")).to_have_text("管理看板")
     for href in links.evaluate_all("as => as.map(a => a.getAttribute('href'))"):
         assert httpx.get(url + href).status_code == 200

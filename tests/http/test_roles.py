@@ -4,6 +4,7 @@ and public surfaces that carry no personal data."""
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from hall_controller.app import build_app, load_config
 from hall_controller.core.clock import ManualClock
 from hall_controller.http.app import ServeOptions
+from hall_controller.http.pages import MANAGE_PAGES
 from tests.conftest import DEMO_CONFIG, DEMO_KIOSK
 
 
@@ -144,3 +146,15 @@ def test_the_public_event_stream_carries_no_personal_text(demo):
             streamed.append(ws.receive_json())
     assert set(leaks(whole)) == set(secrets_) and set(leaks(json.dumps(streamed, ensure_ascii=False))) == set(secrets_)
     assert demo.get("/api/events", headers=staff).status_code == 403  # a staff token is no manager's
+
+
+def test_every_manager_page_offers_every_other_in_one_menu(demo):
+    """A manager reaches 办件管理, 后台管理 and the rest from any manager page, the page shown marked."""
+    for path, label in MANAGE_PAGES:
+        r = demo.get(path)
+        assert r.status_code == 200, path
+        menu = re.search(r'<nav class="pages" aria-label="管理页面">(.*?)</nav>', r.text, re.S)
+        assert menu, path
+        links = re.findall(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>', menu[1])
+        assert [(href, text) for href, _, text in links] == list(MANAGE_PAGES), path
+        assert [href for href, current, _ in links if current] == [path], (path, label)

@@ -13,7 +13,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
@@ -28,10 +27,11 @@ from hall_controller.features.reports.service import (
     table,
     xlsx_bytes,
 )
+from hall_controller.http import pages
 from hall_controller.http.auth import require_manager, service_of
 
 UI = Path(__file__).resolve().parent / "pages"
-_templates = Environment(loader=FileSystemLoader(UI), autoescape=select_autoescape())
+_templates = pages.templates(UI)
 
 router = APIRouter()
 Manager = Annotated[str, Depends(require_manager)]
@@ -159,9 +159,8 @@ async def get_daily_summaries(request: Request, manager: Manager, month: MonthTe
 async def reports_page(request: Request) -> HTMLResponse:
     svc = service_of(request)
     now = svc.clock.now()
-    html = _templates.get_template("reports.html").render(hall=svc.config.name, today=now.date().isoformat(),
-                                                          month=now.strftime("%Y-%m"))
-    return HTMLResponse(html)
+    return _templates.TemplateResponse(request, "reports.html", {"hall": svc.config.name, "today": now.date().isoformat(),
+                                                                "month": now.strftime("%Y-%m")})
 
 
 def install(app: FastAPI) -> None:
