@@ -112,6 +112,20 @@ def _poisson(rnd: random.Random, mean: float) -> int:
     return n
 
 
+def _timed(halls: list[tuple[str, str, str]], one, ready) -> tuple[float, float, float]:
+    """Every hall's `one(hall id, client)` at once on a shared client, after the barrier `ready` if any:
+    the wall-clock start and end, and the CPU seconds meanwhile."""
+    async def all_() -> tuple[float, float, float]:
+        limits = httpx.Limits(max_connections=len(halls), max_keepalive_connections=len(halls))
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            if ready is not None:
+                ready.wait()
+            start, cpu = time.time(), time.process_time()
+            await asyncio.gather(*(one(h, client) for h, _, _ in halls))
+            return start, time.time(), time.process_time() - cpu
+    return asyncio.run(all_())
+
+
 def stream_halls(url: str, halls: list[tuple[str, str, str]], batch: int, ready=None, results=None
                  ) -> tuple[float, float, float]:
     """Stream each (hall id, key, ledger path) until the region holds its whole ledger; returns the wall-clock
@@ -120,8 +134,10 @@ def stream_halls(url: str, halls: list[tuple[str, str, str]], batch: int, ready=
     services = {hid: HallService(load_config(DEMO_CONFIG), open_ledger(path), ManualClock(DAY))
                 for hid, _, path in halls}
 
-    async def one(hid: str, key: str, client: httpx.AsyncClient) -> None:
-        s = Streamer(services[hid], RegionSettings(url=url, hall_id=hid, key=key, batch_size=batch))
+    keys = {hid: key for hid, key, _ in halls}
+
+    async def one(hid: str, client: httpx.AsyncClient) -> None:
+        s = Streamer(services[hid], RegionSettings(url=url, hall_id=hid, key=keys[hid], batch_size=batch))
         failures = 0
         while s.behind():
             try:
@@ -131,17 +147,8 @@ def stream_halls(url: str, halls: list[tuple[str, str, str]], batch: int, ready=
                 failures += 1
                 await asyncio.sleep(backoff(failures, s.s.retry_base_s, s.s.retry_max_s) * random.uniform(0.8, 1.0))
 
-    async def all_() -> tuple[float, float]:
-        limits = httpx.Limits(max_connections=len(halls), max_keepalive_connections=len(halls))
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            if ready is not None:
-                ready.wait()
-            start, cpu = time.time(), time.process_time()
-            await asyncio.gather(*(one(h, k, client) for h, k, _ in halls))
-            return start, time.time(), time.process_time() - cpu
-
     try:
-        span = asyncio.run(all_())
+        span = _timed(halls, one, ready)
     finally:
         for svc in services.values():
             svc.ledger.close()
@@ -174,16 +181,7 @@ def replay_halls(url: str, halls: list[tuple[str, str, str]], batch: int, ready=
             r = await client.post(url + INGEST_PATH, content=bodies[acked], headers=headers)
             acked = r.raise_for_status().json()["acked"]
 
-    async def all_() -> tuple[float, float]:
-        limits = httpx.Limits(max_connections=len(halls), max_keepalive_connections=len(halls))
-        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-            if ready is not None:
-                ready.wait()
-            start, cpu = time.time(), time.process_time()
-            await asyncio.gather(*(one(h, client) for h, _, _ in halls))
-            return start, time.time(), time.process_time() - cpu
-
-    span = asyncio.run(all_())
+    span = _timed(halls, one, ready)
     if results is not None:
         results.put(span)
     return span
