@@ -17,8 +17,9 @@ from hall_controller.core.calendar import (
     issuing_periods,
 )
 from hall_controller.core.errors import HallError
-from hall_controller.core.model import ACTIVE, Ticket, TicketStatus
-from hall_controller.core.service import HallService
+from hall_controller.core.forecast import coming
+from hall_controller.core.model import ACTIVE
+from hall_controller.core.service import FORECAST_STALE_S, HallService
 from hall_controller.core.settings import Service
 from hall_controller.core.waits import WaitEstimate
 from hall_controller.features.applications.settings import materials_of, matters_of
@@ -89,14 +90,13 @@ class KioskDesk:
         """The wait of a ticket taken now, behind everyone waiting in its queue (core/waits.py)."""
         now = self.service.clock.now()
         # Numbered after every ticket issued so far: the probe sorts behind all of them.
-        probe = Ticket(id="", day=now.date().isoformat(), number="", prefix=svc.prefix, seq=1 << 62, service_id=svc.id,
-                       category_id=svc.category_id, channel="kiosk", priority=None, issued_at=now, queue_at=now,
-                       token="", status=TicketStatus.WAITING)
+        probe = coming(svc.id, svc, now)
+        expected = self.service.expected_tickets(now)
         with self.service.lock:
             hall = self.service.hall
             queue = hall.waiting.get(svc.category_id)
             ahead = len(queue.normals) + len(queue.priorities) if queue else 0
-            return hall.wait_estimate(probe, ahead, now=now)
+            return hall.wait_estimate(probe, ahead, now=now, expected=expected, stale_s=FORECAST_STALE_S)
 
     def closed_reason(self, svc: Service) -> str | None:
         """Why the kiosk cannot issue this service now, in the citizen's words; None when it can."""

@@ -93,6 +93,13 @@ def closing_time(d: date, hours: Hours, tz: tzinfo | None) -> datetime | None:
     return datetime.combine(d, hours.sessions[-1].end, tz)
 
 
+def lunch_duty_on(d: date, hours: Hours, tz: tzinfo | None) -> tuple[datetime, datetime] | None:
+    """The 午间值班 period of a working day (None on other days, or without one)."""
+    if hours.lunch_duty is None or not is_working_day(d, hours):
+        return None
+    return datetime.combine(d, hours.lunch_duty.start, tz), datetime.combine(d, hours.lunch_duty.end, tz)
+
+
 def in_lunch_duty(now: datetime, hours: Hours) -> bool:
     """Within the 午间值班 period of a working day."""
     return hours.lunch_duty is not None and is_working_day(now.date(), hours) and hours.lunch_duty.contains(now.time())

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from hall_controller.core import routing
@@ -23,7 +22,6 @@ from hall_controller.core.calendar import (
     is_open_day,
     issuing_open,
     issuing_periods,
-    lunch_end,
     periods_on,
 )
 from hall_controller.core.decision import Decision
@@ -41,7 +39,8 @@ from hall_controller.core.model import (
 )
 from hall_controller.core.queues import CategoryQueue
 from hall_controller.core.settings import HallConfig, Window
-from hall_controller.core.waits import WaitEstimate, pooled_wait_s, residual_s
+from hall_controller.core.forecast import PoolWindow, call_times, coming
+from hall_controller.core.waits import WaitEstimate
 
 # The live service pace: hall services are long-tailed (CV ~1.6), so a pace from the last 20 services with a
 # prior of 10 swung ±30 % on a few long ones and cost the wait estimate 4 points of error in simulation.
@@ -49,6 +48,11 @@ RECENT_SERVICES = 60  # services (and 过号) per category kept for the live ser
 PACE_PRIOR = 40  # the configured minutes count as this many services of pace 1 (a few slow citizens move it little)
 # Signed-in windows: a paused one (暂停服务) is back after its break, so it counts as busy, not gone.
 _AT_WORK = (WindowState.OPEN, WindowState.SERVING, WindowState.PAUSED)
+# A paused window is expected back once its pause has lasted this long (the simulated break), or in a minute.
+PAUSE_S = 15 * 60
+# A forecast is played again when the hall changes, or after this long (the services in progress go on).
+FORECAST_FRESH_S = 30
+_EPOCH = datetime(2000, 1, 1)
 # Window states that cannot take a transferred ticket now: (error code, message, the counter's short why).
 CANNOT_TAKE = {
     WindowState.CLOSED: ("window_closed", "目标窗口已关闭。", "窗口已关闭"),
@@ -79,6 +83,9 @@ class Hall:
         # Derived from the config and the managers' category overrides only; cleared when an override changes.
         self._weights: dict[str, dict[str, float]] = {}
         self._serving: dict[tuple[str, str, str | None], list[str]] = {}
+        self._ghost_of: dict[str, str] | None = None  # matter -> the matter whose ghost stands for it (forecast)
+        self.version = 0  # counts the decisions applied: a forecast of an older version is played again
+        self._forecast: tuple[tuple, datetime, dict[str, float | None]] | None = None
         for w in windows:
             if w.id in self.windows:
                 self.windows[w.id] = w
@@ -125,21 +132,7 @@ class Hall:
 
     def candidates(self, window_id: str) -> list[Ticket]:
         """The waiting tickets routing could pick for this window (heads of its queues, not the whole hall)."""
-        w = self.window_config(window_id)
-        weights = self.weights(window_id)
-        by_service = {s.category_id for s in self.config.services if s.id in w.services} - set(weights)
-        out: list[Ticket] = []
-        for cat, queue in self.waiting.items():
-            if cat in weights:
-                out.extend(queue.candidates())
-            elif cat in by_service:  # a special window serves some services of this category
-                out.extend(t for t in (*queue.targeted.values(), *queue.priorities.values())
-                           if routing.may_serve(w, weights, t, self.config))
-                # Normals are in queue order and weigh alike here, so only the first it may serve can be chosen.
-                out.extend(islice((t for t in queue.normals if routing.may_serve(w, weights, t, self.config)), 1))
-            else:
-                out.extend(t for t in queue.targeted.values() if t.target_window_id == window_id)
-        return [t for t in out if routing.may_serve(w, weights, t, self.config)]
+        return routing.candidates(self.waiting, self.window_config(window_id), self.weights(window_id), self.config)
 
     def windows_serving(self, ticket: Ticket) -> list[str]:
         key = (ticket.category_id, ticket.service_id, ticket.target_window_id)
@@ -171,96 +164,108 @@ class Hall:
 
     def wait_estimate(self, ticket: Ticket, ahead: int | None = None,
                       staffed: Mapping[str, datetime] | Collection[str] | None = None,
-                      now: datetime | None = None) -> WaitEstimate:
-        """The ticket's wait over the pool of staffed windows that may serve it (core/waits.py).
+                      now: datetime | None = None, expected: Sequence[Ticket] = (), stale_s: float = 0.0
+                      ) -> WaitEstimate:
+        """The ticket's wait: when the staffed windows that may serve it will call it, the hall's routing played
+        forward from now (core/forecast.py).
 
         staffed: the windows that will be at work — by default the windows signed in now (open, serving or
         paused); a roster passes its windows, each with the time it starts (a plain collection: all now).
-        now: with it, a window that may not call yet (午间值班) joins the pool at the end of lunch.
+        now: the moment of the estimate (by default the ticket's queue time). A ticket the hall does not hold
+        (the kiosk's "if you took a number now") is estimated as a normal ticket of its matter taken at `now`.
+        expected: tickets known to come later (booked appointments, at their queue time): they go ahead too.
+        stale_s: a forecast up to this old may answer though the hall has changed since (`forecast`).
         """
+        now = now or ticket.queue_at
         ahead = self.ahead(ticket) if ahead is None else ahead
         if staffed is None:
             staffed = [w for w, s in self.windows.items() if s.state in _AT_WORK]
-        starts = dict(staffed) if isinstance(staffed, Mapping) else dict.fromkeys(staffed, now)
-        lunch_ends = lunch_end(now, self.config.hours) if now is not None else None
-        joins: dict[str, float] = {}  # seconds from now until a window that cannot call yet joins
-        for w, start in starts.items():
-            start = start or now
-            if lunch_ends is not None and not self.window_config(w).lunch_duty:
-                start = max(start, lunch_ends)
-            if now is not None and start > now:
-                joins[w] = (start - now).total_seconds()
+        starts = {w: max(start or now, now) for w, start in
+                  (staffed.items() if isinstance(staffed, Mapping) else ((w, now) for w in staffed))}
         ours = [w for w in self.windows_serving(ticket) if w in starts]
         if ticket.status != TicketStatus.WAITING:
             return WaitEstimate(0, 0, len(ours))
         if not ours:
             return WaitEstimate(ahead, None, 0)
-        later = [joins[w] for w in ours if w in joins]
-        idle = sum(1 for w in ours if w not in joins and self.windows[w].state == WindowState.OPEN)
-        ours_set = set(ours)
-        key = _order_key(self.config, ticket)
-        ahead_of_it = [t for t in self.waiting_tickets()
-                       if t.id != ticket.id and _order_key(self.config, t) < key]
-        busy = []
-        if now is not None:  # what each busy window of ours is serving, and for how long already
-            for w in ours:
-                current = self.tickets.get(self.windows[w].ticket_id or "")
-                if w not in joins and current is not None:
-                    began = current.started_at or current.called_at or now
-                    busy.append(residual_s(self.service_s(current), 2 * self.residual_factor(current.category_id) - 1,
-                                           (now - began).total_seconds()))
+        held = self.tickets.get(ticket.id)
+        key = ticket.id if held is not None and held.status == TicketStatus.WAITING else None
+        calls, shift = self.forecast(now, starts, expected, stale_s)
+        if key is not None and key not in calls:
+            # Issued since that forecast: a normal ticket is its matter's ghost there (a number taken then);
+            # another kind is forecast afresh.
+            if ticket.priority is None and ticket.target_window_id is None:
+                key = None
+            else:
+                calls, shift = self.forecast(now, starts, expected)
+        at = calls.get(key or "~" + self._ghosts()[ticket.service_id])
+        if at is None:
+            return WaitEstimate(ahead, None, len(ours))
+        return WaitEstimate(ahead, int(round(max(at - shift, 0.0))), len(ours))
 
-        def wait_s(horizon: float) -> float:
-            work = self._work_ahead(ahead_of_it, starts, joins, ours_set, horizon)
-            return pooled_wait_s(work, idle, len(ours) - len(later), self.service_s(ticket),
-                                 self.residual_factor(ticket.category_id), later, busy)
+    def forecast(self, now: datetime, starts: Mapping[str, datetime], expected: Sequence[Ticket] = (),
+                 stale_s: float = 0.0) -> tuple[dict[str, float | None], float]:
+        """Seconds until each waiting ticket (and each matter's ghost: a ticket taken now) is called by the
+        windows in `starts` (each from its start), less the second return value: the forecast is played again
+        when the hall has changed and it is over `stale_s` old, or when it is FORECAST_FRESH_S old; in between
+        the time gone by is subtracted."""
+        key = (self.version, frozenset((w, s if s > now else None) for w, s in starts.items()),
+               tuple(t.id for t in expected))
+        if self._forecast is not None:
+            old_key, at, calls = self._forecast
+            age = (now - at).total_seconds()
+            # (A reader that took its time before another one played the forecast asks a little in its past.)
+            fresh = (stale_s > 0 and abs(age) <= stale_s) or (old_key[0] == key[0] and 0 <= age <= FORECAST_FRESH_S)
+            if fresh and old_key[1:] == key[1:]:
+                return calls, age
+        pace = {c.id: self.pace(c.id) for c in self.config.categories}
+        cs2 = {c.id: self.service_cs2(c.id) for c in self.config.categories}
 
-        wait = wait_s(0.0)
-        if any(j < wait for j in joins.values()):
-            # Windows back from lunch (or starting) before the call take their share of the tickets ahead
-            # too: weigh each by the part of the wait it is there for, and estimate again.
-            wait = wait_s(wait)
-        return WaitEstimate(ahead, int(round(wait)), len(ours))
+        def profile(t: Ticket) -> tuple[float, float]:
+            """A ticket's service: its matter's configured minutes at its category's live pace, and the spread."""
+            svc = self.config.service(t.service_id)
+            return 60.0 * (svc.minutes if svc else 10.0) * pace.get(t.category_id, 1.0), cs2.get(t.category_id, 1.0)
 
-    def _work_ahead(self, tickets: Iterable[Ticket], starts: Mapping[str, Any], joins: Mapping[str, float],
-                    ours: set[str], horizon: float) -> list[tuple[float, float]]:
-        """(share, service seconds) of each ticket ahead: the part of it that falls to our windows — of the
-        staffed windows that may serve it, ours, each window weighed by the part of the next `horizon`
-        seconds it is at work (all of it when at work now; only those joining, if no window is at work)."""
-        def presence(w: str) -> float:
-            if w not in joins:
-                return 1.0
-            return (horizon - joins[w]) / horizon if horizon > joins[w] else 0.0
+        pool = []
+        for w, start in starts.items():
+            ws = self.windows[w]
+            free_s, serving, lasted = (start - now).total_seconds(), None, 0.0
+            if free_s <= 0 and ws.state == WindowState.PAUSED:
+                free_s = max(PAUSE_S - _seconds(now, ws.since or now), 60.0)
+            current = self.tickets.get(ws.ticket_id or "")
+            if free_s <= 0 and current is not None:
+                serving, lasted = current, _seconds(now, current.started_at or current.called_at or now)
+            pool.append(PoolWindow(self.window_config(w), self.weights(w), ws.priority_streak, max(free_s, 0.0),
+                                   serving, lasted))
+        queues = {cat: q.copy() for cat, q in self.waiting.items()}
+        ghosts = set()
+        for svc_id in set(self._ghosts().values()):
+            ghost = coming(svc_id, self.config.service(svc_id), now)
+            queues.setdefault(ghost.category_id, CategoryQueue()).add(ghost)
+            ghosts.add(ghost.id)
+        calls = call_times(self.config, now, pool, queues, profile, ghosts, expected)
+        self._forecast = (key, now, calls)
+        return calls, 0.0
 
-        shares: dict[tuple[str, str, str | None], float] = {}
-        work: list[tuple[float, float]] = []
-        for t in tickets:
-            k = (t.category_id, t.service_id, t.target_window_id)
-            share = shares.get(k)
-            if share is None:
-                theirs = [w for w in self.windows_serving(t) if w in starts]
-                weight = {w: presence(w) for w in theirs}
-                if not any(weight.values()):  # nobody at work for it yet: those who will be
-                    weight = dict.fromkeys(theirs, 1.0)
-                total = sum(weight.values())
-                share = shares[k] = sum(x for w, x in weight.items() if w in ours) / total if total else 0.0
-            if share:
-                work.append((share, self.service_s(t)))
-        return work
+    def _ghosts(self) -> dict[str, str]:
+        """Each matter -> the one whose ghost stands for it: matters of one category served by the same windows
+        are called alike."""
+        if self._ghost_of is None:
+            first: dict[tuple[str, tuple[str, ...]], str] = {}
+            self._ghost_of = {}
+            for svc in self.config.services:
+                probe = coming(svc.id, svc, _EPOCH)
+                self._ghost_of[svc.id] = first.setdefault((svc.category_id, tuple(self.windows_serving(probe))), svc.id)
+        return self._ghost_of
 
-    def residual_factor(self, category_id: str) -> float:
-        """(1 + Cs²) / 2 of the category's recent services (1, as exponential, until five are known)."""
+    def service_cs2(self, category_id: str) -> float:
+        """Squared coefficient of variation of the category's recent services, each relative to its matter's
+        configured minutes (1, as exponential, until five are known)."""
         recent = [a / c for a, c in self.recent_service_s.get(category_id, ())]
         if len(recent) < 5:
             return 1.0
         mean = sum(recent) / len(recent)
         var = sum((x - mean) ** 2 for x in recent) / (len(recent) - 1)
-        return (1 + var / mean**2) / 2 if mean > 0 else 1.0
-
-    def service_s(self, ticket: Ticket) -> float:
-        """Expected service of a ticket: its matter's configured minutes at its category's live pace."""
-        svc = self.config.service(ticket.service_id)
-        return 60.0 * (svc.minutes if svc else 10.0) * self.pace(ticket.category_id)
+        return var / mean**2 if mean > 0 else 1.0
 
     def pace(self, category_id: str) -> float:
         """Recent services' actual ÷ configured length, shrunk towards 1 (PACE_PRIOR services' worth)."""
@@ -269,14 +274,15 @@ class Hall:
         prior = PACE_PRIOR * 60.0 * sum(minutes) / len(minutes)
         return (sum(a for a, _ in recent) + prior) / (sum(c for _, c in recent) + prior)
 
-    def view(self, ticket: Ticket, now: datetime | None = None, wait: bool = True) -> dict[str, Any]:
+    def view(self, ticket: Ticket, now: datetime | None = None, wait: bool = True,
+             expected: Sequence[Ticket] = (), stale_s: float = 0.0) -> dict[str, Any]:
         """The ticket as clients see it: its fields plus its place in the queue and, with `wait`, the wait
         estimate (left out of events: it scans the waiting tickets, and is read when asked for)."""
         d = ticket.to_dict()
         for private in PRIVATE_FIELDS:
             del d[private]
         if wait:
-            d.update(self.wait_estimate(ticket, now=now).to_dict())
+            d.update(self.wait_estimate(ticket, now=now, expected=expected, stale_s=stale_s).to_dict())
         else:
             d["ahead"] = self.ahead(ticket)
         svc = self.config.service(ticket.service_id)
@@ -627,6 +633,7 @@ class Hall:
 
     def apply(self, d: Decision) -> None:
         """Take a committed decision into the in-memory state."""
+        self.version += 1
         for key, value in d.counters.items():
             self.counters[key] = value
         for t in d.tickets:
@@ -636,6 +643,7 @@ class Hall:
             if old is None or old.weights != ws.weights:
                 self._weights.clear()
                 self._serving.clear()
+                self._ghost_of = None
             self.windows[ws.id] = ws
 
     def _put(self, t: Ticket) -> None:

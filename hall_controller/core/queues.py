@@ -22,6 +22,11 @@ class CategoryQueue:
         self.priorities: dict[str, Ticket] = {}
         self.targeted: dict[str, Ticket] = {}
 
+    def copy(self) -> CategoryQueue:
+        q = CategoryQueue()
+        q.normals, q.priorities, q.targeted = list(self.normals), dict(self.priorities), dict(self.targeted)
+        return q
+
     def add(self, t: Ticket) -> None:
         if t.target_window_id is not None:
             self.targeted[t.id] = t

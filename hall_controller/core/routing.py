@@ -23,8 +23,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
 from hall_controller.core.model import Ticket
+from hall_controller.core.queues import CategoryQueue
 from hall_controller.core.settings import HallConfig, Window
 
 
@@ -59,6 +61,32 @@ def serves(window: Window, weights: Mapping[str, float], service_id: str, catego
     # category has joined that category's queue and is no longer the special window's.
     service = config.service(service_id)
     return service_id in window.services and service is not None and service.category_id == category_id
+
+
+def special_categories(window: Window, weights: Mapping[str, float], config: HallConfig) -> set[str]:
+    """Categories of which the window serves only some services (its listed ones: a special window)."""
+    return {s.category_id for s in config.services if s.id in window.services} - set(weights)
+
+
+def candidates(queues: Mapping[str, CategoryQueue], window: Window, weights: Mapping[str, float],
+               config: HallConfig, by_service: set[str] | None = None) -> list[Ticket]:
+    """The waiting tickets `choose` could pick for this window: the heads of its queues, not the whole hall.
+    by_service: `special_categories` of the window, when the caller has them."""
+    if by_service is None:
+        by_service = special_categories(window, weights, config)
+    out: list[Ticket] = []
+    for cat, queue in queues.items():
+        if cat in weights:
+            out.extend(queue.candidates())
+        elif cat in by_service:  # a special window serves some services of this category
+            out.extend(t for t in (*queue.targeted.values(), *queue.priorities.values())
+                       if serves(window, weights, t.service_id, t.category_id, t.target_window_id, config))
+            # Normals are in queue order and weigh alike here, so only the first it may serve can be chosen.
+            out.extend(islice((t for t in queue.normals
+                               if serves(window, weights, t.service_id, t.category_id, t.target_window_id, config)), 1))
+        else:
+            out.extend(t for t in queue.targeted.values() if t.target_window_id == window.id)
+    return [t for t in out if serves(window, weights, t.service_id, t.category_id, t.target_window_id, config)]
 
 
 def choose(

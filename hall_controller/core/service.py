@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,6 +37,9 @@ from hall_controller.core.settings import HallConfig
 log = logging.getLogger(__name__)
 
 SESSION_HOURS = 12  # a window sign-in lasts a working day at most
+# Screens may read a wait forecast this old though the hall changed since: under a burst of tickets the
+# forecast (core/forecast.py) is played once per this, not once per ticket; a new ticket reads its matter's ghost.
+FORECAST_STALE_S = 2.0
 # What a PIN tried at an id no account has is verified against: the same work, so the same answer time.
 _NO_ACCOUNT = hash_secret(secrets.token_urlsafe(16))
 
@@ -130,6 +133,10 @@ class HallService:
         self._writer = Writer(self._commit)
         # window action (and "sign-in", "rating") -> features' additions (install time)
         self.extensions: dict[str, list[Extension]] = {}
+        # Tickets features know will come today (booked appointments), which wait estimates let go first
+        # (install time; core/forecast.py).
+        self.expected: list[Callable[[datetime], Sequence[Ticket]]] = []
+        self._expected: tuple[datetime | None, list[Ticket]] = (None, [])
         self.day = clock.now().date().isoformat()
         tickets, windows, counters = ledger.load_state(self.day)
         self.hall = Hall(config, tickets, windows, counters)
@@ -273,8 +280,18 @@ class HallService:
 
     def view(self, ticket: Ticket) -> dict[str, Any]:
         """The ticket as clients see it, with its place in the queue now (safe from any thread)."""
+        now = self.clock.now()
+        expected = self.expected_tickets(now)
         with self.lock:
-            return self.hall.view(ticket, self.clock.now())
+            return self.hall.view(ticket, now, expected=expected, stale_s=FORECAST_STALE_S)
+
+    def expected_tickets(self, now: datetime) -> list[Ticket]:
+        """The features' expected tickets, asked again once the list is FORECAST_STALE_S old (a query each)."""
+        at, tickets = self._expected
+        if at is None or not 0 <= (now - at).total_seconds() <= FORECAST_STALE_S:
+            tickets = [t for source in self.expected for t in source(now)]
+            self._expected = (now, tickets)
+        return tickets
 
     def ticket(self, ticket_id: str) -> dict[str, Any]:
         return self.view(self.find_ticket(ticket_id))

@@ -282,15 +282,19 @@ def test_special_window_serves_only_its_services(hall):
 def test_estimated_wait_uses_the_matters_minutes_at_the_live_pace(hall):
     open_window(hall, "1"), open_window(hall, "2")
     tickets = [issue(hall) for _ in range(5)]  # 户籍迁移, 8 minutes
-    # Two idle windows take two of the four ahead; then the first completion, then the other two: 3 services / 2.
-    assert hall.wait_estimate(tickets[4]).wait_s == 3 * 8 * 60 // 2
+    # Two idle windows take two of the four ahead; then the first completion, then the other two: about
+    # 3 services / 2 (the median of the replays: services vary).
+    before = hall.wait_estimate(tickets[4]).wait_s
+    assert 8 * 60 < before < 16 * 60
+    assert hall.wait_estimate(tickets[4]).wait_s == before  # the same draws every time: no jitter between polls
     run(hall, hall.call_next("1", MONDAY_10))
     run(hall, hall.finish("1", MONDAY_10 + timedelta(minutes=2)))
     # One 2-minute service against PACE_PRIOR configured ones' worth (the category's mean, 7 minutes): a
     # little faster.
     pace = (120 + PACE_PRIOR * 7 * 60) / (8 * 60 + PACE_PRIOR * 7 * 60)
     assert hall.pace("social") == pytest.approx(pace)
-    assert hall.wait_estimate(tickets[4]).wait_s == round(2 * 8 * 60 * pace / 2)
+    now = MONDAY_10 + timedelta(minutes=2)
+    assert 4 * 60 < hall.wait_estimate(tickets[4], now=now).wait_s < before  # one fewer ahead, a little faster
 
 
 def test_a_no_show_counts_towards_the_pace_as_the_window_time_it_took(hall):
@@ -329,17 +333,17 @@ def test_the_pool_counts_other_themes_on_shared_windows(hall):
     est = hall.wait_estimate(social)
     assert est.ahead == 0  # nobody of its own queue …
     # … but two 20-minute services ahead on the one window: the idle window takes the first at once, then
-    # the first completion, then the second.
-    assert est.wait_s == 2 * 20 * 60
-    assert est.text == "您前面暂无等候，预计等候约 40 分钟"
+    # the first completion, then the second (about 40 minutes on average, less in the median: services vary).
+    assert 20 * 60 < est.wait_s < 60 * 60
+    assert est.text == f"您前面暂无等候，预计等候约 {est.minutes} 分钟"
     assert hall.wait_estimate(business[0]).wait_s == 0  # the window is idle: called at once
 
 
 def test_rostered_windows_are_a_seam(hall):
     t = issue(hall)
     assert hall.wait_estimate(t).wait_s is None
-    rostered = hall.wait_estimate(t, staffed={"1", "2"})  # nobody signed in yet, two windows rostered
-    assert rostered.windows == 2 and rostered.wait_s == 8 * 60 // 2
+    rostered = hall.wait_estimate(t, staffed={"1", "2"})  # nobody signed in yet, two windows rostered from now
+    assert rostered.windows == 2 and rostered.wait_s == 0
     # Rostered from 10:30: the first of them takes it when it starts.
     later = hall.wait_estimate(t, staffed={"1": MONDAY_10 + timedelta(minutes=30)}, now=MONDAY_10)
     assert later.windows == 1 and later.wait_s == 30 * 60
@@ -351,9 +355,9 @@ def test_at_lunch_only_duty_windows_call_and_the_rest_join_after(hall):
         run(hall, hall.sign_in(w, f"S{int(w):03d}", lunch))
     waiting = [issue(hall, at=lunch, check_hours=False) for _ in range(6)]
     est = hall.wait_estimate(waiting[-1], now=lunch)
-    # Both windows join at 14:00 and each takes one at once; then a completion and the other three, two at a time.
-    assert est.wait_s == 90 * 60 + (1 + 5 - 2) * 8 * 60 // 2
-    assert hall.wait_estimate(waiting[-1]).wait_s < est.wait_s  # without the clock: as if both could call now
+    # Both windows join at 14:00 and each takes one at once; then a completion and the other three, two at a
+    # time: about 90 minutes + 2.5 services.
+    assert 90 * 60 + 8 * 60 < est.wait_s < 90 * 60 + 5 * 8 * 60
 
 
 

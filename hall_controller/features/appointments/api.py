@@ -137,5 +137,6 @@ async def post_cancel_by_id(request: Request, appointment_id: Annotated[str, Pat
 
 def install(app: FastAPI) -> None:
     app.state.appointments = Appointments(app.state.service)
+    app.state.service.expected.append(app.state.appointments.expected)
     app.include_router(router)
     pages.install(app)

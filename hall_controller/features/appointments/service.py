@@ -15,13 +15,15 @@ import io
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from fastapi import FastAPI
 
 from hall_controller.core.decision import Decision
 from hall_controller.core.errors import HallError
+from hall_controller.core.forecast import coming
+from hall_controller.core.model import Ticket
 from hall_controller.core.passwords import verify_secret
 from hall_controller.core.service import HallService
 from hall_controller.features.appointments import rules, store
@@ -90,6 +92,18 @@ class Appointments:
         if service_id:
             return self._select("day = ? AND service_id = ? ORDER BY slot_start, booked_at", (day, service_id))
         return self._select("day = ? ORDER BY slot_start, booked_at", (day,))
+
+    def expected(self, now: datetime) -> list[Ticket]:
+        """Today's bookings still to come, as the tickets they will be: wait estimates let them go first (at
+        their slot's start, or now when it has begun; HallService.expected)."""
+        out = []
+        for a in self._select("day = ? AND status = ?", (now.date().isoformat(), Status.BOOKED.value)):
+            svc = self.service.config.service(a.service_id)
+            ends = datetime.combine(date.fromisoformat(a.day), time.fromisoformat(a.slot_end), now.tzinfo)
+            if svc is not None and ends > now:
+                out.append(coming(f"booked-{a.id}", svc, max(a.start_at(now.tzinfo), now), "appointment",
+                                  1 << 61))
+        return out
 
     # ------------------------------------------------------------ slots and booking
 

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from hall_controller.core import routing
 from hall_controller.core.calendar import is_working_day
 from hall_controller.core.errors import HallError
+from hall_controller.core.forecast import coming
 from hall_controller.core.hall import Hall
 from hall_controller.core.model import Ticket, TicketStatus
 from hall_controller.core.settings import HallConfig, Staff
@@ -441,7 +442,8 @@ class _Run:
         self.hall.apply(d)
         t = d.result
         if self.estimates is not None:  # as the kiosk says it, with the day's shifts as the roster
-            self.estimates[t.id] = self.hall.wait_estimate(t, staffed=self._rostered(), now=self._now())
+            self.estimates[t.id] = self.hall.wait_estimate(t, staffed=self._rostered(), now=self._now(),
+                                                           expected=self._booked())
         self.arrival_of[t.id] = a
         self.waiting += 1
         for wid in [w for w in self.idle
@@ -449,6 +451,12 @@ class _Run:
             self._call(wid)
             if self.hall.tickets[t.id].status != TicketStatus.WAITING:
                 break
+
+    def _booked(self) -> list[Ticket]:
+        """The appointments still to come today, as the hall's bookings know them (each at its arrival)."""
+        return [coming(f"booked-{i}", self.cfg.service(a.service_id), self.start + timedelta(seconds=a.at),
+                       "appointment", i) for i, a in enumerate(self.day.arrivals)
+                if a.priority == "appointment" and a.at > self.now_s]
 
     def _rostered(self) -> dict[str, datetime]:
         """Each window at work now, or due to open later today, with the time it starts calling."""
