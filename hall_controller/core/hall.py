@@ -190,17 +190,22 @@ class Hall:
         held = self.tickets.get(ticket.id)
         key = ticket.id if held is not None and held.status == TicketStatus.WAITING else None
         calls, shift = self.forecast(now, starts, expected, stale_s)
+        since = 0.0
         if key is not None and key not in calls:
-            # Issued since that forecast: a normal ticket is its matter's ghost there (a number taken then);
-            # another kind is forecast afresh.
             if ticket.priority is None and ticket.target_window_id is None:
+                # Issued since that forecast: its matter's ghost there (a number taken then), behind the
+                # tickets of its queue issued since too, each a service shared by its windows.
+                queue = self.waiting[ticket.category_id]
+                pace = self.pace(ticket.category_id)
+                since = sum(self._minutes(t) * 60.0 * pace for t in queue.normals[:queue.normals_before(ticket)]
+                            if t.id not in calls) / len(ours)
                 key = None
-            else:
+            else:  # a priority or targeted ticket goes its own way: forecast afresh
                 calls, shift = self.forecast(now, starts, expected)
         at = calls.get(key or "~" + self._ghosts()[ticket.service_id])
         if at is None:
             return WaitEstimate(ahead, None, len(ours))
-        return WaitEstimate(ahead, int(round(max(at - shift, 0.0))), len(ours))
+        return WaitEstimate(ahead, int(round(max(at + since - shift, 0.0))), len(ours))
 
     def forecast(self, now: datetime, starts: Mapping[str, datetime], expected: Sequence[Ticket] = (),
                  stale_s: float = 0.0) -> tuple[dict[str, float | None], float]:
@@ -222,8 +227,7 @@ class Hall:
 
         def profile(t: Ticket) -> tuple[float, float]:
             """A ticket's service: its matter's configured minutes at its category's live pace, and the spread."""
-            svc = self.config.service(t.service_id)
-            return 60.0 * (svc.minutes if svc else 10.0) * pace.get(t.category_id, 1.0), cs2.get(t.category_id, 1.0)
+            return 60.0 * self._minutes(t) * pace.get(t.category_id, 1.0), cs2.get(t.category_id, 1.0)
 
         pool = []
         for w, start in starts.items():
@@ -245,6 +249,11 @@ class Hall:
         calls = call_times(self.config, now, pool, queues, profile, ghosts, expected)
         self._forecast = (key, now, calls)
         return calls, 0.0
+
+    def _minutes(self, t: Ticket) -> float:
+        """The configured minutes of a ticket's matter (10 for a matter since removed from the configuration)."""
+        svc = self.config.service(t.service_id)
+        return svc.minutes if svc else 10.0
 
     def _ghosts(self) -> dict[str, str]:
         """Each matter -> the one whose ghost stands for it: matters of one category served by the same windows

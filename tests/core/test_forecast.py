@@ -7,7 +7,8 @@ from datetime import timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hall_controller.core.forecast import coming
+import hall_controller.core.hall as hall_module
+from hall_controller.core.forecast import call_times, coming
 from hall_controller.core.hall import Hall
 from hall_controller.core.settings import Window
 from tests.factory import MONDAY_10, small_hall
@@ -84,3 +85,25 @@ def test_a_weighted_window_calls_its_own_theme_first_in_the_replay():
     other = issue(hall, "O1", at=MONDAY_10 - timedelta(minutes=20))
     social = issue(hall, "S1", at=MONDAY_10 - timedelta(minutes=10))
     assert hall.wait_estimate(social, now=MONDAY_10).wait_s < hall.wait_estimate(other, now=MONDAY_10).wait_s
+
+
+def test_a_burst_of_tickets_plays_one_forecast_per_stale_period(monkeypatch):
+    """Screens may read a forecast up to `stale_s` old: 400 tickets in two seconds cost one forecast, not 400.
+    A ticket issued since reads its matter's ghost there, behind those of its queue issued since, so the
+    estimates still grow down the queue. Once the hall stops changing, a view plays none."""
+    played = []
+    monkeypatch.setattr(hall_module, "call_times", lambda *a, **k: played.append(1) or call_times(*a, **k))
+    hall = Hall(small_hall())
+    sign_in(hall, "1", "2")
+    waits = []
+    for i in range(400):
+        now = MONDAY_10 + timedelta(milliseconds=5 * i)
+        waits.append(hall.wait_estimate(issue(hall, at=now), now=now, stale_s=2.0).wait_s)
+    assert len(played) == 1
+    assert waits[2:] == sorted(waits[2:]) and waits[3] > 0  # two idle windows take the first two at once
+    # 400 8-minute matters on two windows: the last about 400 × 8 / 2 minutes away.
+    assert 0.8 * 400 * 8 * 60 / 2 < waits[-1] < 1.2 * 400 * 8 * 60 / 2
+    last = hall.tickets[max(hall.tickets)]
+    for s in (3, 10, 20):
+        assert hall.wait_estimate(last, now=now + timedelta(seconds=s), stale_s=2.0).wait_s is not None
+    assert len(played) == 2  # once more (over 2 s old, the hall changed), then not again (unchanged)

@@ -435,3 +435,17 @@ def test_staff_cancel_by_id_from_their_list(hall_app):
     r = c.post(f"/api/appointments/id/{a['id']}/cancel", headers={"authorization": f"Bearer {staff}"})
     assert r.status_code == 200 and r.json()["appointment"]["status_name"] == "已取消"
     assert c.post("/api/appointments/id/nope/cancel", headers={"authorization": f"Bearer {staff}"}).status_code == 404
+
+
+def test_bookings_still_to_come_go_ahead_in_the_wait_estimate(hall_app, clock):
+    """A walk-in's estimate counts the appointment booked for 10:30: it will be checked in as a priority ticket
+    and called before the walk-ins still waiting then (core/forecast.py, `HallService.expected`)."""
+    c, svc = hall_app
+    svc.execute(lambda now: svc.hall.sign_in("1", "S001", now))
+    walk_ins = [svc.issue_ticket("S1", "kiosk") for _ in range(6)]  # 8-minute matters on one window
+    before = svc.ticket(walk_ins[-1]["id"])["estimated_wait_s"]
+    assert before > 30 * 60  # called after 10:30
+    book_http(c, slot="10:30")
+    clock.advance(seconds=3)  # screens read the bookings and the forecast again once they are 2 s old
+    after = svc.ticket(walk_ins[-1]["id"])["estimated_wait_s"]
+    assert after > before - 3
