@@ -6,7 +6,7 @@ of the mean wait), the bias, and the share of citizens who waited longer than th
 an estimate costs (each one here is a fresh forecast: the hall changed since the last) and the most tickets
 waiting at an estimate.
 
-    flock /work/wt/bench.lock .venv/bin/python bench/estimates.py [--seeds 1-10] [--json]
+    .venv/bin/python bench/estimates.py [--seeds 1-10] [--json]
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ everything the simulator knows at issue (each matter's true service-time distrib
 profile, every window's shift). Its mean absolute error against the wait the ticket really had is, up to
 the sample's noise, a lower bound for any estimator's.
 
-    flock /work/wt/bench.lock .venv/bin/python bench/wait_oracle.py [--seeds 1-10] [--sample 40] [--reps 15] [--knows-services]
+    .venv/bin/python bench/wait_oracle.py [--seeds 1-10] [--sample 40] [--reps 15] [--knows-services]
 """
 
 from __future__ import annotations
