@@ -88,12 +88,12 @@ def call_times(config: HallConfig, now: datetime, windows: Sequence[PoolWindow],
     day = _Day(config, now)
     draws = _Draws(profile, replays)
     callable_ = sum(1 for t in tickets if serving(t))
-    coming = sorted(((t.queue_at - now).total_seconds(), t.seq, t, serving(t)) for t in expected)
+    arrivals = sorted(((t.queue_at - now).total_seconds(), t.seq, t, serving(t)) for t in expected)
     expected_ids = {t.id for t in expected}
     times: dict[str, list[float]] = {t.id: [] for t in tickets}
     budget = CALL_BUDGET // replays
     for rep in range(replays):
-        called = _replay(config, day, pool, queues, draws, ghosts, coming, expected_ids, callable_, budget, rep)
+        called = _replay(config, day, pool, queues, draws, ghosts, arrivals, expected_ids, callable_, budget, rep)
         if len(called) >= budget:  # stopped at the budget: the rest at the pace so far
             last = max(called.values(), default=0.0)
             rest = sorted((t for t in tickets if t.id not in called and serving(t)), key=lambda t: (t.queue_at, t.seq))
@@ -134,7 +134,7 @@ class _Day:
 
 
 def _replay(config: HallConfig, day: _Day, windows: Sequence[_Window], queues: Mapping[str, CategoryQueue],
-            draws: _Draws, ghosts: Collection[str], coming: Sequence[tuple[float, int, Ticket, list[int]]],
+            draws: _Draws, ghosts: Collection[str], arrivals: Sequence[tuple[float, int, Ticket, list[int]]],
             expected: Collection[str], left: int, budget: int, rep: int) -> dict[str, float]:
     """One replay: when each ticket is called, up to `budget` of them. `left`: the tickets some window may serve
     (those expected only hold up others)."""
@@ -151,8 +151,8 @@ def _replay(config: HallConfig, day: _Day, windows: Sequence[_Window], queues: M
     called: dict[str, float] = {}
     k = 0
     while left and len(called) < budget:
-        if k < len(coming) and (not free or coming[k][0] <= free[0][0]):
-            at_s, _, t, serving = coming[k]
+        if k < len(arrivals) and (not free or arrivals[k][0] <= free[0][0]):
+            at_s, _, t, serving = arrivals[k]
             k += 1
             queues.setdefault(t.category_id, CategoryQueue()).add(t)
             for i in serving:
