@@ -88,7 +88,8 @@ def call_times(config: HallConfig, now: datetime, windows: Sequence[PoolWindow],
     day = _Day(config, now)
     draws = _Draws(profile, replays)
     callable_ = sum(1 for t in tickets if serving(t))
-    arrivals = sorted(((t.queue_at - now).total_seconds(), t.seq, t, serving(t)) for t in expected)
+    arrivals = sorted((((t.queue_at - now).total_seconds(), t.seq, t, serving(t)) for t in expected),
+                      key=lambda a: a[:2])  # bookings of one slot share both: keep their order
     expected_ids = {t.id for t in expected}
     times: dict[str, list[float]] = {t.id: [] for t in tickets}
     budget = CALL_BUDGET // replays

@@ -71,7 +71,9 @@ def test_booked_appointments_due_soon_go_first():
     normal = issue(hall, at=MONDAY_10 + timedelta(minutes=1))
     now = MONDAY_10 + timedelta(minutes=1)
     alone = hall.wait_estimate(normal, now=now).wait_s
-    booked = [coming("booked-1", hall.config.service("S1"), now + timedelta(minutes=1), "appointment", 1)]
+    booked = [coming(f"booked-{n}", hall.config.service("S1"), now + timedelta(minutes=1), "appointment", 1)
+              for n in range(2)]  # two bookings of one slot: the same time and number
+    assert hall.wait_estimate(normal, now=now, expected=booked[:1]).wait_s > alone
     assert hall.wait_estimate(normal, now=now, expected=booked).wait_s > alone
 
 
