@@ -102,7 +102,8 @@ def lunch_duty_on(d: date, hours: Hours, tz: tzinfo | None) -> tuple[datetime, d
 
 def in_lunch_duty(now: datetime, hours: Hours) -> bool:
     """Within the 午间值班 period of a working day."""
-    return hours.lunch_duty is not None and is_working_day(now.date(), hours) and hours.lunch_duty.contains(now.time())
+    lunch = lunch_duty_on(now.date(), hours, now.tzinfo)
+    return lunch is not None and lunch[0] <= now < lunch[1]
 
 
 def lunch_end(now: datetime, hours: Hours) -> datetime | None:
